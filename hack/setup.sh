@@ -12,6 +12,19 @@ PY="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.requirements.sha256"
 
+# Debian packages the tests need (shellcheck: ansible-test sanity). Installed only when missing.
+APT_PACKAGES=(shellcheck git make)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+    echo "setup: apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 req_hash() { cat requirements/dev.txt requirements/constraints.txt | sha256sum | cut -d' ' -f1; }
 
 if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$STAMP" 2>/dev/null)" != "$(req_hash)" ]]; then

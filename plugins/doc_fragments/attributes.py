@@ -18,7 +18,6 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
     description: Target OS/families that can be operated against.
-    support: N/A
 '''
 
     # For modules that never change anything.

@@ -23,6 +23,7 @@ def _env():
         'ANSIBLE_STDOUT_CALLBACK': 'json',
         'ANSIBLE_LOAD_CALLBACK_PLUGINS': '1',
         'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_VERBOSE_TO_STDERR': '1',
         'ANSIBLE_HOST_KEY_CHECKING': 'false',
         'ANSIBLE_LOCALHOST_WARNING': 'false',
         'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false',

@@ -1,0 +1,323 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The diagnosis engine: agent facts + reachability + log signatures -> findings.
+
+Private to dsa.fleet. Input shapes are the ones in docs/development.md. The output is a list of
+findings ``{cause, severity, message, evidence, remediation}`` with the cause ids of
+docs/causes.md (a public contract: add ids, never rename them) and ``healthy`` (no critical finding).
+
+The rules, in words:
+- Presence first: no agent, broken programs, a stopped service. A host without a working agent
+  gets no activation findings (they would be noise).
+- The network root cause wins over its symptoms: when a probe shows the manager port blocked, the
+  name unresolvable or the proxy refusing the credentials, the log lines that follow from it
+  (heartbeat failures, handshake failures, "unable to reach a manager") become evidence of that one
+  finding instead of findings of their own.
+- The manager's refusals (activation refused, subscription over) explain a missing activation: the
+  ``not_activated`` finding is folded into them, since activating again cannot help.
+- Log lines about activation problems on an agent that is activated and heartbeating are history,
+  reported as warnings.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+CRITICAL = 'critical'
+WARNING = 'warning'
+INFO = 'info'
+
+COMMUNICATION_MODES = ('agent_initiated', 'manager_initiated', 'bidirectional')
+
+# cause id -> (default severity, remediation role or 'manual', short meaning)
+CAUSES = {
+    'agent_not_installed': (CRITICAL, 'reinstall', 'no agent package or program on the host'),
+    'agent_service_down': (CRITICAL, 'reinstall', 'the agent is installed but its service is not running'),
+    'agent_corrupt': (CRITICAL, 'reinstall', 'agent programs are missing or broken, or the local CLI cannot reach the service'),
+    'not_activated': (CRITICAL, 'activate', 'the agent is not activated (bootstrap certificate, no manager URL)'),
+    'reset_required': (CRITICAL, 'activate', 'the manager asks for the agent to be reset before activation'),
+    'untrusted_peer': (CRITICAL, 'activate', 'the manager no longer knows this agent'),
+    'dns_unresolvable': (CRITICAL, 'manual', 'the manager name does not resolve on the host'),
+    'manager_unreachable': (CRITICAL, 'firewall', 'TCP to the manager port fails and no proxy path works'),
+    'proxy_required': (CRITICAL, 'proxy', 'the direct path is blocked but the proxy path works'),
+    'proxy_auth_failed': (CRITICAL, 'proxy', 'the proxy refuses the credentials (HTTP 407)'),
+    'inbound_4118_blocked': (CRITICAL, 'firewall', 'the manager cannot reach the agent on its inbound port'),
+    'tls_handshake_failed': (CRITICAL, 'firewall', 'TLS handshakes with the manager fail'),
+    'heartbeat_failing': (CRITICAL, 'manual', 'the agent cannot deliver heartbeats to the manager'),
+    'activation_refused': (CRITICAL, 'manual', 'the manager does not allow agent-initiated activation or re-activation'),
+    'subscription_expired': (CRITICAL, 'manual', 'the manager refuses: the trial or subscription is over'),
+    'self_protection_enabled': (WARNING, 'manual', 'self-protection blocks reset and uninstall without its password'),
+    'disk_full': (CRITICAL, 'manual', 'the agent cannot write: disk full or read-only'),
+}
+
+# Log causes that are symptoms of a network root cause found by the probes.
+NETWORK_SYMPTOMS = ('heartbeat_failing', 'tls_handshake_failed', 'manager_unreachable', 'dns_unresolvable',
+                    'proxy_auth_failed')
+# Log causes that are about activation; history once the agent is activated and heartbeating.
+ACTIVATION_LOG_CAUSES = ('activation_refused', 'subscription_expired', 'reset_required', 'not_activated')
+# Manager refusals that make a fresh activation pointless.
+REFUSALS = ('activation_refused', 'subscription_expired')
+
+DISK_FULL_FREE_BYTES = 64 * 1024 * 1024
+FRESH_HEARTBEAT_SECONDS = 3600
+
+
+class _Findings(object):
+    """Collects findings by cause, merging evidence when a cause is found twice."""
+
+    def __init__(self):
+        self._by_cause = {}
+        self._order = []
+
+    def add(self, cause, message, evidence=None, severity=None, remediation=None):
+        default_severity, default_remediation, meaning_ = CAUSES[cause]
+        evidence = [e for e in (evidence or []) if e]
+        if cause in self._by_cause:
+            self._by_cause[cause]['evidence'].extend(e for e in evidence if e not in self._by_cause[cause]['evidence'])
+            return self._by_cause[cause]
+        finding = {
+            'cause': cause,
+            'severity': severity or default_severity,
+            'message': message,
+            'evidence': evidence,
+            'remediation': remediation or default_remediation,
+        }
+        self._by_cause[cause] = finding
+        self._order.append(cause)
+        return finding
+
+    def has(self, cause):
+        return cause in self._by_cause
+
+    def get(self, cause):
+        return self._by_cause.get(cause)
+
+    def fold(self, cause, into):
+        """Move the evidence of ``cause`` into the finding ``into`` and drop ``cause``."""
+        if cause not in self._by_cause or into not in self._by_cause or cause == into:
+            return
+        dropped = self._by_cause.pop(cause)
+        self._order.remove(cause)
+        target = self._by_cause[into]['evidence']
+        target.append('%s: %s' % (cause, dropped['message']))
+        target.extend(e for e in dropped['evidence'] if e not in target)
+
+    def as_list(self):
+        rank = {CRITICAL: 0, WARNING: 1, INFO: 2}
+        items = [self._by_cause[c] for c in self._order]
+        return sorted(items, key=lambda f: rank.get(f['severity'], 3))
+
+
+def _log_evidence(signature):
+    text = 'log: %sx %s' % (signature.get('count', 0), signature.get('id'))
+    if signature.get('last_seen'):
+        text += ' (last %s)' % signature['last_seen']
+    if signature.get('sample'):
+        text += ': %s' % signature['sample'][:300]
+    return text
+
+
+def _log_causes(logs):
+    """Map cause id -> list of evidence strings from the log scan result."""
+    causes = {}
+    for sig in (logs or {}).get('signatures') or []:
+        cause = sig.get('cause')
+        if cause in CAUSES and sig.get('count', 0) > 0 and sig.get('severity') != INFO:
+            causes.setdefault(cause, []).append(_log_evidence(sig))
+    return causes
+
+
+def _agent_findings(agent, found):
+    """Presence and activation. Returns True when the agent works well enough to be judged further."""
+    if agent is None:
+        return False
+    programs = agent.get('programs') or {}
+    service = agent.get('service') or {}
+    cli = agent.get('cli') or {}
+    if not agent.get('installed'):
+        found.add('agent_not_installed', 'The Deep Security Agent is not installed.',
+                  ['no ds-agent/ds_agent package and no programs under the agent directory'])
+        return False
+    missing = sorted(name for name, present in programs.items() if not present)
+    state = service.get('state')
+    if missing:
+        found.add('agent_corrupt', 'The agent is installed but programs are missing: %s.' % ', '.join(missing),
+                  ['missing or not executable: %s' % ', '.join(missing)])
+        return False
+    if state in ('stopped', 'failed', 'not_found'):
+        found.add('agent_service_down', 'The agent service %s is %s.' % (service.get('name', 'ds_agent'), state),
+                  ['service %s: %s (%s)' % (service.get('name', 'ds_agent'), state, service.get('manager', 'unknown'))])
+        return False
+    if not cli.get('ok', True):
+        evidence = ['dsa_query: %s' % (cli.get('error') or 'no answer')]
+        if state == 'running' or cli.get('cause') == 'agent_corrupt':
+            found.add('agent_corrupt', 'The agent service runs but its local CLI cannot reach it.', evidence)
+        else:
+            found.add('agent_service_down', 'The agent service is not answering its local CLI.', evidence)
+        return False
+    if not agent.get('activated'):
+        evidence = []
+        if agent.get('cert_hash'):
+            evidence.append('AgentStatus.agentCertHash is the bootstrap certificate hash')
+        if not agent.get('manager_url'):
+            evidence.append('no AgentStatus.dsmUrl')
+        found.add('not_activated', 'The agent is not activated with a manager.', evidence)
+    return True
+
+
+def _heartbeat_fresh(agent):
+    age = (agent or {}).get('heartbeat_age')
+    return bool((agent or {}).get('activated')) and age is not None and 0 <= age <= FRESH_HEARTBEAT_SECONDS
+
+
+def _probe_evidence(probe):
+    text = '%s %s %s: %s' % (probe.get('kind', 'tcp'), probe.get('target'), probe.get('via', 'direct'),
+                             probe.get('status'))
+    if probe.get('http_status'):
+        text += ' (HTTP %s)' % probe['http_status']
+    if probe.get('ms') is not None:
+        text += ' after %s ms' % probe['ms']
+    if probe.get('error'):
+        text += ' - %s' % probe['error']
+    return text
+
+
+def _manager_probes(reach, **match):
+    out = []
+    for probe in reach.get('probes') or []:
+        if probe.get('role', 'manager') != 'manager':
+            continue
+        if all(probe.get(k) == v for k, v in match.items()):
+            out.append(probe)
+    return out
+
+
+def _network_findings(agent, reach, found):
+    """Root causes on the path to the manager, from the probes. Returns the root cause id or None."""
+    if not reach or not reach.get('manager'):
+        return None
+    manager = reach['manager']
+    host = manager.get('host')
+    for entry in reach.get('dns') or []:
+        # Behind a proxy the host may not resolve the manager name while the proxy does.
+        if entry.get('host') == host and not entry.get('resolved') and not reach.get('proxy_ok'):
+            found.add('dns_unresolvable', 'The manager name %s does not resolve on this host.' % host,
+                      ['resolve %s: %s' % (host, entry.get('error') or 'no address')])
+            return 'dns_unresolvable'
+    direct = _manager_probes(reach, via='direct', kind='tcp')
+    via_proxy = _manager_probes(reach, via='proxy')
+    target = '%s:%s' % (host, manager.get('port'))
+    if reach.get('direct_ok') is False:
+        if reach.get('proxy_auth_failed'):
+            found.add('proxy_auth_failed', 'The proxy refuses the credentials (HTTP 407) on the way to %s.' % target,
+                      [_probe_evidence(p) for p in direct + via_proxy])
+            return 'proxy_auth_failed'
+        if reach.get('proxy_ok'):
+            proxies = (agent or {}).get('proxies') or {}
+            if proxies.get('manager_proxy'):
+                return None
+            found.add('proxy_required', 'The manager %s is reachable only through the proxy, and the agent '
+                      'has no manager proxy set.' % target, [_probe_evidence(p) for p in direct + via_proxy])
+            return 'proxy_required'
+        found.add('manager_unreachable', 'TCP to the manager %s fails%s.'
+                  % (target, ' and the proxy path fails too' if via_proxy else ''),
+                  [_probe_evidence(p) for p in direct + via_proxy])
+        return 'manager_unreachable'
+    if reach.get('tls_ok') is False:
+        tls = _manager_probes(reach, kind='tls')
+        found.add('tls_handshake_failed', 'TCP to the manager %s works but the TLS handshake fails.' % target,
+                  [_probe_evidence(p) for p in tls])
+        return 'tls_handshake_failed'
+    return None
+
+
+def _inbound_findings(agent, reach, inbound_probe, communication, found):
+    if communication not in ('manager_initiated', 'bidirectional'):
+        return
+    inbound = (reach or {}).get('inbound') or {}
+    port = inbound.get('port') or (inbound_probe or {}).get('port') or 4118
+    evidence = []
+    blocked = False
+    if inbound and inbound.get('listening') is False:
+        blocked = True
+        evidence.append('nothing listens on TCP %s on the host' % port)
+    if inbound_probe and inbound_probe.get('status') not in (None, 'ok'):
+        blocked = True
+        evidence.append('TCP %s from %s: %s' % (port, inbound_probe.get('from', 'the probe host'),
+                                                inbound_probe.get('status')))
+    if blocked:
+        found.add('inbound_4118_blocked', 'The manager cannot reach the agent on TCP %s (%s communication).'
+                  % (port, communication.replace('_', '-')), evidence)
+
+
+def _disk_findings(agent, found):
+    disk = (agent or {}).get('disk') or {}
+    free = disk.get('free_bytes')
+    if free is not None and free < DISK_FULL_FREE_BYTES:
+        found.add('disk_full', 'Only %d KiB are free on %s.' % (free // 1024, disk.get('path')),
+                  ['statvfs %s: %d bytes free of %s' % (disk.get('path'), free, disk.get('total_bytes'))])
+
+
+def _log_findings(agent, log_causes, root, network_known, found):
+    """Findings from log signatures, after the probes have had their say."""
+    fresh = _heartbeat_fresh(agent)
+    for cause, evidence in sorted(log_causes.items()):
+        if cause in NETWORK_SYMPTOMS:
+            if root:
+                found.get(root)['evidence'].extend(evidence)
+                continue
+            if network_known:
+                # The probes find the manager reachable now: the log tells of a past outage.
+                found.add(cause, 'The agent log shows %s, but the manager is reachable now.'
+                          % CAUSES[cause][2], evidence, severity=WARNING, remediation='manual')
+                continue
+        if cause in ACTIVATION_LOG_CAUSES and fresh:
+            found.add(cause, 'The agent log shows that %s, but the agent is activated and heartbeating now.'
+                      % CAUSES[cause][2], evidence, severity=WARNING, remediation='manual')
+            continue
+        found.add(cause, 'The agent log shows that %s.' % CAUSES[cause][2], evidence)
+
+
+def _collapse_log_only_network(found):
+    """Without probes, the seed's "blocked port" picture (handshake failures + unreachable manager +
+    failing heartbeats) is one problem: keep the most specific cause, fold the rest into it."""
+    for root in ('dns_unresolvable', 'proxy_auth_failed', 'manager_unreachable', 'tls_handshake_failed'):
+        if found.has(root) and found.get(root)['severity'] == CRITICAL:
+            for other in NETWORK_SYMPTOMS:
+                if other != root and found.has(other) and found.get(other)['severity'] == CRITICAL:
+                    found.fold(other, root)
+            return
+
+
+def diagnose(agent=None, reachability=None, logs=None, communication='agent_initiated', inbound_probe=None):
+    """Return ``(findings, healthy)``.
+
+    agent: agent_info's result (or None when not gathered); reachability: reachability_info's
+    result (or None); logs: log_signatures_info's result (or None); communication: one of
+    COMMUNICATION_MODES; inbound_probe: ``{port, status, from}`` of a TCP probe to the agent's
+    inbound port made from where the manager stands (e.g. the controller), or None.
+    """
+    if communication not in COMMUNICATION_MODES:
+        raise ValueError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
+    found = _Findings()
+    agent_ok = _agent_findings(agent, found)
+    _disk_findings(agent, found)
+    root = _network_findings(agent, reachability, found)
+    _inbound_findings(agent, reachability, inbound_probe, communication, found)
+    log_causes = _log_causes(logs)
+    if not agent_ok:
+        # Without a working agent its activation history says nothing useful.
+        for cause in ACTIVATION_LOG_CAUSES + ('untrusted_peer',):
+            log_causes.pop(cause, None)
+    network_known = bool(reachability and reachability.get('manager'))
+    _log_findings(agent, log_causes, root, network_known, found)
+    if not network_known:
+        _collapse_log_only_network(found)
+    for refusal in REFUSALS:
+        if found.has(refusal) and found.get(refusal)['severity'] == CRITICAL:
+            found.fold('not_activated', refusal)
+    if found.has('reset_required') and found.has('not_activated'):
+        found.fold('not_activated', 'reset_required')
+    findings = found.as_list()
+    healthy = not any(f['severity'] == CRITICAL for f in findings)
+    return findings, healthy

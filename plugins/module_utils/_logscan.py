@@ -1,0 +1,623 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Streaming scan of ``ds_agent.log*`` against the signature catalogue.
+
+How it works, and the decisions taken:
+
+* Files are read in binary, in fixed-size chunks (``CHUNK_SIZE``): memory stays constant whatever the
+  file size. A line longer than ``MAX_LINE`` (1 MiB) is matched on its first MiB only; the rest of it is
+  read and dropped, never buffered.
+* Matching is two-stage. Every signature has a literal "needle" (the pattern itself, or the longest
+  literal run a regex cannot match without); a chunk is searched for the needles only, and only the lines
+  holding a needle are decoded (UTF-8, ``errors='replace'``, CRLF tolerated) and checked against the
+  signatures. A regex with no usable needle (a top-level alternation, ``(?i)``...) makes the scanner search
+  the decoded chunk with that regex instead: correct, only slower.
+* Engines: ``python`` does the above in-process. ``grep`` (the default when a ``grep`` program exists and
+  every signature has a needle) lets ``grep -F -a`` find the candidate lines in a child process while
+  Python counts the lines of the same byte range in parallel; the candidates then go through the same
+  exact check. A grep failure falls back to the python engine for that file, with a warning.
+* Rotated files are scanned oldest first: ``ds_agent.log.3``, ``.2``, ``.1``, then ``ds_agent.log``.
+  Compressed rotations (``.gz``, ``.bz2``, ``.xz``, ``.zst``) are skipped with a warning.
+* A missing file, a glob matching nothing, or a file that cannot be read is a warning; the scan goes on.
+* ``since`` (an ISO 8601 timestamp with or without timezone, or a duration such as ``30m``, ``24h``,
+  ``7d``, ``2w``): files last modified before it are skipped; matched lines older than it are not counted.
+  Naive timestamps (in the log or in ``since``) are local time of the host, as the agent writes them.
+  A matched line whose timestamp cannot be parsed (a continuation line, another format) is still counted
+  (the evidence is kept) and adds one to ``lines_unparsed``; it does not move ``first_seen``/``last_seen``.
+  Only matched lines are parsed, so ``lines_unparsed`` counts matched lines, not all lines.
+* ``max_bytes_per_file`` > 0 scans only the tail of a bigger file, starting at the first full line in it.
+* ``sample`` is the most recent matching line, redacted (tokens, passwords, ``-p/-u/-w`` arguments,
+  ``user:pass@`` in URLs, Authorization headers; tenant ids are kept) and cut to 512 characters.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import calendar
+import collections
+import datetime
+import glob
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+
+from ansible_collections.dsa.fleet.plugins.module_utils import _signatures
+
+try:  # Python 3.11+
+    from re import _parser as _sre_parse  # pylint: disable=ungrouped-imports
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_parse as _sre_parse  # pylint: disable=deprecated-module
+
+DEFAULT_LOG_GLOB = '/var/opt/ds_agent/diag/ds_agent.log*'
+DEFAULT_MAX_BYTES_PER_FILE = 256 * 1024 * 1024
+CHUNK_SIZE = 4 * 1024 * 1024
+MAX_LINE = 1024 * 1024
+SAMPLE_CHARS = 512
+ENGINES = ('auto', 'grep', 'python')
+MIN_NEEDLE = 3
+COMPRESSED_SUFFIXES = ('.gz', '.bz2', '.xz', '.zst', '.lz4', '.zip')
+
+SEVERITY_RANK = {'critical': 0, 'warning': 1, 'info': 2}
+
+validate_extra_signatures = _signatures.validate_extra_signatures
+
+Since = collections.namedtuple('Since', ['epoch', 'iso'])
+
+# ---------------------------------------------------------------------------------------------- time
+
+_TS_RE = re.compile(
+    r'(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?'
+    r'(?: ?(Z|[+-]\d\d(?::?\d\d)?))?')
+_SINCE_DATE_RE = re.compile(
+    r'^(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d\d(?::?\d\d)?)?$')
+_DURATION_RE = re.compile(r'^(\d+(?:\.\d+)?)\s*([smhdw])$')
+_DURATION_SECONDS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+
+
+def _tz_offset(text):
+    """'Z', '+02', '+0200', '+02:00' -> (seconds east of UTC, '+02:00')."""
+    if text in ('Z', 'z'):
+        return 0, '+00:00'
+    sign = -1 if text[0] == '-' else 1
+    digits = text[1:].replace(':', '')
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    return sign * (hours * 3600 + minutes * 60), '%s%02d:%02d' % (text[0], hours, minutes)
+
+
+def _epoch(parts, fraction, tz):
+    """Epoch seconds of a broken-down time; naive times are local time."""
+    base = tuple(int(p) for p in parts) + (0, 0, -1)
+    frac = float('0.' + fraction) if fraction else 0.0
+    if tz is None:
+        return time.mktime(base) + frac
+    return calendar.timegm(base[:6] + (0, 0, 0)) - _tz_offset(tz)[0] + frac
+
+
+def parse_line_time(line):
+    """Timestamp at the start of a log line -> (epoch, ISO 8601 string), or (None, None).
+
+    The ISO string keeps the log's date, time and fraction, with a ``T`` separator and the timezone
+    (normalised to ``+HH:MM``) when the line has one.
+    """
+    if len(line) < 19 or line[4:5] != '-' or line[13:14] != ':':
+        return None, None
+    match = _TS_RE.match(line)
+    if not match:
+        return None, None
+    year, month, day, hour, minute, second, fraction, tz = match.groups()
+    try:
+        epoch = _epoch((year, month, day, hour, minute, second), fraction, tz)
+    except (ValueError, OverflowError):
+        return None, None
+    iso = '%s-%s-%sT%s:%s:%s' % (year, month, day, hour, minute, second)
+    if fraction:
+        iso += '.' + fraction
+    if tz:
+        iso += _tz_offset(tz)[1]
+    return epoch, iso
+
+
+def parse_since(value, now=None):
+    """``since`` -> Since(epoch, iso). Accepts a duration (``30m``, ``24h``, ``7d``, ``2w``, ``90s``) or an
+    ISO 8601 date/time with or without timezone (naive = local time of the host).
+
+    Raises ValueError starting with ``since:``.
+    """
+    if isinstance(value, Since):
+        return value
+    text = str(value).strip() if value is not None else ''
+    duration = _DURATION_RE.match(text.lower())
+    if duration:
+        now = time.time() if now is None else now
+        epoch = now - float(duration.group(1)) * _DURATION_SECONDS[duration.group(2)]
+        iso = datetime.datetime.fromtimestamp(int(epoch)).astimezone().isoformat()
+        return Since(epoch, iso)
+    match = _SINCE_DATE_RE.match(text)
+    if not match:
+        raise ValueError('since: %r is neither a duration (30m, 24h, 7d, 2w) nor an ISO 8601 timestamp '
+                         '(2024-05-01, 2024-05-01T12:00:00, 2024-05-01 12:00:00+02:00)' % (value,))
+    year, month, day, hour, minute, second, fraction, tz = match.groups()
+    parts = (year, month, day, hour or 0, minute or 0, second or 0)
+    try:
+        datetime.datetime(*[int(p) for p in parts])
+        if tz:
+            _tz_offset(tz)
+        epoch = _epoch(parts, fraction, tz)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError('since: %r is not a valid date/time (%s)' % (value, exc))
+    iso = '%04d-%02d-%02dT%02d:%02d:%02d' % tuple(int(p) for p in parts)
+    if fraction:
+        iso += '.' + fraction
+    if tz:
+        iso += _tz_offset(tz)[1]
+    return Since(epoch, iso)
+
+
+# ------------------------------------------------------------------------------------------ redaction
+
+_REDACTED = '********'
+_REDACTIONS = (
+    # user:pass@ in URLs: keep the user, hide the password.
+    (re.compile(r'(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@'), r'\g<1>' + _REDACTED + '@'),
+    # Authorization / Proxy-Authorization headers.
+    (re.compile(r'(?i)(\b(?:proxy-)?authorization\s*[:=]\s*)("?)(?:(?:basic|bearer|digest|negotiate|ntlm)\s+)?'
+                r'[^\s"\',;|]+'), r'\g<1>\g<2>' + _REDACTED),
+    # key:value / key=value secrets (token:..., password=..., "apiKey": "...").
+    (re.compile(r'(?i)(\b(?:[a-z_]*token|password|passwd|pwd|secret|api[_-]?key|credentials?)"?\s*[:=]\s*)'
+                r'(["\']?)[^\s"\',;|&]+'), r'\g<1>\g<2>' + _REDACTED),
+    # dsa_control -p PASSWORD, -u USER:PASS, -w USER:PASS (also -pPASSWORD, --password X).
+    (re.compile(r'((?:^|\s)(?:-[puw]|--(?:password|proxy-user|proxy-password))(?:\s+|=)?)(["\']?)[^\s"\']+'),
+     r'\g<1>\g<2>' + _REDACTED),
+)
+
+
+def redact(text, limit=SAMPLE_CHARS):
+    """Hide secrets in one log line and cut it to ``limit`` characters."""
+    text = text[:limit * 8]
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text[:limit]
+
+
+# ------------------------------------------------------------------------------------------- matching
+
+def _literal_runs(items):
+    """Runs of consecutive top-level literal characters of a parsed regex."""
+    runs, current = [], []
+    for opcode, arg in items:
+        if opcode == _sre_parse.LITERAL:
+            current.append(chr(arg))
+        else:
+            runs.append(''.join(current))
+            current = []
+    runs.append(''.join(current))
+    return runs
+
+
+def regex_needle(pattern):
+    """The longest literal every match of ``pattern`` must contain, or None when there is none usable.
+
+    Conservative: only top-level literal runs count (an alternation, a group, a repeat or a class ends a
+    run), and case-insensitive or verbose patterns have none.
+    """
+    try:
+        compiled = re.compile(pattern)
+        if compiled.flags & (re.IGNORECASE | re.VERBOSE):
+            return None
+        parsed = _sre_parse.parse(pattern)
+        runs = _literal_runs(list(parsed))
+    except Exception:  # pylint: disable=broad-except
+        return None
+    best = max(runs, key=len)
+    return best if len(best) >= MIN_NEEDLE else None
+
+
+class Matcher(object):
+    """The compiled signature set: needles for the prefilter, then the exact check per candidate line."""
+
+    def __init__(self, signatures):
+        self.signatures = list(signatures)
+        self.needles = []          # bytes, unique
+        self.text_regexes = []     # compiled str regexes of signatures without a needle
+        self._checks = []          # (index, literal str or None, compiled regex or None)
+        seen = set()
+        for index, sig in enumerate(self.signatures):
+            if sig['regex']:
+                compiled = re.compile(sig['pattern'])
+                needle = regex_needle(sig['pattern'])
+                self._checks.append((index, None, compiled))
+                if needle is None:
+                    self.text_regexes.append(compiled)
+            else:
+                needle = sig['pattern']
+                self._checks.append((index, sig['pattern'], None))
+            if needle is not None:
+                encoded = needle.encode('utf-8')
+                if encoded not in seen:
+                    seen.add(encoded)
+                    self.needles.append(encoded)
+
+    def match(self, text):
+        """Indexes of the signatures that match one decoded line."""
+        hits = []
+        for index, literal, compiled in self._checks:
+            if literal is not None:
+                if literal in text:
+                    hits.append(index)
+            elif compiled.search(text):
+                hits.append(index)
+        return hits
+
+
+def _line_starts(buf, start, end, needles, regexes):
+    """Start offsets of the lines of ``buf[start:end]`` that hold a needle or match a regex.
+
+    ``buf`` is bytes (needles bytes) or str (needles str); lines end with a newline.
+    """
+    newline = b'\n' if isinstance(buf, bytes) else '\n'
+    starts = set()
+    for needle in needles:
+        pos = buf.find(needle, start, end)
+        while pos >= 0:
+            starts.add(max(buf.rfind(newline, start, pos) + 1, start))
+            line_end = buf.find(newline, pos, end)
+            if line_end < 0:
+                break
+            pos = buf.find(needle, line_end + 1, end)
+    for compiled in regexes:
+        pos = start
+        while pos < end:
+            found = compiled.search(buf, pos, end)
+            if not found:
+                break
+            line_start = max(buf.rfind(newline, start, found.start()) + 1, start)
+            starts.add(line_start)
+            line_end = buf.find(newline, found.start(), end)
+            if line_end < 0:
+                break
+            pos = line_end + 1
+    return sorted(starts)
+
+
+# -------------------------------------------------------------------------------------------- results
+
+class _Tally(object):
+    """Counts per signature, timestamps, samples and the totals of the scan."""
+
+    def __init__(self, matcher, since):
+        self.matcher = matcher
+        self.since = since
+        self.counts = {}
+        self.lines_unparsed = 0
+
+    def line(self, raw):
+        """Check one candidate line (bytes or str, without its newline) and record its matches."""
+        if isinstance(raw, bytes):
+            raw = raw.decode('utf-8', 'replace')
+        text = raw.rstrip('\r\n')
+        hits = self.matcher.match(text)
+        if not hits:
+            return
+        epoch, iso = parse_line_time(text)
+        if epoch is None:
+            self.lines_unparsed += 1
+        elif self.since is not None and epoch < self.since.epoch:
+            return
+        for index in hits:
+            self._record(index, epoch, iso, text)
+
+    def _record(self, index, epoch, iso, text):
+        entry = self.counts.get(index)
+        if entry is None:
+            entry = self.counts[index] = {'count': 0, 'first': None, 'last': None, 'sample': None,
+                                          'sample_epoch': None}
+        entry['count'] += 1
+        if epoch is not None:
+            if entry['first'] is None or epoch < entry['first'][0]:
+                entry['first'] = (epoch, iso)
+            if entry['last'] is None or epoch >= entry['last'][0]:
+                entry['last'] = (epoch, iso)
+        # The sample is the most recent line (the last one scanned when times are equal or unknown).
+        if entry['sample'] is None or epoch is None or entry['sample_epoch'] is None \
+                or epoch >= entry['sample_epoch']:
+            entry['sample'] = text[:SAMPLE_CHARS * 8]
+            entry['sample_epoch'] = epoch if epoch is not None else entry['sample_epoch']
+
+    def signatures(self):
+        result = []
+        for index, entry in self.counts.items():
+            sig = self.matcher.signatures[index]
+            result.append({
+                'id': sig['id'], 'cause': sig['cause'], 'severity': sig['severity'],
+                'description': sig['description'], 'count': entry['count'],
+                'first_seen': entry['first'][1] if entry['first'] else None,
+                'last_seen': entry['last'][1] if entry['last'] else None,
+                'sample': redact(entry['sample']),
+            })
+        result.sort(key=lambda s: (SEVERITY_RANK.get(s['severity'], 3), s['id']))
+        return result
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+def _rotation_key(path):
+    """Sort key: same base name together, the highest rotation number (the oldest) first, base last."""
+    directory, name = os.path.split(path)
+    match = re.match(r'^(.*?)\.(\d+)$', name)
+    if match:
+        return (directory, match.group(1), 0, -int(match.group(2)), name)
+    match = re.match(r'^(.*?\.log)[.-](.+)$', name)
+    if match:
+        return (directory, match.group(1), 1, 0, match.group(2))
+    return (directory, name, 2, 0, '')
+
+
+def expand_paths(paths):
+    """Globs and plain paths -> (ordered unique file list, warnings)."""
+    files, warnings, seen = [], [], set()
+    for pattern in paths or [DEFAULT_LOG_GLOB]:
+        pattern = os.path.expanduser(str(pattern))
+        if glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern), key=_rotation_key)
+            if not matches:
+                warnings.append('no log file matches %s' % pattern)
+        elif os.path.lexists(pattern):
+            matches = [pattern]
+        else:
+            warnings.append('log file %s does not exist' % pattern)
+            matches = []
+        for path in matches:
+            if path not in seen:
+                seen.add(path)
+                files.append(path)
+    return files, warnings
+
+
+def _first_line_offset(handle, offset):
+    """The offset of the first full line at or after ``offset`` (reads forward in small pieces)."""
+    if offset <= 0:
+        return 0
+    handle.seek(offset - 1)
+    while True:
+        piece = handle.read(65536)
+        if not piece:
+            return handle.tell()
+        found = piece.find(b'\n')
+        if found >= 0:
+            return handle.tell() - len(piece) + found + 1
+
+
+class _FileScan(object):
+    """Scan one byte range [start, end) of an open file; feed candidate lines to the tally."""
+
+    def __init__(self, handle, start, end, tally, matcher):
+        self.handle = handle
+        self.start = start
+        self.end = end
+        self.tally = tally
+        self.matcher = matcher
+        self.bytes = 0
+        self.lines = 0
+
+    def _chunks(self):
+        """Raw chunks of the range; counts bytes and lines (a last line without newline counts too)."""
+        self.handle.seek(self.start)
+        remaining = self.end - self.start
+        last = b'\n'
+        while remaining > 0:
+            chunk = self.handle.read(min(CHUNK_SIZE, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            self.bytes += len(chunk)
+            self.lines += chunk.count(b'\n')
+            last = chunk[-1:]
+            yield chunk
+        if last != b'\n':
+            self.lines += 1
+
+    def count_only(self):
+        for _chunk in self._chunks():
+            pass
+
+    def python(self):
+        """The in-process engine: needle prefilter per chunk, exact check per candidate line."""
+        needles, regexes = self.matcher.needles, self.matcher.text_regexes
+        text_needles = [n.decode('utf-8') for n in needles] if regexes else None
+        carry, skipping = b'', False
+        for chunk in self._chunks():
+            begin = 0
+            if skipping:
+                newline = chunk.find(b'\n')
+                if newline < 0:
+                    continue
+                begin, skipping = newline + 1, False
+            last_nl = chunk.rfind(b'\n', begin)
+            if last_nl < 0:
+                carry += chunk[begin:] if begin else chunk
+                carry, skipping = self._bound_carry(carry)
+                continue
+            if carry:
+                first_nl = chunk.find(b'\n', begin)
+                self.tally.line((carry + chunk[begin:first_nl])[:MAX_LINE])
+                begin = first_nl + 1
+            if begin <= last_nl:
+                self._search(chunk, begin, last_nl + 1, needles, text_needles, regexes)
+            carry, skipping = self._bound_carry(chunk[last_nl + 1:])
+        if carry:
+            self.tally.line(carry)
+
+    def _bound_carry(self, carry):
+        """An unfinished line over MAX_LINE is checked on its first MiB now; the rest will be skipped."""
+        if len(carry) > MAX_LINE:
+            self.tally.line(carry[:MAX_LINE])
+            return b'', True
+        return carry, False
+
+    def _search(self, chunk, begin, end, needles, text_needles, regexes):
+        if regexes:
+            text = chunk[begin:end].decode('utf-8', 'replace')
+            starts = _line_starts(text, 0, len(text), text_needles, regexes)
+            buf, end = text, len(text)
+        else:
+            starts = _line_starts(chunk, begin, end, needles, ())
+            buf = chunk
+        newline = b'\n' if buf is chunk else '\n'
+        for line_start in starts:
+            line_end = buf.find(newline, line_start, end)
+            line = buf[line_start:line_end if line_end >= 0 else end]
+            self.tally.line(line[:MAX_LINE])
+
+    def grep(self, grep_path):
+        """The grep engine. Returns None on success, else an error message (nothing was recorded)."""
+        args = [grep_path, '-F', '-a']
+        for needle in self.matcher.needles:
+            args.extend(['-e', needle])
+        env = dict(os.environ, LC_ALL='C')
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            self.handle.seek(self.start)
+            try:
+                proc = subprocess.Popen(args, stdin=self.handle, stdout=out, stderr=err, env=env,
+                                        close_fds=True)
+            except OSError as exc:
+                return 'cannot run %s (%s)' % (grep_path, exc.strerror or exc)
+            # Count the lines of the same range here while grep searches it in its own process.
+            with open(self.handle.name, 'rb', buffering=0) as counter:
+                scan = _FileScan(counter, self.start, self.end, None, None)
+                scan.count_only()
+            rc = proc.wait()
+            if rc not in (0, 1):
+                err.seek(0)
+                return '%s exited with %s: %s' % (grep_path, rc, err.read(2000).decode('utf-8', 'replace').strip())
+            self.bytes, self.lines = scan.bytes, scan.lines
+            out.seek(0)
+            _OutputScan(out, self.tally).run()
+        return None
+
+
+class _OutputScan(object):
+    """Feed the lines of grep's output (a file) to the tally, bounded like the python engine."""
+
+    def __init__(self, handle, tally):
+        self.handle = handle
+        self.tally = tally
+
+    def run(self):
+        carry, skipping = b'', False
+        while True:
+            chunk = self.handle.read(CHUNK_SIZE)
+            if not chunk:
+                break
+            parts = chunk.split(b'\n')
+            tail = parts.pop()
+            if parts:
+                if skipping:
+                    skipping = False  # parts[0] is the rest of an over-long line: drop it
+                else:
+                    self.tally.line((carry + parts[0])[:MAX_LINE])
+                for line in parts[1:]:
+                    self.tally.line(line[:MAX_LINE])
+                carry = tail
+            elif not skipping:
+                carry += tail
+            if len(carry) > MAX_LINE:
+                self.tally.line(carry[:MAX_LINE])
+                carry, skipping = b'', True
+        if carry and not skipping:
+            self.tally.line(carry)
+
+
+def _pick_engine(engine, matcher, grep_path):
+    if engine not in ENGINES:
+        raise ValueError('engine: %r is not one of %s' % (engine, ', '.join(ENGINES)))
+    if engine == 'python':
+        return 'python', None
+    path = grep_path or shutil.which('grep')
+    if not path or matcher.text_regexes or not matcher.needles:
+        return 'python', None
+    return 'grep', path
+
+
+def _open_for_scan(path, since, warnings):
+    """Open a file to scan, or None (with a warning unless it is just older than since)."""
+    if path.endswith(COMPRESSED_SUFFIXES):
+        warnings.append('%s: compressed log skipped (decompress it to scan it)' % path)
+        return None, None
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            warnings.append('%s: cannot read (it is a directory)' % path)
+            return None, None
+        if since is not None and info.st_mtime < since.epoch:
+            return None, 'old'
+        return open(path, 'rb', buffering=0), info
+    except OSError as exc:
+        warnings.append('%s: cannot read (%s)' % (path, exc.strerror or exc))
+        return None, None
+
+
+def _scan_file(path, handle, size, tally, matcher, max_bytes, engine, grep_path, warnings):
+    """Scan one open file; returns (bytes, lines)."""
+    start = _first_line_offset(handle, size - max_bytes) if max_bytes and size > max_bytes else 0
+    scan = _FileScan(handle, start, size, tally, matcher)
+    if engine == 'grep':
+        error = scan.grep(grep_path)
+        if error is None:
+            return scan.bytes, scan.lines
+        warnings.append('%s: grep failed, scanned in python instead: %s' % (path, error))
+        scan = _FileScan(handle, start, size, tally, matcher)
+    scan.python()
+    return scan.bytes, scan.lines
+
+
+def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_FILE, extra_signatures=None,
+              engine='auto', grep_path=None):
+    """Scan the log files for the catalogue (plus ``extra_signatures``) and return the log result shape.
+
+    ``paths``: files or globs (default ``DEFAULT_LOG_GLOB``); ``since``: None, a string for
+    ``parse_since`` or its result; ``max_bytes_per_file``: 0 for whole files; ``engine``: auto, grep or
+    python. Returns ``{signatures, causes, files_scanned, files_skipped, bytes_scanned, lines_scanned,
+    lines_unparsed, since, engine, warnings}``. Raises ValueError (naming the parameter) on bad input.
+    """
+    since = parse_since(since) if since is not None and since != '' else None
+    if max_bytes_per_file is None:
+        max_bytes_per_file = 0
+    if int(max_bytes_per_file) < 0:
+        raise ValueError('max_bytes_per_file: must be 0 (whole files) or more, got %s' % max_bytes_per_file)
+    matcher = Matcher(_signatures.all_signatures(extra_signatures))
+    engine, grep_path = _pick_engine(engine, matcher, grep_path)
+    tally = _Tally(matcher, since)
+    files, warnings = expand_paths(paths)
+    result = {'files_scanned': [], 'files_skipped': [], 'bytes_scanned': 0, 'lines_scanned': 0}
+    for path in files:
+        handle, info = _open_for_scan(path, since, warnings)
+        if handle is None:
+            if info == 'old':
+                result['files_skipped'].append(path)
+            continue
+        with handle:
+            try:
+                nbytes, nlines = _scan_file(path, handle, info.st_size, tally, matcher, int(max_bytes_per_file),
+                                            engine, grep_path, warnings)
+            except OSError as exc:
+                warnings.append('%s: cannot read (%s)' % (path, exc.strerror or exc))
+                continue
+        result['files_scanned'].append(path)
+        result['bytes_scanned'] += nbytes
+        result['lines_scanned'] += nlines
+    signatures = tally.signatures()
+    result.update({
+        'signatures': signatures,
+        'causes': sorted(set(sig['cause'] for sig in signatures)),
+        'lines_unparsed': tally.lines_unparsed,
+        'since': since.iso if since else None,
+        'engine': engine,
+        'warnings': warnings,
+    })
+    return result

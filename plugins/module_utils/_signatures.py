@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The log signature catalogue, as data, and the validator for user-supplied signatures.
+
+A signature is a dict ``{id, pattern, regex, cause, severity, description}``:
+
+* ``pattern`` is matched against one decoded log line: a plain substring when ``regex`` is false
+  (case-sensitive, the fast path), else a Python regular expression searched anywhere in the line.
+* ``cause`` is one of the public cause ids (``CAUSES``, the table in docs/causes.md).
+* ``severity`` is how bad the message is on its own (``critical``, ``warning``, ``info``); the diagnosis
+  weighs it against the other evidence.
+
+Decisions worth knowing:
+
+* ``AgentEvent 4011`` (failure to contact the manager) maps to ``heartbeat_failing``, not
+  ``manager_unreachable``: the log tells that the agent could not talk to its manager, not why. The network
+  probes decide between ``manager_unreachable``, ``proxy_required``, ``dns_unresolvable`` and friends.
+* ``AgentEvent 4000/4001`` (invalid protocol header) and the agent answering ``HTTP/1.1 400`` are, with
+  ``BIO_do_handshake() failed``, the seed's "blocked port" picture on the agent's own listener: they map
+  to ``tls_handshake_failed`` (the channel between manager and agent is broken: firewall or proxy).
+* ``SSLVerifyCallback() - verify error 20`` is ``info``: no manager CA is pinned, usually harmless.
+* Wording marked "inferred" in a description is plausible wording (libcurl, sqlite, the dsa_control status
+  texts) rather than a line seen in a public ds_agent.log sample.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+CAUSES = (
+    'agent_not_installed', 'agent_service_down', 'agent_corrupt', 'not_activated', 'reset_required',
+    'untrusted_peer', 'dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed',
+    'inbound_4118_blocked', 'tls_handshake_failed', 'heartbeat_failing', 'activation_refused',
+    'subscription_expired', 'self_protection_enabled', 'disk_full',
+)
+
+SEVERITIES = ('critical', 'warning', 'info')
+
+FIELDS = ('id', 'pattern', 'regex', 'cause', 'severity', 'description')
+
+_ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$')
+
+
+def _sig(sig_id, pattern, cause, severity, description, regex=False):
+    return {'id': sig_id, 'pattern': pattern, 'regex': regex, 'cause': cause, 'severity': severity,
+            'description': description}
+
+
+CATALOGUE = (
+    # The seed's "blocked port" picture.
+    _sig('bio_handshake_failed', 'BIO_do_handshake() failed', 'tls_handshake_failed', 'warning',
+         'A TLS handshake on the agent side failed (BIO_do_handshake() failed), typically the peer closed '
+         'the connection: a firewall, a proxy or a blocked port between manager and agent.'),
+    _sig('unable_to_reach_manager', 'Unable to reach a manager.', 'heartbeat_failing', 'critical',
+         'The agent could not reach any manager for its heartbeat (dsa.Heartbeat).'),
+    _sig('agent_event_4012', r'AgentEvent 4012\b', 'heartbeat_failing', 'critical',
+         'Agent event 4012: heartbeat failed.', regex=True),
+    _sig('agent_event_4011', r'AgentEvent 4011\b', 'heartbeat_failing', 'critical',
+         'Agent event 4011: failure to contact the manager. The log does not say why: the network probes '
+         'tell manager_unreachable, proxy or DNS causes apart.', regex=True),
+    _sig('agent_http_400', "sending status line of 'HTTP/1.1 400", 'tls_handshake_failed', 'warning',
+         "The agent's own HTTP server answered 400 to a request (usually the manager's): with handshake "
+         'failures, the seed\'s "blocked port" picture.'),
+    _sig('agent_event_invalid_header', r'AgentEvent 400[01]\b', 'tls_handshake_failed', 'warning',
+         'Agent event 4000/4001: invalid protocol header; something other than the manager (or a proxy '
+         'rewriting the traffic) talks to the agent.', regex=True),
+    # TLS trust.
+    _sig('ssl_verify_error_20', r'verify error 20\b', 'tls_handshake_failed', 'info',
+         'SSLVerifyCallback() verify error 20 (unable to get local issuer certificate): no manager CA is '
+         'pinned. Usually harmless.', regex=True),
+    # Disk.
+    _sig('sqlite_ioerr', 'SQLITE_IOERR', 'disk_full', 'critical',
+         'SQLite I/O error (SQLITE_IOERR_WRITE and friends) on the agent database: disk full or read-only.'),
+    _sig('sqlite_disk_io_error', 'disk I/O error', 'disk_full', 'critical',
+         'SQLite "disk I/O error" on the agent database: disk full or read-only.'),
+    _sig('sqlite_full', 'database or disk is full', 'disk_full', 'critical',
+         'SQLite "database or disk is full" (SQLITE_FULL).'),
+    _sig('no_space_left', 'No space left on device', 'disk_full', 'critical',
+         'A write failed with ENOSPC: no space left on device.'),
+    _sig('read_only_filesystem', 'Read-only file system', 'disk_full', 'critical',
+         'A write failed with EROFS: the agent data directory is on a read-only file system.'),
+    # dsa_control / manager answers, when the agent logs them.
+    _sig('reset_agent_first', 'reset agent first', 'reset_required', 'critical',
+         'The manager answered 403 "reset agent first": the agent is already activated (reset, then '
+         'activate).'),
+    _sig('untrusted_peer', 'untrusted peer', 'untrusted_peer', 'critical',
+         'The manager answered 403 "untrusted peer": it no longer knows this agent.'),
+    _sig('activation_not_successful', 'activation was not successful', 'activation_refused', 'critical',
+         'The manager refused the activation (HTTP 400): agent-initiated activation or re-activation is '
+         'not allowed on the manager.'),
+    _sig('activate_agent_first', 'activate agent first', 'not_activated', 'critical',
+         'The agent is not activated ("activate agent first").'),
+    # Name resolution.
+    _sig('dns_name_not_known', 'Name or service not known', 'dns_unresolvable', 'critical',
+         'Name resolution failed (EAI_NONAME: "Name or service not known").'),
+    _sig('dns_temporary_failure', 'Temporary failure in name resolution', 'dns_unresolvable', 'critical',
+         'Name resolution failed (EAI_AGAIN: no DNS server answered).'),
+    _sig('dns_unable_to_resolve', r'Unable to resolve (?:the )?host ?name', 'dns_unresolvable', 'critical',
+         '"Unable to resolve hostname" (the manager-side "Activation Failed" wording; inferred in the '
+         'agent log).', regex=True),
+    _sig('dns_could_not_resolve', r"(?:Could not|Couldn't) resolve (?:host|proxy)", 'dns_unresolvable',
+         'critical', 'libcurl could not resolve the manager or proxy name (inferred wording).', regex=True),
+    # Proxy.
+    _sig('proxy_auth_required', 'Proxy Authentication Required', 'proxy_auth_failed', 'critical',
+         'The proxy answered 407 Proxy Authentication Required: missing or wrong proxy credentials.'),
+    _sig('proxy_connect_407', r'HTTP code 407\b', 'proxy_auth_failed', 'critical',
+         'The proxy answered 407 to CONNECT (libcurl wording, inferred).', regex=True),
+    # Plain connection failures (inferred wording).
+    _sig('connect_failed', r'Failed to connect to \S+ port \d+', 'manager_unreachable', 'warning',
+         'A TCP connection failed ("Failed to connect to HOST port N", libcurl wording, inferred).',
+         regex=True),
+    # Subscription (inferred wording, from the troubleshooting page's "Expired subscription").
+    _sig('subscription_expired', r'[Ss]ubscription (?:has )?(?:expired|ended)', 'subscription_expired',
+         'critical', 'The manager refused because the subscription has expired (inferred wording).',
+         regex=True),
+    _sig('trial_expired', r'\b[Tt]rial (?:period )?(?:has )?(?:expired|ended|is over)', 'subscription_expired',
+         'critical', 'The manager refused because the trial is over (inferred wording).', regex=True),
+    # Self-protection (inferred wording).
+    _sig('self_protection_enabled', r'[Ss]elf[- ]?[Pp]rotection (?:is )?(?:enabled|on)\b',
+         'self_protection_enabled', 'warning',
+         'Agent self-protection is on: reset and uninstall need the self-protection password (inferred '
+         'wording).', regex=True),
+)
+
+
+def _fail(sig_id, message):
+    raise ValueError('extra_signatures: signature %s: %s' % (sig_id, message))
+
+
+def _check_pattern(sig_id, pattern, regex):
+    if not isinstance(pattern, str) or not pattern:
+        _fail(sig_id, 'pattern must be a non-empty string')
+    if '\n' in pattern or '\r' in pattern:
+        _fail(sig_id, 'pattern cannot contain a line break (patterns match one line)')
+    if regex:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            _fail(sig_id, 'pattern is not a valid regular expression (%s)' % exc)
+
+
+def _as_bool(sig_id, value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('1', 'true', 'yes', 'on', 'y', 't'):
+        return True
+    if text in ('0', 'false', 'no', 'off', 'n', 'f', 'none', ''):
+        return False
+    _fail(sig_id, 'regex must be a boolean, got %r' % (value,))
+
+
+def validate_signature(sig, taken=()):
+    """Check one user-supplied signature and return it normalised (all six fields).
+
+    ``taken`` is a collection of ids already in use. Raises ValueError naming the signature id (or its
+    position when it has no usable id) and the bad field.
+    """
+    if not isinstance(sig, dict):
+        raise ValueError('extra_signatures: each signature must be a dictionary, got %r' % (sig,))
+    sig_id = sig.get('id')
+    if not isinstance(sig_id, str) or not _ID_RE.match(sig_id):
+        raise ValueError('extra_signatures: signature id %r is not valid (letters, digits, "_", "." and "-", '
+                         'at most 100 characters)' % (sig_id,))
+    unknown = sorted(set(sig) - set(FIELDS))
+    if unknown:
+        _fail(sig_id, 'unknown field(s) %s (known: %s)' % (', '.join(unknown), ', '.join(FIELDS)))
+    if sig_id in taken:
+        _fail(sig_id, 'this id is already used (by the catalogue or another signature)')
+    regex = _as_bool(sig_id, sig.get('regex') if sig.get('regex') is not None else False)
+    _check_pattern(sig_id, sig.get('pattern'), regex)
+    cause = sig.get('cause')
+    if cause not in CAUSES:
+        _fail(sig_id, 'cause %r is not a known cause id (one of: %s)' % (cause, ', '.join(CAUSES)))
+    severity = sig.get('severity') if sig.get('severity') is not None else 'warning'
+    if severity not in SEVERITIES:
+        _fail(sig_id, 'severity %r is not one of %s' % (severity, ', '.join(SEVERITIES)))
+    description = sig.get('description')
+    if description is None:
+        description = 'User-supplied signature %s.' % sig_id
+    if not isinstance(description, str):
+        _fail(sig_id, 'description must be a string')
+    return {'id': sig_id, 'pattern': sig['pattern'], 'regex': regex, 'cause': cause, 'severity': severity,
+            'description': description}
+
+
+def validate_extra_signatures(signatures):
+    """Validate a list of user-supplied signatures; return them normalised. ``None`` means none.
+
+    Ids must be unique and must not repeat a catalogue id. Raises ValueError whose message starts with
+    ``extra_signatures:`` and names the signature.
+    """
+    if not signatures:
+        return []
+    if not isinstance(signatures, (list, tuple)):
+        raise ValueError('extra_signatures: must be a list of dictionaries')
+    taken = set(sig['id'] for sig in CATALOGUE)
+    result = []
+    for sig in signatures:
+        checked = validate_signature(sig, taken)
+        taken.add(checked['id'])
+        result.append(checked)
+    return result
+
+
+def all_signatures(extra=None):
+    """The catalogue followed by the (validated) extra signatures, as a list of dicts."""
+    return [dict(sig) for sig in CATALOGUE] + validate_extra_signatures(extra)

@@ -1,0 +1,339 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: health_info
+short_description: Diagnose the Deep Security Agent of a host in one module run
+version_added: 0.1.0
+description:
+  - Gathers, in one module run (one round trip per host), what M(dsa.fleet.agent_info),
+    M(dsa.fleet.reachability_info) and M(dsa.fleet.log_signatures_info) gather, and turns it into a
+    diagnosis, RV(findings), each with a stable cause id, and RV(healthy).
+  - The network probes run in the background while the agent and its log are read, so the module takes
+    about the longest of the three, not their sum.
+  - The cause ids, how each is detected and what fixes it are listed in the collection's C(docs/causes.md).
+  - Never changes anything on the host, and gathers the same data in check mode.
+author:
+  - dsa.fleet contributors (@dsa-fleet)
+options:
+  agent_dir:
+    description: Folder holding the agent programs C(ds_agent), C(dsa_control), C(dsa_query).
+    type: path
+    default: /opt/ds_agent
+  data_dir:
+    description: The agent's data folder (free disk space, the proxy record of M(dsa.fleet.agent_proxy)).
+    type: path
+    default: /var/opt/ds_agent
+  cli_timeout:
+    description: Seconds allowed for each local command (C(dsa_query), C(systemctl), C(dpkg-query), C(rpm)).
+    type: int
+    default: 30
+  manager_url:
+    description:
+      - The manager the agent should talk to, C(dsm://HOST:PORT/) or C(https://HOST:PORT/).
+      - When not given, the manager URL the agent reports (C(AgentStatus.dsmUrl)) is probed; when the agent
+        reports none either, no manager probe runs.
+    type: str
+  targets:
+    description: More C(HOST:PORT) endpoints to probe, for example a relay on 4122.
+    type: list
+    elements: str
+    default: []
+  proxy:
+    description: An HTTP proxy, C(http://HOST:PORT), to probe the manager through (HTTP CONNECT).
+    type: str
+  proxy_username:
+    description: User name for the proxy's basic authentication.
+    type: str
+  proxy_password:
+    description: Password for the proxy's basic authentication. Never returned or logged.
+    type: str
+  tls:
+    description: Also try a TLS handshake with the manager and the targets (the certificate is not verified).
+    type: bool
+    default: false
+  timeout:
+    description: Seconds allowed for all network probes together (they run concurrently).
+    type: float
+    default: 5
+  inbound_port:
+    description: The agent's inbound port, checked for a local listener. C(0) skips the check.
+    type: int
+    default: 4118
+  communication:
+    description:
+      - How agent and manager talk. C(manager_initiated) and C(bidirectional) need the inbound port
+        open, so only then is a missing listener a finding (RV(findings[].cause=inbound_4118_blocked)).
+    type: str
+    choices: [agent_initiated, manager_initiated, bidirectional]
+    default: agent_initiated
+  log_paths:
+    description: Agent log files to scan; globs allowed.
+    type: list
+    elements: path
+    default: [/var/opt/ds_agent/diag/ds_agent.log*]
+  since:
+    description:
+      - Only log lines at or after this time count, an ISO 8601 timestamp or a duration back from now
+        (C(30m), C(24h), C(7d), C(2w)). Old errors should not make a host unhealthy today.
+      - An empty string scans whole files.
+    type: str
+    default: 24h
+  max_bytes_per_file:
+    description: Scan at most this many bytes at the end of each log file. C(0) scans whole files.
+    type: int
+    default: 268435456
+  extra_signatures:
+    description:
+      - Your own log signatures, matched with the catalogue's. Same fields as the catalogue.
+      - See M(dsa.fleet.log_signatures_info) for the fields.
+    type: list
+    elements: dict
+    default: []
+extends_documentation_fragment:
+  - dsa.fleet.attributes
+  - dsa.fleet.attributes.info_module
+  - dsa.fleet.attributes.platform_linux
+notes:
+  - Run it with privileges (C(become)); C(dsa_query) and the agent's log need root on a real agent.
+  - A finding about the inbound port seen from the manager's side (a host firewall dropping 4118) needs
+    a probe from where the manager stands; the C(dsa.fleet.diagnose) role adds it.
+seealso:
+  - module: dsa.fleet.agent_info
+  - module: dsa.fleet.reachability_info
+  - module: dsa.fleet.log_signatures_info
+'''
+
+EXAMPLES = r'''
+- name: Diagnose the agent against its Workload Security manager
+  dsa.fleet.health_info:
+    manager_url: dsm://agents.workload.de-1.cloudone.trendmicro.com:443/
+  register: health
+  become: true
+
+- name: Show what is wrong
+  ansible.builtin.debug:
+    msg: "{{ health.findings | map(attribute='cause') | list }}"
+  when: not health.healthy
+
+- name: Bidirectional on-premise manager, probed through a proxy, with a TLS handshake
+  dsa.fleet.health_info:
+    manager_url: dsm://dsm.example.com:4120/
+    targets:
+      - relay.example.com:4122
+    proxy: http://proxy.example.com:3128
+    proxy_username: agent
+    proxy_password: "{{ vault_proxy_password }}"
+    tls: true
+    communication: bidirectional
+    since: 7d
+  register: health
+  become: true
+'''
+
+RETURN = r'''
+healthy:
+  description: True when no finding is C(critical).
+  returned: always
+  type: bool
+  sample: false
+findings:
+  description: What is wrong, most severe first. Empty on a healthy host.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    cause:
+      description: A stable cause id, see C(docs/causes.md).
+      type: str
+      sample: manager_unreachable
+    severity:
+      description: C(critical), C(warning) or C(info).
+      type: str
+      sample: critical
+    message:
+      description: What is wrong, in a sentence.
+      type: str
+      sample: TCP to the manager agents.example.com:443 fails.
+    evidence:
+      description: What was seen, in words, from the probes, the CLI and the log (secrets redacted).
+      type: list
+      elements: str
+      sample: ["tcp agents.example.com:443 direct: timeout after 5001 ms - timed out"]
+    remediation:
+      description: The dsa.fleet role that fixes it (C(reinstall), C(activate), C(proxy), C(firewall)), or C(manual).
+      type: str
+      sample: firewall
+  sample:
+    - cause: manager_unreachable
+      severity: critical
+      message: TCP to the manager agents.example.com:443 fails.
+      evidence: ["tcp agents.example.com:443 direct: timeout after 5001 ms - timed out"]
+      remediation: firewall
+causes:
+  description: The cause ids of the critical findings, sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [manager_unreachable]
+agent:
+  description: What M(dsa.fleet.agent_info) returns, as a dictionary.
+  returned: always
+  type: dict
+  sample: {installed: true, activated: true, agent_state: green, manager_url: "https://agents.example.com:443/"}
+reachability:
+  description:
+    - What M(dsa.fleet.reachability_info) returns, as a dictionary.
+    - Null when there was nothing to probe (no manager URL given or reported, no targets, O(inbound_port=0)).
+  returned: always
+  type: dict
+  sample: {direct_ok: true, proxy_ok: null, tls_ok: null, inbound: {port: 4118, listening: true}}
+logs:
+  description: What M(dsa.fleet.log_signatures_info) returns, as a dictionary.
+  returned: always
+  type: dict
+  sample: {causes: [], signatures: [], files_scanned: ["/var/opt/ds_agent/diag/ds_agent.log"]}
+manager_url:
+  description: The manager URL that was probed (given, or reported by the agent), or null.
+  returned: always
+  type: str
+  sample: dsm://agents.example.com:443/
+'''
+
+import threading
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _diagnosis, _logscan, _probe
+
+
+def _argument_spec():
+    return dict(
+        agent_dir=dict(type='path', default=_agent.DEFAULT_AGENT_DIR),
+        data_dir=dict(type='path', default=_agent.DEFAULT_DATA_DIR),
+        cli_timeout=dict(type='int', default=_agent.DEFAULT_TIMEOUT),
+        manager_url=dict(type='str'),
+        targets=dict(type='list', elements='str', default=[]),
+        proxy=dict(type='str'),
+        proxy_username=dict(type='str'),
+        proxy_password=dict(type='str', no_log=True),
+        tls=dict(type='bool', default=False),
+        timeout=dict(type='float', default=5),
+        inbound_port=dict(type='int', default=4118),
+        communication=dict(type='str', default='agent_initiated', choices=list(_diagnosis.COMMUNICATION_MODES)),
+        log_paths=dict(type='list', elements='path', default=[_logscan.DEFAULT_LOG_GLOB]),
+        since=dict(type='str', default='24h'),
+        max_bytes_per_file=dict(type='int', default=256 * 1024 * 1024),
+        extra_signatures=dict(type='list', elements='dict', default=[]),
+    )
+
+
+class _Background(object):
+    """Run ``func(**kwargs)`` in a thread; ``result()`` joins and re-raises nothing (errors are kept)."""
+
+    def __init__(self, func, **kwargs):
+        self.value = None
+        self.error = None
+        self._thread = threading.Thread(target=self._run, args=(func, kwargs))
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self, func, kwargs):
+        try:
+            self.value = func(**kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.error = exc
+
+    def result(self):
+        self._thread.join()
+        return self.value, self.error
+
+
+_STAND_IN_URL = 'dsm://manager.invalid:443/'
+
+
+def _reachability_args(params, manager_url):
+    return dict(manager_url=manager_url, targets=params['targets'], proxy=params['proxy'],
+                proxy_username=params['proxy_username'], proxy_password=params['proxy_password'],
+                timeout=params['timeout'], inbound_port=params['inbound_port'])
+
+
+def _validate(module):
+    """Fail (naming the parameter) on bad input, before anything runs."""
+    params = module.params
+    if params['cli_timeout'] <= 0:
+        module.fail_json(msg='cli_timeout: must be greater than 0, got %s' % params['cli_timeout'])
+    if params['max_bytes_per_file'] < 0:
+        module.fail_json(msg='max_bytes_per_file: must be 0 (whole files) or more, got %s'
+                         % params['max_bytes_per_file'])
+    try:
+        # Without manager_url the agent's own manager is probed: validate the rest against a stand-in.
+        _probe.validate_reachability_args(**_reachability_args(params, params['manager_url'] or _STAND_IN_URL))
+        since = _logscan.parse_since(params['since']) if params['since'] else None
+        signatures = _logscan.validate_extra_signatures(params['extra_signatures'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    return since, signatures
+
+
+def _agent_manager_url(agent):
+    """The manager URL the agent reports, if it parses; else None."""
+    url = agent.get('manager_url')
+    if not url:
+        return None
+    try:
+        _probe.parse_manager_url(url)
+    except ValueError:
+        return None
+    return url
+
+
+def main():
+    module = AnsibleModule(argument_spec=_argument_spec(), supports_check_mode=True)
+    params = module.params
+    since, signatures = _validate(module)
+
+    probes = None
+    if params['manager_url'] or params['targets']:
+        probes = _Background(_probe.gather_reachability, tls=params['tls'],
+                             **_reachability_args(params, params['manager_url']))
+
+    agent = _agent.gather_agent(_agent.module_run_command(module), params['agent_dir'], params['data_dir'],
+                                params['cli_timeout'])
+    manager_url = params['manager_url']
+    if probes is None:
+        manager_url = _agent_manager_url(agent)
+        if manager_url or params['inbound_port']:
+            probes = _Background(_probe.gather_reachability, tls=params['tls'],
+                                 **_reachability_args(params, manager_url))
+
+    logs = _logscan.scan_logs(params['log_paths'], since, params['max_bytes_per_file'], signatures)
+    for warning in logs.get('warnings') or []:
+        module.warn(warning)
+
+    reachability = None
+    if probes is not None:
+        reachability, error = probes.result()
+        if error is not None:
+            module.fail_json(msg='the network probes failed: %s' % error, agent=agent, logs=logs)
+
+    findings, healthy = _diagnosis.diagnose(agent, reachability, logs, params['communication'])
+    module.exit_json(
+        changed=False,
+        healthy=healthy,
+        findings=findings,
+        causes=sorted(set(f['cause'] for f in findings if f['severity'] == _diagnosis.CRITICAL)),
+        agent=agent,
+        reachability=reachability,
+        logs=logs,
+        manager_url=manager_url,
+    )
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Table tests of the diagnosis engine: each cause alone, then the combinations that must not
+produce unrelated findings (a root cause absorbs its symptoms)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+
+import pytest
+
+from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import CAUSES, diagnose
+
+HEALTHY_AGENT = {
+    'installed': True,
+    'package': {'name': 'ds-agent', 'version': '20.0.1-1234', 'format': 'deb'},
+    'version': '20.0.1-1234',
+    'programs': {'ds_agent': True, 'dsa_control': True, 'dsa_query': True},
+    'service': {'name': 'ds_agent', 'manager': 'systemd', 'state': 'running', 'enabled': True},
+    'cli': {'ok': True, 'cause': None, 'error': None},
+    'activated': True,
+    'agent_state': 'green',
+    'manager_url': 'https://agents.workload.lab.example:443/',
+    'tenant_id': '4A3C2B1D-0000-1111-2222-333344445555',
+    'cert_hash': '3A:1B:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11',
+    'heartbeat_age': 42,
+    'proxies': {'manager_proxy': None, 'manager_proxy_auth': False, 'relay_proxy': None, 'relay_proxy_auth': False},
+    'disk': {'path': '/var/opt/ds_agent', 'free_bytes': 10 * 1024 ** 3, 'total_bytes': 20 * 1024 ** 3},
+    'platform': {'system': 'Linux', 'machine': 'x86_64', 'distribution': 'debian'},
+    'status': {},
+}
+
+MANAGER = {'url': 'dsm://agents.workload.lab.example:443/', 'scheme': 'dsm',
+           'host': 'agents.workload.lab.example', 'port': 443}
+
+
+def probe(status, via='direct', kind='tcp', http_status=None):
+    return {'target': 'agents.workload.lab.example:443', 'host': 'agents.workload.lab.example', 'port': 443,
+            'role': 'manager', 'via': via, 'kind': kind, 'status': status, 'http_status': http_status,
+            'ms': 12, 'error': None if status == 'ok' else status}
+
+
+HEALTHY_REACH = {
+    'manager': MANAGER,
+    'dns': [{'host': 'agents.workload.lab.example', 'resolved': True, 'addresses': ['10.89.7.2'],
+             'error': None, 'ms': 1}],
+    'probes': [probe('ok')],
+    'direct_ok': True,
+    'proxy_ok': None,
+    'proxy_auth_failed': False,
+    'tls_ok': None,
+    'inbound': {'port': 4118, 'listening': True},
+}
+
+
+def sig(sig_id, cause, count=3, severity='critical'):
+    return {'id': sig_id, 'cause': cause, 'severity': severity, 'description': sig_id, 'count': count,
+            'first_seen': '2026-11-26 10:00:00.000000', 'last_seen': '2026-11-26 11:00:00.000000',
+            'sample': 'sample line for %s' % sig_id}
+
+
+def logs(*signatures):
+    return {'signatures': list(signatures), 'causes': sorted(set(s['cause'] for s in signatures)),
+            'files_scanned': ['/var/opt/ds_agent/diag/ds_agent.log'], 'bytes_scanned': 100,
+            'lines_scanned': 10, 'lines_unparsed': 0, 'since': None}
+
+
+SEED_LOGS = logs(sig('bio_handshake_failed', 'tls_handshake_failed', 4),
+                 sig('unable_to_reach_manager', 'heartbeat_failing', 4),
+                 sig('agent_event_4012', 'heartbeat_failing', 4),
+                 sig('http_400_status_line', 'heartbeat_failing', 2, severity='warning'))
+
+
+def agent(**changes):
+    a = copy.deepcopy(HEALTHY_AGENT)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(a.get(key), dict):
+            a[key].update(value)
+        else:
+            a[key] = value
+    return a
+
+
+def reach(**changes):
+    r = copy.deepcopy(HEALTHY_REACH)
+    r.update(changes)
+    return r
+
+
+def causes_of(findings, severity='critical'):
+    return sorted(f['cause'] for f in findings if severity is None or f['severity'] == severity)
+
+
+# (id, agent, reachability, logs, communication, inbound_probe, expected critical causes)
+CASES = [
+    ('healthy', agent(), reach(), logs(), 'agent_initiated', None, []),
+    ('not installed', agent(installed=False, programs={'ds_agent': False, 'dsa_control': False, 'dsa_query': False},
+                            service={'state': 'not_found'}, activated=False),
+     reach(), logs(), 'agent_initiated', None, ['agent_not_installed']),
+    ('service down', agent(service={'state': 'stopped'},
+                           cli={'ok': False, 'cause': 'agent_service_down', 'error': "couldn't connect to 127.0.0.1"}),
+     reach(), logs(), 'agent_initiated', None, ['agent_service_down']),
+    ('corrupt: program missing', agent(programs={'dsa_query': False}), reach(), logs(), 'agent_initiated', None,
+     ['agent_corrupt']),
+    ('corrupt: service runs, cli cannot reach it', agent(cli={'ok': False, 'cause': 'agent_service_down',
+                                                              'error': "couldn't connect to"}),
+     reach(), logs(), 'agent_initiated', None, ['agent_corrupt']),
+    ('not activated', agent(activated=False, manager_url=None, cert_hash='D0:68:DE:48:1B:DC:4D:00:89:07:7F:85:15:20:C5:90:11:EB:56:6A',
+                            heartbeat_age=None),
+     reach(), logs(), 'agent_initiated', None, ['not_activated']),
+    ('not activated because activation is refused', agent(activated=False, manager_url=None, heartbeat_age=None),
+     reach(), logs(sig('activation_not_successful', 'activation_refused')), 'agent_initiated', None,
+     ['activation_refused']),
+    ('not activated because the subscription is over', agent(activated=False, manager_url=None, heartbeat_age=None),
+     reach(), logs(sig('subscription_expired', 'subscription_expired')), 'agent_initiated', None,
+     ['subscription_expired']),
+    ('reset required', agent(activated=False, manager_url=None, heartbeat_age=None), reach(),
+     logs(sig('reset_agent_first', 'reset_required')), 'agent_initiated', None, ['reset_required']),
+    ('untrusted peer', agent(heartbeat_age=90000), reach(), logs(sig('untrusted_peer', 'untrusted_peer')),
+     'agent_initiated', None, ['untrusted_peer']),
+    ('dns unresolvable absorbs heartbeat failures',
+     agent(heartbeat_age=90000),
+     reach(dns=[{'host': 'agents.workload.lab.example', 'resolved': False, 'addresses': [],
+                 'error': 'Name or service not known', 'ms': 3}],
+           probes=[probe('unresolvable')], direct_ok=False),
+     SEED_LOGS, 'agent_initiated', None, ['dns_unresolvable']),
+    ('blocked port + handshake failures in the log gives the port cause only',
+     agent(heartbeat_age=90000), reach(probes=[probe('timeout')], direct_ok=False), SEED_LOGS,
+     'agent_initiated', None, ['manager_unreachable']),
+    ('proxy required', agent(), reach(probes=[probe('timeout'), probe('ok', via='proxy')], direct_ok=False,
+                                      proxy_ok=True), logs(), 'agent_initiated', None, ['proxy_required']),
+    ('proxy-only network: the name resolves only at the proxy',
+     agent(), reach(dns=[{'host': 'agents.workload.lab.example', 'resolved': False, 'addresses': [],
+                          'error': 'Name or service not known', 'ms': 3}],
+                    probes=[probe('unresolvable'), probe('ok', via='proxy')], direct_ok=False, proxy_ok=True),
+     logs(), 'agent_initiated', None, ['proxy_required']),
+    ('proxy path works and the agent has it set: healthy',
+     agent(proxies={'manager_proxy': 'http://proxy.lab.example:3128', 'manager_proxy_auth': True}),
+     reach(probes=[probe('timeout'), probe('ok', via='proxy')], direct_ok=False, proxy_ok=True), logs(),
+     'agent_initiated', None, []),
+    ('proxy auth failed', agent(), reach(probes=[probe('timeout'), probe('auth_failed', via='proxy', http_status=407)],
+                                         direct_ok=False, proxy_ok=False, proxy_auth_failed=True),
+     logs(sig('unable_to_reach_manager', 'heartbeat_failing')), 'agent_initiated', None, ['proxy_auth_failed']),
+    ('manager unreachable, proxy too', agent(), reach(probes=[probe('refused'), probe('timeout', via='proxy')],
+                                                      direct_ok=False, proxy_ok=False), logs(),
+     'agent_initiated', None, ['manager_unreachable']),
+    ('tls handshake fails', agent(), reach(probes=[probe('ok'), probe('handshake_failed', kind='tls')], tls_ok=False),
+     SEED_LOGS, 'agent_initiated', None, ['tls_handshake_failed']),
+    ('inbound 4118: nothing listens, bidirectional', agent(), reach(inbound={'port': 4118, 'listening': False}),
+     logs(), 'bidirectional', None, ['inbound_4118_blocked']),
+    ('inbound 4118: nothing listens, agent-initiated does not care', agent(),
+     reach(inbound={'port': 4118, 'listening': False}), logs(), 'agent_initiated', None, []),
+    ('inbound 4118: probe from the manager side times out', agent(), reach(), logs(), 'manager_initiated',
+     {'port': 4118, 'status': 'timeout', 'from': 'controller'}, ['inbound_4118_blocked']),
+    ('disk full from statvfs', agent(disk={'free_bytes': 1024}), reach(), logs(), 'agent_initiated', None,
+     ['disk_full']),
+    ('disk full from the log', agent(), reach(), logs(sig('sqlite_ioerr', 'disk_full')), 'agent_initiated', None,
+     ['disk_full']),
+    ('seed lines alone (no probes): one network finding, not three',
+     agent(heartbeat_age=90000), None, SEED_LOGS, 'agent_initiated', None, ['tls_handshake_failed']),
+    ('past outage, manager reachable now: warning only', agent(), reach(), SEED_LOGS, 'agent_initiated', None, []),
+    ('old activation refusal on an activated, heartbeating agent: warning only', agent(), reach(),
+     logs(sig('activation_not_successful', 'activation_refused')), 'agent_initiated', None, []),
+    ('not installed hides the activation history',
+     agent(installed=False, activated=False, service={'state': 'not_found'}), reach(),
+     logs(sig('reset_agent_first', 'reset_required')), 'agent_initiated', None, ['agent_not_installed']),
+    ('service down and manager unreachable: both reported', agent(service={'state': 'failed'}),
+     reach(probes=[probe('timeout')], direct_ok=False), logs(), 'agent_initiated', None,
+     ['agent_service_down', 'manager_unreachable']),
+]
+
+
+@pytest.mark.parametrize('agent_,reach_,logs_,communication,inbound,expected',
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_diagnosis_table(agent_, reach_, logs_, communication, inbound, expected):
+    findings, healthy = diagnose(agent_, reach_, logs_, communication, inbound)
+    assert causes_of(findings) == sorted(expected)
+    assert healthy is (not expected)
+    for finding in findings:
+        assert set(finding) == {'cause', 'severity', 'message', 'evidence', 'remediation'}
+        assert finding['cause'] in CAUSES
+        assert finding['severity'] in ('critical', 'warning', 'info')
+        assert finding['message']
+        assert isinstance(finding['evidence'], list)
+
+
+def test_root_cause_carries_the_symptoms_as_evidence():
+    findings, dummy = diagnose(agent(heartbeat_age=90000), reach(probes=[probe('timeout')], direct_ok=False),
+                               SEED_LOGS)
+    assert len(findings) == 1
+    evidence = ' '.join(findings[0]['evidence'])
+    assert 'tcp agents.workload.lab.example:443 direct: timeout' in evidence
+    assert 'unable_to_reach_manager' in evidence and 'bio_handshake_failed' in evidence
+    assert findings[0]['remediation'] == 'firewall'
+
+
+def test_warnings_keep_the_host_healthy_but_are_reported():
+    findings, healthy = diagnose(agent(), reach(), SEED_LOGS)
+    assert healthy
+    assert causes_of(findings, severity='warning') == ['heartbeat_failing', 'tls_handshake_failed']
+    assert all(f['remediation'] == 'manual' for f in findings)
+
+
+def test_remediation_roles_follow_the_cause_table():
+    findings, dummy = diagnose(agent(activated=False, manager_url=None, heartbeat_age=None), reach(), logs())
+    assert findings[0]['remediation'] == 'activate'
+    findings, dummy = diagnose(agent(), reach(probes=[probe('timeout'), probe('ok', via='proxy')], direct_ok=False,
+                                              proxy_ok=True), logs())
+    assert findings[0]['remediation'] == 'proxy'
+
+
+def test_nothing_gathered_is_healthy_with_no_findings():
+    assert diagnose(None, None, None) == ([], True)
+
+
+def test_unknown_communication_mode_is_a_value_error():
+    with pytest.raises(ValueError, match='communication'):
+        diagnose(agent(), reach(), logs(), communication='sideways')
+
+
+def test_info_signatures_never_become_findings():
+    findings, healthy = diagnose(agent(), reach(), logs(sig('ssl_verify_error_20', 'tls_handshake_failed',
+                                                            severity='info')))
+    assert findings == [] and healthy
