@@ -1,4 +1,4 @@
-# dsa.fleet: developer entry points. `make demo` and `make test` are the quick start.
+# dsa.fleet: developer entry points. `make demo` and `make test` are the quick start (README.md).
 SHELL := /bin/bash
 ROOT := $(abspath .)
 VENV := $(ROOT)/.venv
@@ -7,25 +7,31 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PYTHONPATH := $(ROOT)/.collections
 export ANSIBLE_NOCOLOR := 1
+PYTEST := python -m pytest -q -p no:cacheprovider
 
-.PHONY: setup lint sanity units functional test demo build changelog lab-up lab-down clean
+.PHONY: setup lint sanity units functional pytest test demo build changelog clean
 
 setup:
 	@bash hack/setup.sh
 
 lint: setup
-	ansible-lint --profile production
+	ansible-lint
 
 sanity: setup
 	bash hack/sanity.sh
 
+# unit tests (recorded CLI output, engine tables, filters) and module tests (real `ansible` runs on
+# localhost against a fake agent and loopback servers), plus the report page in headless Chromium
 units: setup
-	python -m pytest -q tests/unit
+	$(PYTEST) tests/unit
 
 functional: setup
-	python -m pytest -q tests/functional
+	$(PYTEST) tests/functional tests/report
 
-test: lint sanity units functional
+pytest: setup
+	$(PYTEST) tests/unit tests/functional tests/report
+
+test: lint sanity pytest
 
 demo: setup
 	bash hack/demo.sh
@@ -37,4 +43,6 @@ changelog: setup
 	antsibull-changelog lint
 
 clean:
-	rm -rf .build tests/output .pytest_cache
+	rm -rf .build tests/output
+
+-include tests/lab/lab.mk

@@ -12,8 +12,9 @@ PY="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.requirements.sha256"
 
-# Debian packages the tests need (shellcheck: ansible-test sanity). Installed only when missing.
-APT_PACKAGES=(shellcheck git make)
+# Debian packages the tests need (shellcheck: ansible-test sanity; chromium: the report page test).
+# Installed only when missing. The lab installs its own (podman, runc, debootstrap, ...).
+APT_PACKAGES=(shellcheck git make chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -668,19 +668,34 @@ def _sysv_service(run_command, timeout):
     return {'name': SERVICE_NAME, 'manager': 'sysv', 'state': state, 'enabled': enabled}
 
 
+def _pid_namespace(pid):
+    """The PID namespace of ``pid`` (``'self'`` for this process), or None when it cannot be read."""
+    try:
+        return os.readlink(os.path.join(PROC_DIR, str(pid), 'ns', 'pid'))
+    except (OSError, IOError):
+        return None
+
+
 def _process_running(name):
-    """True if a process whose command name is ``name`` runs (best effort, /proc)."""
+    """True if a process whose command name is ``name`` runs in this host's PID namespace.
+
+    Best effort, from /proc. Processes of containers on this host (another PID namespace) are not
+    this host's agent, so they do not count.
+    """
     try:
         pids = [p for p in os.listdir(PROC_DIR) if p.isdigit()]
     except OSError:
         return False
+    own_namespace = _pid_namespace('self')
     for pid in pids:
         try:
             with open(os.path.join(PROC_DIR, pid, 'comm'), 'r') as handle:
-                if handle.read().strip() == name:
-                    return True
+                if handle.read().strip() != name:
+                    continue
         except (OSError, IOError):
             continue
+        if own_namespace is None or _pid_namespace(pid) == own_namespace:
+            return True
     return False
 
 
