@@ -192,7 +192,7 @@ def _manager_probes(reach, **match):
     return out
 
 
-def _network_findings(agent, reach, found):
+def _network_findings(agent, reach, log_causes, found):
     """Root causes on the path to the manager, from the probes. Returns the root cause id or None."""
     if not reach or not reach.get('manager'):
         return None
@@ -213,6 +213,12 @@ def _network_findings(agent, reach, found):
                       [_probe_evidence(p) for p in direct + via_proxy])
             return 'proxy_auth_failed'
         if reach.get('proxy_ok'):
+            if 'proxy_auth_failed' in log_causes:
+                # The given credentials pass the proxy, the agent's own are refused: fix the agent's.
+                found.add('proxy_auth_failed', 'The proxy refuses the agent\'s credentials (HTTP 407); the path '
+                          'through the proxy to %s works with the credentials given to the probe.' % target,
+                          [_probe_evidence(p) for p in direct + via_proxy] + log_causes['proxy_auth_failed'])
+                return 'proxy_auth_failed'
             proxies = (agent or {}).get('proxies') or {}
             if proxies.get('manager_proxy'):
                 return None
@@ -302,9 +308,9 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     found = _Findings()
     agent_ok = _agent_findings(agent, found)
     _disk_findings(agent, found)
-    root = _network_findings(agent, reachability, found)
-    _inbound_findings(agent, reachability, inbound_probe, communication, found)
     log_causes = _log_causes(logs)
+    root = _network_findings(agent, reachability, log_causes, found)
+    _inbound_findings(agent, reachability, inbound_probe, communication, found)
     if not agent_ok:
         # Without a working agent its activation history says nothing useful.
         for cause in ACTIVATION_LOG_CAUSES + ('untrusted_peer',):
