@@ -46,3 +46,4 @@ clean:
 	rm -rf .build tests/output
 
 -include tests/lab/lab.mk
+-include bench/bench.mk

@@ -23,6 +23,8 @@ The rules, in words:
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.dsa.fleet.plugins.module_utils._probe import parse_manager_url
+
 CRITICAL = 'critical'
 WARNING = 'warning'
 INFO = 'info'
@@ -165,6 +167,38 @@ def _agent_findings(agent, found):
     return True
 
 
+def _endpoint(url):
+    """(host, port) of a dsm:// or https:// URL, lower-cased host; None when it does not parse."""
+    try:
+        parsed = parse_manager_url(url)
+    except (ValueError, TypeError):
+        return None
+    return parsed['host'].lower(), parsed['port']
+
+
+def _elsewhere_findings(agent, manager_url, tenant_id, found):
+    """An agent activated against another manager or tenant than the one asked for must be reset first."""
+    if not agent or not agent.get('activated'):
+        return
+    evidence = []
+    if manager_url and agent.get('manager_url'):
+        wanted, actual = _endpoint(manager_url), _endpoint(agent['manager_url'])
+        if wanted and actual and wanted != actual:
+            evidence.append('AgentStatus.dsmUrl is %s, expected %s' % (agent['manager_url'], manager_url))
+    if tenant_id and agent.get('tenant_id') and str(tenant_id).strip().lower() != agent['tenant_id'].lower():
+        evidence.append('the tenant in AgentStatus.dsmDN is %s, expected %s' % (agent['tenant_id'], tenant_id))
+    if evidence:
+        found.add('reset_required', 'The agent is activated against another manager or tenant; it must be reset '
+                  'before it can be activated with the intended one.', evidence)
+
+
+def _self_protection_findings(agent, found):
+    value = str(((agent or {}).get('status') or {}).get('selfProtection', '')).strip().lower()
+    if value in ('on', 'true', '1', 'enabled', 'yes'):
+        found.add('self_protection_enabled', 'Agent self-protection is on: resetting or removing the agent needs '
+                  'its password (dsa_fleet_self_protection_password).', ['AgentStatus.selfProtection: %s' % value])
+
+
 def _heartbeat_fresh(agent):
     age = (agent or {}).get('heartbeat_age')
     return bool((agent or {}).get('activated')) and age is not None and 0 <= age <= FRESH_HEARTBEAT_SECONDS
@@ -199,10 +233,13 @@ def _network_findings(agent, reach, log_causes, found):
     manager = reach['manager']
     host = manager.get('host')
     for entry in reach.get('dns') or []:
-        # Behind a proxy the host may not resolve the manager name while the proxy does.
-        if entry.get('host') == host and not entry.get('resolved') and not reach.get('proxy_ok'):
-            found.add('dns_unresolvable', 'The manager name %s does not resolve on this host.' % host,
-                      ['resolve %s: %s' % (host, entry.get('error') or 'no address')])
+        if entry.get('host') == host and not entry.get('resolved'):
+            evidence = ['resolve %s: %s' % (host, entry.get('error') or 'no address')]
+            if reach.get('proxy_ok'):
+                # The proxy resolves the name for its clients: an agent proxy would also get around it.
+                evidence.append('the path through the proxy works: setting the agent\'s proxy (dsa.fleet.proxy) '
+                                'would also get around the missing name')
+            found.add('dns_unresolvable', 'The manager name %s does not resolve on this host.' % host, evidence)
             return 'dns_unresolvable'
     direct = _manager_probes(reach, via='direct', kind='tcp')
     via_proxy = _manager_probes(reach, via='proxy')
@@ -237,23 +274,39 @@ def _network_findings(agent, reach, log_causes, found):
     return None
 
 
-def _inbound_findings(agent, reach, inbound_probe, communication, found):
-    if communication not in ('manager_initiated', 'bidirectional'):
-        return
+AGENT_DOWN = ('agent_not_installed', 'agent_service_down', 'agent_corrupt')
+# Probe statuses that say nothing about the port: no probe, or the probe itself could not run.
+INBOUND_NO_VERDICT = (None, 'ok', 'skipped', 'error')
+
+
+def _inbound_evidence(reach, inbound_probe):
+    """(port, evidence) of a blocked inbound port; evidence is empty when nothing shows it blocked."""
     inbound = (reach or {}).get('inbound') or {}
     port = inbound.get('port') or (inbound_probe or {}).get('port') or 4118
     evidence = []
-    blocked = False
     if inbound and inbound.get('listening') is False:
-        blocked = True
         evidence.append('nothing listens on TCP %s on the host' % port)
-    if inbound_probe and inbound_probe.get('status') not in (None, 'ok'):
-        blocked = True
-        evidence.append('TCP %s from %s: %s' % (port, inbound_probe.get('from', 'the probe host'),
-                                                inbound_probe.get('status')))
-    if blocked:
-        found.add('inbound_4118_blocked', 'The manager cannot reach the agent on TCP %s (%s communication).'
-                  % (port, communication.replace('_', '-')), evidence)
+    if inbound_probe and inbound_probe.get('status') not in INBOUND_NO_VERDICT:
+        text = 'TCP %s from %s: %s' % (port, inbound_probe.get('from') or 'the probe host', inbound_probe.get('status'))
+        if inbound_probe.get('msg'):
+            text += ' - %s' % inbound_probe['msg']
+        evidence.append(text)
+    return port, evidence
+
+
+def _inbound_findings(reach, inbound_probe, communication, found):
+    """inbound_4118_blocked, unless the agent itself is missing or down (then it is that finding's evidence)."""
+    if communication not in ('manager_initiated', 'bidirectional'):
+        return
+    port, evidence = _inbound_evidence(reach, inbound_probe)
+    if not evidence:
+        return
+    for cause in AGENT_DOWN:
+        if found.has(cause):
+            found.get(cause)['evidence'].extend(e for e in evidence if e not in found.get(cause)['evidence'])
+            return
+    found.add('inbound_4118_blocked', 'The manager cannot reach the agent on TCP %s (%s communication).'
+              % (port, communication.replace('_', '-')), evidence)
 
 
 def _disk_findings(agent, found):
@@ -295,22 +348,29 @@ def _collapse_log_only_network(found):
             return
 
 
-def diagnose(agent=None, reachability=None, logs=None, communication='agent_initiated', inbound_probe=None):
+def diagnose(agent=None, reachability=None, logs=None, communication='agent_initiated', inbound_probe=None,
+             manager_url=None, tenant_id=None):
     """Return ``(findings, healthy)``.
 
     agent: agent_info's result (or None when not gathered); reachability: reachability_info's
     result (or None); logs: log_signatures_info's result (or None); communication: one of
     COMMUNICATION_MODES; inbound_probe: ``{port, status, from}`` of a TCP probe to the agent's
-    inbound port made from where the manager stands (e.g. the controller), or None.
+    inbound port made from where the manager stands (e.g. the controller), or None;
+    manager_url / tenant_id: the manager and tenant the agent should be activated with, when known.
     """
     if communication not in COMMUNICATION_MODES:
         raise ValueError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
     found = _Findings()
     agent_ok = _agent_findings(agent, found)
+    if agent_ok:
+        if not manager_url and reachability and reachability.get('manager'):
+            manager_url = reachability['manager'].get('url')
+        _elsewhere_findings(agent, manager_url, tenant_id, found)
+        _self_protection_findings(agent, found)
     _disk_findings(agent, found)
     log_causes = _log_causes(logs)
     root = _network_findings(agent, reachability, log_causes, found)
-    _inbound_findings(agent, reachability, inbound_probe, communication, found)
+    _inbound_findings(reachability, inbound_probe, communication, found)
     if not agent_ok:
         # Without a working agent its activation history says nothing useful.
         for cause in ACTIVATION_LOG_CAUSES + ('untrusted_peer',):
@@ -322,8 +382,31 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     for refusal in REFUSALS:
         if found.has(refusal) and found.get(refusal)['severity'] == CRITICAL:
             found.fold('not_activated', refusal)
+    if found.has('subscription_expired') and found.get('subscription_expired')['severity'] == CRITICAL:
+        # An expired subscription is why the activation was refused.
+        found.fold('activation_refused', 'subscription_expired')
     if found.has('reset_required') and found.has('not_activated'):
         found.fold('not_activated', 'reset_required')
     findings = found.as_list()
     healthy = not any(f['severity'] == CRITICAL for f in findings)
     return findings, healthy
+
+
+def apply_inbound_probe(findings, probe, communication='agent_initiated'):
+    """Fold a probe of the agent's inbound port, made from where the manager stands, into a host's
+    findings (as diagnose() does with ``inbound_probe``). Returns ``(findings, healthy)``, new lists.
+
+    Only for manager_initiated / bidirectional communication; a probe that did not connect adds
+    ``inbound_4118_blocked``, or becomes evidence of the agent's own absence when the findings say the
+    agent is missing or down.
+    """
+    if communication not in COMMUNICATION_MODES:
+        raise ValueError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
+    found = _Findings()
+    for finding in findings or []:
+        if finding.get('cause') in CAUSES:
+            found.add(finding['cause'], finding.get('message', ''), list(finding.get('evidence') or []),
+                      severity=finding.get('severity'), remediation=finding.get('remediation'))
+    _inbound_findings(None, probe, communication, found)
+    result = found.as_list()
+    return result, not any(f['severity'] == CRITICAL for f in result)

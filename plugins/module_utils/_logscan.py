@@ -225,13 +225,13 @@ class Matcher(object):
         self.signatures = list(signatures)
         self.needles = []          # bytes, unique
         self.text_regexes = []     # compiled str regexes of signatures without a needle
-        self._checks = []          # (index, literal str or None, compiled regex or None)
+        self._checks = []          # (index, literal str, compiled regex or None); literal: a needle the line must hold
         seen = set()
         for index, sig in enumerate(self.signatures):
             if sig['regex']:
                 compiled = re.compile(sig['pattern'])
                 needle = regex_needle(sig['pattern'])
-                self._checks.append((index, None, compiled))
+                self._checks.append((index, needle or '', compiled))
                 if needle is None:
                     self.text_regexes.append(compiled)
             else:
@@ -247,10 +247,8 @@ class Matcher(object):
         """Indexes of the signatures that match one decoded line."""
         hits = []
         for index, literal, compiled in self._checks:
-            if literal is not None:
-                if literal in text:
-                    hits.append(index)
-            elif compiled.search(text):
+            # the needle first: a regex runs only on lines that can match it
+            if literal in text and (compiled is None or compiled.search(text)):
                 hits.append(index)
         return hits
 

@@ -39,6 +39,13 @@ options:
       - When not given, the manager URL the agent reports (C(AgentStatus.dsmUrl)) is probed; when the agent
         reports none either, no manager probe runs.
     type: str
+  tenant_id:
+    description:
+      - The tenant the agent should belong to, as C(AgentStatus.dsmDN) shows it (the tenant GUID).
+      - An agent activated with another tenant, or against another manager than O(manager_url), gets a
+        C(reset_required) finding, since it must be reset before it can be activated with the intended one.
+      - Not checked when not given.
+    type: str
   targets:
     description: More C(HOST:PORT) endpoints to probe, for example a relay on 4122.
     type: list
@@ -218,6 +225,7 @@ def _argument_spec():
         data_dir=dict(type='path', default=_agent.DEFAULT_DATA_DIR),
         cli_timeout=dict(type='int', default=_agent.DEFAULT_TIMEOUT),
         manager_url=dict(type='str'),
+        tenant_id=dict(type='str'),
         targets=dict(type='list', elements='str', default=[]),
         proxy=dict(type='str'),
         proxy_username=dict(type='str'),
@@ -322,7 +330,8 @@ def main():
         if error is not None:
             module.fail_json(msg='the network probes failed: %s' % error, agent=agent, logs=logs)
 
-    findings, healthy = _diagnosis.diagnose(agent, reachability, logs, params['communication'])
+    findings, healthy = _diagnosis.diagnose(agent, reachability, logs, params['communication'],
+                                            manager_url=params['manager_url'], tenant_id=params['tenant_id'])
     module.exit_json(
         changed=False,
         healthy=healthy,

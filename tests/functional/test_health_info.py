@@ -58,14 +58,23 @@ def write_log(directory, lines):
     return path
 
 
-def host(tmp_path, state='activated', log_lines=(), status=None):
-    """A fake agent, its data folder and its log; returns the module args that point at them."""
+def host(tmp_path, state='activated', log_lines=(), status=None, manager=None):
+    """A fake agent, its data folder and its log; returns the module args that point at them.
+
+    With ``manager`` (a loopback server), the agent reports it as its manager and the args probe it.
+    """
+    status = dict(status or {})
+    if manager is not None and state == 'activated':
+        status.setdefault('dsmUrl', 'https://%s/' % manager.target)
     agent_dir = make_agent(str(tmp_path / 'opt' / 'ds_agent'), state, status=status)
     data_dir = str(tmp_path / 'var' / 'ds_agent')
     diag = os.path.join(data_dir, 'diag')
     write_log(diag, log_lines)
-    return {'agent_dir': agent_dir, 'data_dir': data_dir, 'log_paths': [os.path.join(diag, 'ds_agent.log*')],
+    args = {'agent_dir': agent_dir, 'data_dir': data_dir, 'log_paths': [os.path.join(diag, 'ds_agent.log*')],
             'timeout': 1}
+    if manager is not None:
+        args['manager_url'] = 'dsm://%s/' % manager.target
+    return args
 
 
 def causes(result):
@@ -74,8 +83,7 @@ def causes(result):
 
 def test_healthy_agent(tmp_path, running_service):
     with Listener() as manager:
-        args = host(tmp_path)
-        args['manager_url'] = 'dsm://%s/' % manager.target
+        args = host(tmp_path, manager=manager)
         result = run_module('health_info', args)
     assert result['_rc'] == 0, result
     assert result['changed'] is False
@@ -88,8 +96,7 @@ def test_healthy_agent(tmp_path, running_service):
 
 def test_seed_lines_and_a_blocked_port_give_one_cause(tmp_path, running_service):
     with BlackHole() as manager:
-        args = host(tmp_path, log_lines=SEED_LINES)
-        args['manager_url'] = 'dsm://%s/' % manager.target
+        args = host(tmp_path, log_lines=SEED_LINES, manager=manager)
         started = time.time()
         result = run_module('health_info', args)
         elapsed = time.time() - started
@@ -127,8 +134,7 @@ def test_agent_manager_url_is_probed_when_none_is_given(tmp_path, running_servic
 
 def test_not_activated(tmp_path, running_service):
     with Listener() as manager:
-        args = host(tmp_path, state='not_activated')
-        args['manager_url'] = 'dsm://%s/' % manager.target
+        args = host(tmp_path, state='not_activated', manager=manager)
         result = run_module('health_info', args)
     assert causes(result) == ['not_activated']
     assert result['findings'][0]['remediation'] == 'activate'
@@ -136,8 +142,7 @@ def test_not_activated(tmp_path, running_service):
 
 def test_not_installed(tmp_path):
     with Listener() as manager:
-        args = host(tmp_path, state='absent')
-        args['manager_url'] = 'dsm://%s/' % manager.target
+        args = host(tmp_path, state='absent', manager=manager)
         result = run_module('health_info', args)
     assert causes(result) == ['agent_not_installed']
     assert result['findings'][0]['remediation'] == 'reinstall'
@@ -147,8 +152,8 @@ def test_proxy_required_and_the_password_stays_secret(tmp_path, running_service)
     with BlackHole() as manager, Listener() as behind_proxy, \
             ConnectProxy(username='agent', password=SECRET,
                          routes={manager.target: (behind_proxy.host, behind_proxy.port)}) as proxy:
-        args = host(tmp_path)
-        args.update(manager_url='dsm://%s/' % manager.target, proxy='http://%s' % proxy.target,
+        args = host(tmp_path, manager=manager)
+        args.update(proxy='http://%s' % proxy.target,
                     proxy_username='agent', proxy_password=SECRET)
         result = run_module('health_info', args, verbosity=3)
     assert causes(result) == ['proxy_required'], result['findings']
@@ -158,8 +163,8 @@ def test_proxy_required_and_the_password_stays_secret(tmp_path, running_service)
 
 def test_proxy_auth_failed(tmp_path, running_service):
     with BlackHole() as manager, ConnectProxy(username='agent', password='right') as proxy:
-        args = host(tmp_path)
-        args.update(manager_url='dsm://%s/' % manager.target, proxy='http://%s' % proxy.target,
+        args = host(tmp_path, manager=manager)
+        args.update(proxy='http://%s' % proxy.target,
                     proxy_username='agent', proxy_password='wrong')
         result = run_module('health_info', args)
     assert causes(result) == ['proxy_auth_failed']
@@ -167,11 +172,11 @@ def test_proxy_auth_failed(tmp_path, running_service):
 
 def test_inbound_port_matters_only_for_manager_initiated(tmp_path, running_service):
     with Listener() as manager:
-        args = host(tmp_path)
+        args = host(tmp_path, manager=manager)
         # a port on which nothing listens here
         with BlackHole() as unused:
             port = unused.port
-        args.update(manager_url='dsm://%s/' % manager.target, inbound_port=port)
+        args.update(inbound_port=port)
         quiet = run_module('health_info', args)
         args['communication'] = 'bidirectional'
         loud = run_module('health_info', args)
@@ -181,8 +186,7 @@ def test_inbound_port_matters_only_for_manager_initiated(tmp_path, running_servi
 
 def test_check_mode_gathers_the_same(tmp_path, running_service):
     with Listener() as manager:
-        args = host(tmp_path, state='not_activated')
-        args['manager_url'] = 'dsm://%s/' % manager.target
+        args = host(tmp_path, state='not_activated', manager=manager)
         normal = run_module('health_info', args)
         checked = run_module('health_info', args, check=True)
     assert checked['changed'] is False
@@ -206,3 +210,12 @@ def test_bad_input_names_the_parameter(tmp_path, args, parameter):
     assert result.get('failed') is True
     assert parameter in result['msg']
     assert 'Traceback' not in result['_stdout'] + result['_stderr']
+
+
+def test_agent_of_another_tenant_must_be_reset(tmp_path, running_service):
+    with Listener() as manager:
+        args = host(tmp_path, manager=manager)
+        args['tenant_id'] = '00000000-1111-2222-3333-444444444444'
+        result = run_module('health_info', args)
+    assert causes(result) == ['reset_required']
+    assert result['findings'][0]['remediation'] == 'activate'

@@ -130,11 +130,23 @@ CASES = [
      'agent_initiated', None, ['manager_unreachable']),
     ('proxy required', agent(), reach(probes=[probe('timeout'), probe('ok', via='proxy')], direct_ok=False,
                                       proxy_ok=True), logs(), 'agent_initiated', None, ['proxy_required']),
-    ('proxy-only network: the name resolves only at the proxy',
+    ('the name resolves only at the proxy: the name is the cause, the proxy a way around it',
      agent(), reach(dns=[{'host': 'agents.workload.lab.example', 'resolved': False, 'addresses': [],
                           'error': 'Name or service not known', 'ms': 3}],
                     probes=[probe('unresolvable'), probe('ok', via='proxy')], direct_ok=False, proxy_ok=True),
-     logs(), 'agent_initiated', None, ['proxy_required']),
+     logs(), 'agent_initiated', None, ['dns_unresolvable']),
+    ('activated against another manager', agent(manager_url='https://old-dsm.example:4120/'), reach(), logs(),
+     'agent_initiated', None, ['reset_required']),
+    ('self-protection on is a warning', agent(status={'selfProtection': 'on'}), reach(), logs(), 'agent_initiated',
+     None, []),
+    ('inbound blocked on a host without the agent is the missing agent',
+     agent(installed=False, activated=False, service={'state': 'not_found'}),
+     reach(inbound={'port': 4118, 'listening': False}), logs(), 'bidirectional',
+     {'port': 4118, 'status': 'timeout', 'from': 'controller'}, ['agent_not_installed']),
+    ('subscription over explains the refused activation',
+     agent(activated=False, manager_url=None, heartbeat_age=None), reach(),
+     logs(sig('activation_not_successful', 'activation_refused'), sig('subscription_expired', 'subscription_expired')),
+     'agent_initiated', None, ['subscription_expired']),
     ('proxy path works and the agent has it set: healthy',
      agent(proxies={'manager_proxy': 'http://proxy.lab.example:3128', 'manager_proxy_auth': True}),
      reach(probes=[probe('timeout'), probe('ok', via='proxy')], direct_ok=False, proxy_ok=True), logs(),
@@ -212,6 +224,32 @@ def test_remediation_roles_follow_the_cause_table():
     findings, dummy = diagnose(agent(), reach(probes=[probe('timeout'), probe('ok', via='proxy')], direct_ok=False,
                                               proxy_ok=True), logs())
     assert findings[0]['remediation'] == 'proxy'
+
+
+def test_tenant_and_manager_expectations():
+    findings, healthy = diagnose(agent(), reach(), logs(), manager_url='dsm://agents.workload.lab.example:443/',
+                                 tenant_id='4a3c2b1d-0000-1111-2222-333344445555')
+    assert findings == [] and healthy
+    findings, healthy = diagnose(agent(), reach(), logs(), tenant_id='11111111-2222-3333-4444-555555555555')
+    assert causes_of(findings) == ['reset_required'] and not healthy
+    assert 'expected 11111111-2222-3333-4444-555555555555' in findings[0]['evidence'][0]
+
+
+def test_self_protection_is_reported_as_a_warning():
+    findings, healthy = diagnose(agent(status={'selfProtection': 'on'}), reach(), logs())
+    assert healthy
+    assert [(f['cause'], f['severity']) for f in findings] == [('self_protection_enabled', 'warning')]
+
+
+def test_apply_inbound_probe_matches_diagnose():
+    from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import apply_inbound_probe
+    probe_ = {'port': 4118, 'status': 'timeout', 'from': 'controller'}
+    direct, healthy_direct = diagnose(agent(), reach(), logs(), 'bidirectional', probe_)
+    base, dummy = diagnose(agent(), reach(), logs(), 'bidirectional')
+    folded, healthy_folded = apply_inbound_probe(base, probe_, 'bidirectional')
+    assert folded == direct and healthy_folded is healthy_direct is False
+    assert apply_inbound_probe(base, probe_, 'agent_initiated') == (base, True)
+    assert apply_inbound_probe(base, {'port': 4118, 'status': 'error'}, 'bidirectional') == (base, True)
 
 
 def test_nothing_gathered_is_healthy_with_no_findings():

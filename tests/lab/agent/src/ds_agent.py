@@ -1,0 +1,639 @@
+# ds_agent: the dsa.fleet lab's simulator of the Deep Security Agent daemon (Python 3, stdlib only).
+#
+# It is NOT Trend Micro software.  It behaves, as far as public material tells, like the real agent:
+#  - listens on TCP 4118 with TLS (manager-initiated / bidirectional communication);
+#  - answers the local CLIs (dsa_control, dsa_query) on a unix socket; when it does not run, they print
+#    "couldn't connect to ...";
+#  - activates against the manager (agent-initiated), heartbeats to it over HTTPS, directly or through
+#    the configured HTTP proxy (basic auth), and writes every outcome to
+#    /var/opt/ds_agent/diag/ds_agent.log in the real line format, with rotation (ds_agent.log.1 ...);
+#  - keeps its state under /var/opt/ds_agent/dsa_core/ (ds_agent.config, ds_agent.db).
+import base64
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import socket
+import socketserver
+import sqlite3
+import ssl
+import sys
+import threading
+import time
+import traceback
+import re
+import zipfile
+
+VERSION = open("/opt/ds_agent/version.txt").read().strip() if os.path.exists("/opt/ds_agent/version.txt") else "0"
+BOOTSTRAP_CERT_HASH = "D0:68:DE:48:1B:DC:4D:00:89:07:7F:85:15:20:C5:90:11:EB:56:6A"
+CORE = "/var/opt/ds_agent/dsa_core"
+DIAG = "/var/opt/ds_agent/diag"
+CONFIG = os.path.join(CORE, "ds_agent.config")
+DB = os.path.join(CORE, "ds_agent.db")
+SOCK = os.path.join(CORE, "ds_agent.sock")
+LOG = os.path.join(DIAG, "ds_agent.log")
+CERT = os.path.join(CORE, "ds_agent.crt")
+KEY = os.path.join(CORE, "ds_agent.key")
+
+HB_INTERVAL = int(os.environ.get("DSA_HEARTBEAT_INTERVAL", "600"))
+CONNECT_TIMEOUT = float(os.environ.get("DSA_CONNECT_TIMEOUT", "10"))
+LOG_MAX = int(os.environ.get("DSA_LOG_MAX_BYTES", str(4 * 1024 * 1024)))
+LOG_KEEP = int(os.environ.get("DSA_LOG_KEEP", "5"))
+LISTEN_PORT = int(os.environ.get("DSA_LISTEN_PORT", "4118"))
+
+PID = os.getpid()
+_log_lock = threading.Lock()
+_state_lock = threading.RLock()
+_hb_wakeup = threading.Event()
+
+
+# ---------------------------------------------------------------------------------------------- log
+def log(component, level, message, source):
+    """One line in the real format:
+    YYYY-MM-DD HH:MM:SS.ffffff +TZ: [Component/level] | message | source:line:function | pid:tid:thread
+    """
+    now = datetime.datetime.now().astimezone()
+    tz = now.strftime("%z")
+    th = threading.current_thread()
+    line = "%s %s: [%s/%d] | %s | %s | %X:%X:%s\n" % (
+        now.strftime("%Y-%m-%d %H:%M:%S.%f"), tz, component, level, message, source,
+        PID, (th.native_id or 0), th.name)
+    with _log_lock:
+        try:
+            if os.path.exists(LOG) and os.path.getsize(LOG) + len(line) > LOG_MAX:
+                for i in range(LOG_KEEP - 1, 0, -1):
+                    src = LOG + (".%d" % i)
+                    if os.path.exists(src):
+                        os.replace(src, LOG + ".%d" % (i + 1))
+                os.replace(LOG, LOG + ".1")
+            with open(LOG, "a") as f:
+                f.write(line)
+        except OSError:
+            pass
+
+
+def agent_event(num, thread_src="common/DomainPrivate.cpp:493:DsaCore::DomPrivateData::AgentEventWriteHaveLock"):
+    log("Info", 5, "AgentEvent %d" % num, thread_src)
+
+
+# -------------------------------------------------------------------------------------------- state
+DEFAULT_STATE = {
+    "activated": False, "dsm_url": "", "tenant_id": "", "tenant_guid": "", "agent_guid": "",
+    "cert_hash": BOOTSTRAP_CERT_HASH, "dsm_dn": "", "policy_id": "", "group_id": "",
+    "relay_group_id": "", "display_name": "", "description": "",
+    "dsm_proxy": {"url": "", "user": "", "password": ""},
+    "relay_proxy": {"url": "", "user": "", "password": ""},
+    "self_protection": {"enabled": False, "password_sha256": ""},
+    "last_session": 0, "last_attempt": 0, "last_result": "", "consecutive_failures": 0,
+}
+
+
+def load_state():
+    st = json.loads(json.dumps(DEFAULT_STATE))
+    try:
+        with open(CONFIG) as f:
+            st.update(json.load(f))
+    except (OSError, ValueError):
+        pass
+    return st
+
+
+def save_state(st):
+    tmp = CONFIG + ".tmp"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(st, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, CONFIG)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        db_error(e, "ds_agent.config")
+
+
+def db_error(exc, what):
+    log("Error", 1, "SQLITE_IOERR_WRITE: disk I/O error writing %s (%s)" % (what, exc),
+        "dsa/Database.cpp:412:DsaCore::CDatabase::Exec")
+    agent_event(4006 if "No space" in str(exc) or "full" in str(exc) else 4007)
+
+
+def db_record(kind, detail):
+    try:
+        con = sqlite3.connect(DB, timeout=5)
+        con.execute("CREATE TABLE IF NOT EXISTS events (t REAL, kind TEXT, detail TEXT)")
+        con.execute("INSERT INTO events VALUES (?, ?, ?)", (time.time(), kind, detail))
+        con.execute("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events ORDER BY t DESC LIMIT -1 OFFSET 500)")
+        con.commit()
+        con.close()
+    except sqlite3.Error as e:
+        db_error(e, "ds_agent.db")
+
+
+STATE = load_state()
+
+
+# ------------------------------------------------------------------------------------ manager calls
+class ManagerError(Exception):
+    """kind: resolve | connect | proxy_auth | proxy | handshake | http"""
+
+    def __init__(self, kind, message, status=None, reason=None, body=None):
+        super().__init__(message)
+        self.kind, self.status, self.reason, self.body = kind, status, reason, body or {}
+
+
+URL_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^:/\s\[\]]+)"
+                    r"(?::(?P<port>[0-9]{1,5}))?/?$")
+
+
+def _parse(url, schemes, default_port, what):
+    m = URL_RE.match(url or "")
+    if not m or m.group("scheme").lower() not in schemes:
+        raise ValueError("bad %s URL %r" % (what, url))
+    port = int(m.group("port") or default_port)
+    if not 0 < port < 65536:
+        raise ValueError("bad %s URL %r" % (what, url))
+    return m.group("host").strip("[]"), port
+
+
+def parse_dsm_url(url):
+    return _parse(url, ("dsm", "https"), 443, "manager")
+
+
+def parse_proxy_url(url):
+    return _parse(url, ("dsm_proxy", "relay_proxy", "http"), 8080, "proxy")
+
+
+def manager_call(url, path, payload, st):
+    host, port = parse_dsm_url(url)
+    src = "dsa/HTTPClient.cpp:%d:DsaCore::CHTTPClient::%s"
+    proxy = st["dsm_proxy"]
+    try:
+        if proxy.get("url"):
+            phost, pport = parse_proxy_url(proxy["url"])
+            try:
+                socket.getaddrinfo(phost, pport, type=socket.SOCK_STREAM)
+            except socket.gaierror as e:
+                raise ManagerError("resolve", "unable to resolve proxy hostname '%s': %s" % (phost, e.strerror))
+            conn = http.client.HTTPSConnection(phost, pport, timeout=CONNECT_TIMEOUT,
+                                               context=_client_ctx())
+            headers = {}
+            if proxy.get("user"):
+                cred = "%s:%s" % (proxy["user"], proxy.get("password", ""))
+                headers["Proxy-Authorization"] = "Basic " + base64.b64encode(cred.encode()).decode()
+            conn.set_tunnel(host, port, headers=headers)
+        else:
+            try:
+                socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except socket.gaierror as e:
+                raise ManagerError("resolve", "unable to resolve hostname '%s': %s" % (host, e.strerror))
+            conn = http.client.HTTPSConnection(host, port, timeout=CONNECT_TIMEOUT, context=_client_ctx())
+        body = json.dumps(payload).encode()
+        try:
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json",
+                                                           "User-Agent": "ds_agent/" + VERSION})
+            resp = conn.getresponse()
+        except ssl.SSLError as e:
+            raise ManagerError("handshake", "CHTTPClient::ConnectSSL(%s:%d) - BIO_do_handshake() failed - %s."
+                               % (host, port, _ssl_reason(e)))
+        except OSError as e:
+            msg = str(e)
+            if "Tunnel connection failed" in msg:
+                code = msg.split(":", 1)[1].strip()
+                if code.startswith("407"):
+                    raise ManagerError("proxy_auth", "CHTTPClient::Connect(%s:%d) - proxy %s answered 'HTTP/1.1 %s'"
+                                       % (host, port, proxy["url"], code))
+                raise ManagerError("proxy", "CHTTPClient::Connect(%s:%d) - proxy %s answered 'HTTP/1.1 %s'"
+                                   % (host, port, proxy["url"], code))
+            if isinstance(e, (ConnectionResetError, BrokenPipeError)) or "EOF" in msg:
+                raise ManagerError("handshake", "CHTTPClient::ConnectSSL(%s:%d) - BIO_do_handshake() failed - "
+                                   "peer closed connection." % (host, port))
+            target = "%s:%d" % ((parse_proxy_url(proxy["url"]) if proxy.get("url") else (host, port)))
+            raise ManagerError("connect", "CHTTPClient::Connect(%s) - connect() failed: %s"
+                               % (target, getattr(e, "strerror", None) or msg or type(e).__name__))
+        data = resp.read()
+        try:
+            doc = json.loads(data.decode() or "{}")
+        except ValueError:
+            doc = {}
+        log("Cmd", 5, "Send() - received status line of 'HTTP/1.1 %d %s'" % (resp.status, resp.reason),
+            src % (288, "Send"))
+        if resp.status != 200:
+            raise ManagerError("http", "manager answered 'HTTP/1.1 %d %s'" % (resp.status, resp.reason),
+                               status=resp.status, reason=resp.reason, body=doc)
+        return doc
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
+def _ssl_reason(e):
+    r = getattr(e, "reason", None) or str(e)
+    if "EOF" in str(e) or "UNEXPECTED_EOF" in str(r):
+        return "peer closed connection"
+    return str(r).lower().replace("_", " ")
+
+
+_warned_verify = set()
+
+
+def _client_ctx():
+    # The real agent does not pin a manager CA until activation: it logs verify error 20 and goes on.
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def log_manager_failure(e, what):
+    """Log one failed exchange with the manager the way the real agent does."""
+    src_hb = "dsa/Heartbeat.lua:149:(null)"
+    if e.kind == "resolve":
+        log("Error", 1, "CHTTPClient::Connect() - %s" % e, "dsa/HTTPClient.cpp:121:DsaCore::CHTTPClient::Resolve")
+    elif e.kind == "connect":
+        log("Error", 1, str(e), "dsa/HTTPClient.cpp:164:DsaCore::CHTTPClient::Connect")
+    elif e.kind in ("proxy_auth", "proxy"):
+        log("Error", 1, str(e), "dsa/HTTPClient.cpp:201:DsaCore::CHTTPClient::ConnectProxy")
+        if e.kind == "proxy_auth":
+            log("Error", 1, "Proxy authentication failed (407 Proxy Authentication Required)",
+                "dsa/HTTPClient.cpp:207:DsaCore::CHTTPClient::ConnectProxy")
+    elif e.kind == "handshake":
+        log("Error", 1, str(e), "dsa/HTTPClient.cpp:233:DsaCore::CHTTPClient::ConnectSSL")
+    elif e.kind == "http":
+        reason = e.body.get("message") or e.reason
+        log("Error", 1, "%s failed: manager answered 'HTTP/1.1 %d %s': %s" % (what, e.status, e.reason, reason),
+            "dsa/%s.lua:88:(null)" % what)
+    if what == "Heartbeat":
+        if e.kind != "http":
+            log("dsa.Heartbeat", 5, "Unable to reach a manager.", src_hb)
+        agent_event(4012)
+    else:
+        if e.kind != "http":
+            log("dsa.Activation", 5, "Unable to reach a manager.", "dsa/Activation.lua:97:(null)")
+        agent_event(4011)
+
+
+# ------------------------------------------------------------------------------------------ actions
+def local_info():
+    return {"hostname": socket.gethostname(), "platform": "Debian_12", "arch": "x86_64", "version": VERSION}
+
+
+def heartbeat(st):
+    """One heartbeat; returns (status, reason, extra_lines)."""
+    with _state_lock:
+        if not st["activated"]:
+            return 403, "Forbidden - activate agent first", []
+        st["last_attempt"] = int(time.time())
+        payload = dict(local_info(), agentGUID=st["agent_guid"], tenantID=st["tenant_id"])
+        url = st["dsm_url"]
+    try:
+        doc = manager_call(url, "/agent/heartbeat", payload, st)
+    except ManagerError as e:
+        log_manager_failure(e, "Heartbeat")
+        with _state_lock:
+            st["last_result"] = e.kind if e.kind != "http" else "http_%d" % e.status
+            st["consecutive_failures"] += 1
+            save_state(st)
+        db_record("heartbeat", "failed: %s" % e)
+        if e.kind == "http":
+            return e.status, e.body.get("status_text") or e.reason, []
+        return None, None, ["Error: Unable to reach a manager: %s" % e]
+    with _state_lock:
+        st["last_session"] = int(time.time())
+        st["last_result"] = "ok"
+        st["consecutive_failures"] = 0
+        save_state(st)
+    log("dsa.Heartbeat", 5, "Heartbeat to manager %s completed (%s)." % (url, doc.get("result", "ok")),
+        "dsa/Heartbeat.lua:212:(null)")
+    db_record("heartbeat", "ok")
+    return 200, "OK", []
+
+
+ACTIVATION_ERROR = ("Error: activation was not successful. The manager may not be configured to allow "
+                    "agent-initiated activation, or the manager may not be configured to allow re-activation "
+                    "of existing hosts.")
+
+
+def activate(st, url, params, retries, interval):
+    with _state_lock:
+        if st["activated"]:
+            log("Cmd", 5, "Respond() - sending status line of 'HTTP/1.1 403 Forbidden - reset agent first'",
+                "http/HTTPServer.cpp:369:DsaCore::CHTTPServer::Respond")
+            return 403, "Forbidden - reset agent first", []
+    try:
+        parse_dsm_url(url)
+    except ValueError as e:
+        return 400, "Bad Request", ["Error: %s" % e]
+    payload = dict(local_info(), **params)
+    log("dsa.Activation", 5, "Agent-initiated activation to %s requested" % url, "dsa/Activation.lua:41:(null)")
+    attempt = 0
+    while True:
+        try:
+            doc = manager_call(url, "/agent/activate", payload, st)
+            break
+        except ManagerError as e:
+            log_manager_failure(e, "Activation")
+            if e.kind == "http":
+                return e.status, e.body.get("status_text") or e.reason, \
+                    [ACTIVATION_ERROR] if e.status == 400 else []
+            if attempt >= retries:
+                return None, None, ["Error: Unable to reach a manager: %s" % e]
+            attempt += 1
+            log("dsa.Activation", 5, "Activation will be re-attempted in %d second(s) (%d of %d)"
+                % (interval, attempt, retries), "dsa/Activation.lua:120:(null)")
+            time.sleep(interval)
+    with _state_lock:
+        st.update(activated=True, dsm_url=url, tenant_id=str(params.get("tenantID", "")),
+                  tenant_guid=doc.get("tenantGUID", ""), agent_guid=doc["agentGUID"],
+                  cert_hash=doc["certHash"], dsm_dn=doc.get("dsmDN", ""),
+                  policy_id=str(params.get("policyid", params.get("policy", ""))),
+                  group_id=str(params.get("groupid", params.get("group", ""))),
+                  relay_group_id=str(params.get("relaygroupid", params.get("relaygroup", ""))),
+                  display_name=params.get("displayname", ""), description=params.get("description", ""),
+                  last_session=int(time.time()), last_result="ok", consecutive_failures=0)
+        save_state(st)
+    log("dsa.Activation", 5, "Activation succeeded: agent %s, manager %s" % (doc["agentGUID"], url),
+        "dsa/Activation.lua:156:(null)")
+    agent_event(4003)
+    db_record("activation", "ok")
+    _hb_wakeup.set()
+    return 200, "OK", []
+
+
+def reset(st):
+    with _state_lock:
+        if st["activated"]:
+            try:
+                manager_call(st["dsm_url"], "/agent/deactivate",
+                             dict(local_info(), agentGUID=st["agent_guid"], tenantID=st["tenant_id"]), st)
+            except ManagerError as e:
+                log("Warning", 2, "Deactivation notice to the manager failed: %s" % e,
+                    "dsa/Reset.lua:33:(null)")
+        keep = {k: st[k] for k in ("dsm_proxy", "relay_proxy", "self_protection")}
+        st.clear()
+        st.update(json.loads(json.dumps(DEFAULT_STATE)))
+        st.update(keep)
+        save_state(st)
+    log("dsa.Reset", 5, "Agent reset: back to the bootstrap certificate", "dsa/Reset.lua:58:(null)")
+    agent_event(4004)
+    return 200, "OK", []
+
+
+def check_password(st, password):
+    sp = st["self_protection"]
+    if not sp.get("enabled"):
+        return None
+    if password is None:
+        return (403, "Forbidden - self protection is enabled, password required", [])
+    if hashlib.sha256(password.encode()).hexdigest() != sp.get("password_sha256"):
+        log("Warning", 2, "Self-protection: authentication failed for a local command",
+            "dsa/SelfProtect.cpp:77:DsaCore::CSelfProtect::Authenticate")
+        return (403, "Forbidden - self protection authentication failed", [])
+    return None
+
+
+def diag_package(st):
+    name = os.path.join(DIAG, time.strftime("%Y-%m-%d_%H-%M-%S_") + socket.gethostname() + ".zip")
+    try:
+        with zipfile.ZipFile(name, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(os.listdir(DIAG)):
+                if f.startswith("ds_agent") and ".log" in f:
+                    z.write(os.path.join(DIAG, f), "diag/" + f)
+            red = json.loads(json.dumps(st))
+            for p in ("dsm_proxy", "relay_proxy"):
+                if red[p].get("password"):
+                    red[p]["password"] = "********"
+            red["self_protection"]["password_sha256"] = "********"
+            z.writestr("dsa_core/ds_agent.config", json.dumps(red, indent=1))
+    except OSError as e:
+        return 500, "Internal Server Error", ["Error: %s" % e]
+    return 200, "OK", ["Diagnostic package: %s" % name]
+
+
+# -------------------------------------------------------------------------------- dsa_query answers
+AGENT_STATUS_INDEX = ["dsaCoreRunning", "configurationLoaded", "amRunning", "wrsRunning", "fwRunning",
+                      "dpiRunning", "imRunning", "liRunning", "acRunning", "heartbeatEnabled",
+                      "commandChannelReady", "relayClientReady", "filterDriverOnline", "driverHooked"]
+
+
+def agent_state(st):
+    if not st["activated"]:
+        return "gray"
+    if st["last_result"] == "ok" and time.time() - st["last_session"] <= 3 * HB_INTERVAL + 5:
+        return "green"
+    if st["consecutive_failures"] > 0:
+        return "red"
+    return "yellow"
+
+
+def query(st, cmd):
+    now = int(time.time())
+    if cmd == "GetAgentStatus":
+        lines = ["AgentStatus.%d: %s" % (i, k) for i, k in enumerate(AGENT_STATUS_INDEX)]
+        host = ""
+        if st["dsm_url"]:
+            h, p = parse_dsm_url(st["dsm_url"])
+            host = "https://%s:%d/" % (h, p)
+        kv = [("agentState", agent_state(st)), ("activated", "true" if st["activated"] else "false"),
+              ("agentGUID", st["agent_guid"]), ("dsmUrl", host), ("dsmDN", st["dsm_dn"]),
+              ("agentCertHash", st["cert_hash"]), ("currentTime", str(now)),
+              ("lastAgentToManagerSession", str(st["last_session"])),
+              ("heartbeatInterval", str(HB_INTERVAL)),
+              ("dsmProxy", st["dsm_proxy"]["url"]), ("relayProxy", st["relay_proxy"]["url"]),
+              ("selfProtection", "on" if st["self_protection"]["enabled"] else "off"),
+              ("agentVersion", VERSION)]
+        return lines + ["AgentStatus.%s: %s" % kv_ for kv_ in kv]
+    if cmd == "GetComponentInfo":
+        comps = [("AM", "on"), ("WRS", "off"), ("FW", "off"), ("DPI", "off"), ("IM", "off"), ("LI", "off"),
+                 ("AC", "off")]
+        lines = ["Component.%d: %s" % (i, c) for i, (c, _m) in enumerate(comps)]
+        for c, m in comps:
+            lines += ["Component.%s.mode: %s" % (c, m), "Component.%s.version: %s" % (c, VERSION)]
+        return lines
+    if cmd == "GetPluginVersion":
+        plugins = ["core", "am", "fw", "dpi", "im", "li", "wrs", "ac"]
+        lines = ["PluginVersion.%d: %s" % (i, p) for i, p in enumerate(plugins)]
+        return lines + ["PluginVersion.%s: %s" % (p, VERSION.replace("-", ".")) for p in plugins]
+    if cmd == "GetHostInfo":
+        return ["HostInfo.hostname: %s" % socket.gethostname(), "HostInfo.platform: Debian_12",
+                "HostInfo.arch: x86_64"]
+    return None
+
+
+# -------------------------------------------------------------------------------- control channel
+def handle_command(req):
+    st = STATE
+    op = req.get("op")
+    pw = req.get("password")
+    if op == "query":
+        out = query(st, req.get("command", ""))
+        if out is None:
+            return {"lines": ["Error: unknown command %r" % req.get("command")], "rc": 1}
+        return {"lines": out}
+    if op in ("reset", "heartbeat", "diag", "selfprotect"):
+        if op == "selfprotect" and req.get("value") == 1 and not st["self_protection"]["enabled"]:
+            denied = None
+        else:
+            denied = check_password(st, pw)
+        if denied:
+            return {"status": denied[0], "reason": denied[1], "lines": denied[2]}
+    if op == "proxy":
+        which = req["which"]
+        if req.get("url"):
+            try:
+                parse_proxy_url(req["url"])
+            except ValueError as e:
+                return {"status": 400, "reason": "Bad Request", "lines": ["Error: %s" % e]}
+        with _state_lock:
+            if "url" in req:
+                st[which]["url"] = req["url"]
+                if not req["url"]:
+                    st[which]["user"] = st[which]["password"] = ""
+            if "cred" in req:
+                user, dummy, password = req["cred"].partition(":")
+                st[which]["user"], st[which]["password"] = user, password
+            save_state(st)
+        log("dsa.Config", 5, "%s set to '%s'" % (which, st[which]["url"]), "dsa/Config.lua:61:(null)")
+        return {"status": 200, "reason": "OK"}
+    if op == "activate":
+        s, r, lines = activate(st, req["url"], req.get("params", {}), req.get("retries", 30),
+                               req.get("interval", 300))
+    elif op == "reset":
+        s, r, lines = reset(st)
+    elif op == "heartbeat":
+        s, r, lines = heartbeat(st)
+    elif op == "diag":
+        s, r, lines = diag_package(st)
+    elif op == "selfprotect":
+        with _state_lock:
+            if req["value"] == 1:
+                if not pw:
+                    return {"status": 400, "reason": "Bad Request",
+                            "lines": ["Error: a password (-p) is required to enable self-protection"]}
+                st["self_protection"] = {"enabled": True,
+                                         "password_sha256": hashlib.sha256(pw.encode()).hexdigest()}
+            else:
+                st["self_protection"] = {"enabled": False, "password_sha256": ""}
+            save_state(st)
+        log("dsa.SelfProtect", 5, "Self-protection %s" % ("enabled" if req["value"] else "disabled"),
+            "dsa/SelfProtect.cpp:40:DsaCore::CSelfProtect::Set")
+        s, r, lines = 200, "OK", []
+    else:
+        return {"lines": ["Error: unknown operation"], "rc": 1}
+    return {"status": s, "reason": r, "lines": lines}
+
+
+class ControlHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        try:
+            req = json.loads(self.rfile.readline().decode())
+            resp = handle_command(req)
+        except Exception as e:  # never let the daemon die on a bad request
+            resp = {"lines": ["Error: %s" % e], "rc": 1}
+            log("Error", 1, "control: %s" % traceback.format_exc().splitlines()[-1],
+                "dsa/Control.cpp:90:DsaCore::CControl::Dispatch")
+        self.wfile.write((json.dumps(resp) + "\n").encode())
+
+
+class ThreadingUnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+# -------------------------------------------------------------------------- 4118: the agent's server
+class AgentHTTPSHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        peer = "%s:%d" % self.client_address[:2]
+        self.request.settimeout(10)
+        try:
+            tls = SERVER_CTX.wrap_socket(self.request, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            why = "peer closed connection" if ("EOF" in str(e) or isinstance(e, ConnectionError)
+                                               or "timed out" in str(e)) else _ssl_reason(e)
+            log("Error", 1, "CHTTPServer::AcceptSSL(%s) - BIO_do_handshake() failed - %s." % (peer, why),
+                "http/HTTPServer.cpp:246:DsaCore::CHTTPServer::AcceptSSL")
+            return
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data and len(data) < 65536:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            first = data.split(b"\r\n", 1)[0].decode(errors="replace")
+            log("Cmd", 5, "Request from %s: %s" % (peer, first), "http/HTTPServer.cpp:301:DsaCore::CHTTPServer::Read")
+            # Manager-initiated commands need a manager certificate the lab does not simulate: 400 OK.
+            log("Cmd", 5, "Respond() - sending status line of 'HTTP/1.1 400 OK'",
+                "http/HTTPServer.cpp:369:DsaCore::CHTTPServer::Respond")
+            tls.sendall(b"HTTP/1.1 400 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+
+class ThreadingTCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+SERVER_CTX = None
+
+
+def heartbeat_loop():
+    while True:
+        if STATE["activated"]:
+            try:
+                heartbeat(STATE)
+            except Exception:
+                log("Error", 1, "heartbeat: %s" % traceback.format_exc().splitlines()[-1],
+                    "dsa/Heartbeat.lua:300:(null)")
+        _hb_wakeup.wait(HB_INTERVAL)
+        _hb_wakeup.clear()
+
+
+def main():
+    global SERVER_CTX
+    os.makedirs(CORE, exist_ok=True)
+    os.makedirs(DIAG, exist_ok=True)
+    threading.current_thread().name = "Main"
+    log("Info", 5, "Deep Security Agent %s starting (pid %d)" % (VERSION, PID), "dsa/Main.cpp:88:main")
+    if not os.path.exists(CONFIG):
+        save_state(STATE)
+    SERVER_CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    SERVER_CTX.load_cert_chain(CERT, KEY)
+    try:
+        os.unlink(SOCK)
+    except FileNotFoundError:
+        pass
+    ctl = ThreadingUnixServer(SOCK, ControlHandler)
+    os.chmod(SOCK, 0o600)
+    srv = ThreadingTCPServer(("0.0.0.0", LISTEN_PORT), AgentHTTPSHandler)
+    for name, target in (("ControlChannel", ctl.serve_forever), ("ConnectionHandlerPool_0001", srv.serve_forever),
+                         ("HeartbeatThread", heartbeat_loop)):
+        threading.Thread(target=target, name=name, daemon=True).start()
+    log("Info", 5, "Listening on port %d; heartbeat interval %d s; state %s" % (
+        LISTEN_PORT, HB_INTERVAL, "activated" if STATE["activated"] else "not activated (bootstrap certificate)"),
+        "dsa/Main.cpp:131:main")
+    import signal
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    log("Info", 5, "Deep Security Agent stopping", "dsa/Main.cpp:160:main")
+    try:
+        os.unlink(SOCK)
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""Deep Security Manager / Workload Security simulator of the dsa.fleet lab (stdlib only).
+
+Ports (all HTTPS, certificate from the lab's own CA):
+  443, 4120  agent-initiated activation and heartbeats (POST /agent/activate, /agent/heartbeat, /agent/deactivate)
+  4119       console/API: GET /api/computers, package download, and the lab's admin API (/lab/...)
+  all        GET /software/agent/<Platform>/<arch>/agent.deb?tenantID=N  (Trend's deployment-script URL)
+
+The lab sets faults with the admin API (header X-Lab-Admin-Key): tenant flags (expired, agent-initiated
+activation allowed, re-activation allowed) and "forget" (the manager no longer knows an agent: untrusted peer).
+"""
+import argparse
+import hashlib
+import json
+import os
+import ssl
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.RLock()
+CFG = {}
+STATE = {"computers": {}, "failures": {}, "events": []}
+ARGS = None
+
+
+def now():
+    return time.time()
+
+
+def save():
+    tmp = os.path.join(ARGS.state, "state.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump({"config": CFG, "state": STATE}, f, indent=1)
+    os.replace(tmp, os.path.join(ARGS.state, "state.json"))
+
+
+def event(kind, **kw):
+    e = dict(t=round(now(), 3), kind=kind, **kw)
+    STATE["events"].append(e)
+    del STATE["events"][:-500]
+    with open(os.path.join(ARGS.state, "manager.log"), "a") as f:
+        f.write(json.dumps(e) + "\n")
+
+
+def tenant(tid):
+    for t in CFG["tenants"]:
+        if str(t["id"]) == str(tid):
+            return t
+    return None
+
+
+def status_of(c):
+    if c.get("lastHeartbeat") and now() - c["lastHeartbeat"] <= CFG.get("offline_after", 40):
+        return "Managed (Online)"
+    return "Managed (Offline)"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    server_version = "DSM-lab/1.0"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):
+        pass
+
+    # -- helpers
+    def reply(self, code, reason, doc=None, ctype="application/json", body=None):
+        if body is None:
+            body = json.dumps(doc if doc is not None else {}).encode()
+        self.send_response(code, reason)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        try:
+            return json.loads(raw.decode() or "{}")
+        except ValueError:
+            return {}
+
+    @property
+    def port(self):
+        return self.server.server_address[1]
+
+    def admin_ok(self):
+        return self.port == 4119 and self.headers.get("X-Lab-Admin-Key") == CFG.get("admin_key")
+
+    # -- GET
+    def do_GET(self):
+        u = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        parts = [p for p in u.path.split("/") if p]
+        if parts[:2] == ["software", "agent"]:
+            return self.download(parts, q)
+        if u.path in ("/", "/rest/status", "/api/status"):
+            return self.reply(200, "OK", {"status": "ok", "name": CFG.get("dns_name")})
+        if u.path == "/api/computers" and self.port == 4119:
+            with LOCK:
+                comps = []
+                for c in STATE["computers"].values():
+                    if q.get("tenantID") and str(c["tenantID"]) != q["tenantID"][0]:
+                        continue
+                    s = status_of(c)
+                    comps.append(dict(c, status=s, computerStatus={
+                        "agentStatus": "active" if s.endswith("(Online)") else "offline",
+                        "agentStatusMessages": [s]}))
+                for f in STATE["failures"].values():
+                    if q.get("tenantID") and str(f["tenantID"]) != q["tenantID"][0]:
+                        continue
+                    comps.append(dict(f, status="Activation Failed", computerStatus={
+                        "agentStatus": "error", "agentStatusMessages": ["Activation Failed (%s)" % f["reason"]]}))
+            return self.reply(200, "OK", {"computers": sorted(comps, key=lambda c: c.get("hostName", ""))})
+        if u.path == "/lab/state":
+            if not self.admin_ok():
+                return self.reply(401, "Unauthorized", {"message": "admin key required"})
+            with LOCK:
+                return self.reply(200, "OK", {"config": CFG, "state": STATE})
+        return self.reply(404, "Not Found", {"message": "not found"})
+
+    do_HEAD = do_GET
+
+    def download(self, parts, q):
+        # /software/agent/<Platform>/<arch>/[agent.deb]
+        if len(parts) < 4 or parts[2] != "Debian_12" or parts[3] != "x86_64":
+            return self.reply(404, "Not Found", {"message": "no agent package for this platform"})
+        tid = (q.get("tenantID") or [""])[0]
+        if not tid or tenant(tid) is None:
+            return self.reply(403, "Forbidden", {"message": "unknown tenant"})
+        with open(CFG["package"], "rb") as f:
+            data = f.read()
+        event("download", tenantID=tid, ip=self.client_address[0])
+        self.send_response(200, "OK")
+        self.send_header("Content-Type", "application/vnd.debian.binary-package")
+        self.send_header("Content-Disposition", "attachment; filename=agent.deb")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    # -- POST
+    def do_POST(self):
+        u = urllib.parse.urlparse(self.path)
+        doc = self.body()
+        ip = self.client_address[0]
+        if u.path.startswith("/lab/"):
+            if not self.admin_ok():
+                return self.reply(401, "Unauthorized", {"message": "admin key required"})
+            return self.admin(u.path, doc)
+        if self.port not in (443, 4120):
+            return self.reply(404, "Not Found", {"message": "agent API is on 443/4120"})
+        with LOCK:
+            if u.path == "/agent/activate":
+                return self.activate(doc, ip)
+            if u.path == "/agent/heartbeat":
+                c = STATE["computers"].get(doc.get("agentGUID", ""))
+                if c is None:
+                    event("heartbeat_refused", hostName=doc.get("hostname"), ip=ip, reason="untrusted peer")
+                    return self.reply(403, "Forbidden - untrusted peer.", {"message": "untrusted peer."})
+                c["lastHeartbeat"] = round(now(), 3)
+                c["heartbeats"] = c.get("heartbeats", 0) + 1
+                c["lastIP"] = ip
+                event("heartbeat", hostName=c["hostName"], agentGUID=c["agentGUID"], ip=ip)
+                save()
+                return self.reply(200, "OK", {"result": "ok"})
+            if u.path == "/agent/deactivate":
+                c = STATE["computers"].pop(doc.get("agentGUID", ""), None)
+                if c is None:
+                    return self.reply(403, "Forbidden - untrusted peer.", {"message": "untrusted peer."})
+                event("deactivated", hostName=c["hostName"], agentGUID=c["agentGUID"], ip=ip)
+                save()
+                return self.reply(200, "OK", {"result": "deactivated"})
+        return self.reply(404, "Not Found", {"message": "not found"})
+
+    def activate(self, doc, ip):
+        host = doc.get("hostname") or ip
+        t = tenant(doc.get("tenantID", ""))
+        key = "%s/%s" % (doc.get("tenantID", ""), host)
+
+        def refuse(reason):
+            STATE["failures"][key] = {"hostName": host, "tenantID": doc.get("tenantID", ""), "lastIP": ip,
+                                      "reason": reason, "at": round(now(), 3)}
+            event("activation_refused", hostName=host, ip=ip, reason=reason)
+            save()
+            # The real manager answers "400 OK"; dsa_control prints "HTTP Status: 400 - OK".
+            return self.reply(400, "OK", {"message": reason})
+        if t is None or doc.get("token") != t["token"]:
+            return refuse("invalid tenant ID or token")
+        if t.get("expired"):
+            return refuse("subscription expired")
+        if not t.get("allow_agent_initiated", True):
+            return refuse("agent-initiated activation is not allowed")
+        existing = [g for g, c in STATE["computers"].items()
+                    if c["hostName"] == host and str(c["tenantID"]) == str(t["id"])]
+        if existing and not t.get("allow_reactivation", True):
+            return refuse("re-activation of existing hosts is not allowed")
+        for g in existing:
+            STATE["computers"].pop(g)
+        guid = str(uuid.uuid4()).upper()
+        digest = hashlib.sha1(("%s/%s" % (t["guid"], guid)).encode()).hexdigest().upper()
+        cert_hash = ":".join(digest[i:i + 2] for i in range(0, 40, 2))
+        STATE["computers"][guid] = {
+            "agentGUID": guid, "tenantID": str(t["id"]), "hostName": host,
+            "displayName": doc.get("displayname", ""), "description": doc.get("description", ""),
+            "policyID": doc.get("policyid", doc.get("policy", "")), "groupID": doc.get("groupid", doc.get("group", "")),
+            "relayGroupID": doc.get("relaygroupid", doc.get("relaygroup", "")), "lastIP": ip,
+            "agentVersion": doc.get("version", ""), "platform": doc.get("platform", ""),
+            "activatedAt": round(now(), 3), "lastHeartbeat": round(now(), 3), "heartbeats": 0,
+            "certHash": cert_hash}
+        STATE["failures"].pop(key, None)
+        event("activated", hostName=host, agentGUID=guid, tenantID=str(t["id"]), ip=ip)
+        save()
+        return self.reply(200, "OK", {
+            "agentGUID": guid, "tenantGUID": t["guid"], "certHash": cert_hash,
+            "dsmDN": "CN=%s,OU=%s,O=Trend Micro Deep Security Manager" % (CFG["dns_name"], t["guid"])})
+
+    def admin(self, path, doc):
+        with LOCK:
+            if path == "/lab/tenant":
+                t = tenant(doc.get("id"))
+                if t is None:
+                    return self.reply(404, "Not Found", {"message": "no such tenant"})
+                for k in ("expired", "allow_agent_initiated", "allow_reactivation"):
+                    if k in doc:
+                        t[k] = bool(doc[k])
+                event("admin_tenant", tenant=t["id"], settings={k: t.get(k) for k in
+                                                                ("expired", "allow_agent_initiated", "allow_reactivation")})
+                save()
+                return self.reply(200, "OK", t)
+            if path == "/lab/forget":
+                gone = [g for g, c in STATE["computers"].items() if c["hostName"] == doc.get("hostname")]
+                for g in gone:
+                    STATE["computers"].pop(g)
+                event("admin_forget", hostName=doc.get("hostname"), agentGUIDs=gone)
+                save()
+                return self.reply(200, "OK", {"forgotten": gone})
+            if path == "/lab/reset":
+                STATE["computers"].clear()
+                STATE["failures"].clear()
+                save()
+                return self.reply(200, "OK", {})
+        return self.reply(404, "Not Found", {"message": "not found"})
+
+
+class TLSServer(ThreadingHTTPServer):
+    """TLS handshake in the connection's own thread, so that a silent client never stalls accept()."""
+    daemon_threads = True
+    ctx = None
+
+    def finish_request(self, request, client_address):
+        request.settimeout(30)
+        try:
+            tls = self.ctx.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+
+def serve(port, ctx):
+    srv = TLSServer(("0.0.0.0", port), Handler)
+    srv.ctx = ctx
+    threading.Thread(target=srv.serve_forever, name="port%d" % port, daemon=True).start()
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", required=True)
+    p.add_argument("--state", required=True)
+    p.add_argument("--cert", required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("--ports", default="443,4119,4120")
+    ARGS = p.parse_args()
+    with open(ARGS.config) as f:
+        CFG.update(json.load(f))
+    old = os.path.join(ARGS.state, "state.json")
+    if os.path.exists(old):
+        try:
+            with open(old) as f:
+                STATE.update(json.load(f)["state"])
+        except (ValueError, KeyError):
+            pass
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(ARGS.cert, ARGS.key)
+    for port in ARGS.ports.split(","):
+        serve(int(port), ctx)
+    with LOCK:
+        save()
+    print("manager simulator listening on %s" % ARGS.ports, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

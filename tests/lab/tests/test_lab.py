@@ -1,0 +1,362 @@
+"""Tests of the lab itself: every injected fault shows on its host the way DOMAIN.md says a real one
+shows, and `lab down` leaves nothing behind.
+
+Needs root and podman (tests/lab/setup.sh installs it).  Brings up its own fleet, replacing a running lab.
+Run with `make test-lab`.
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAB = os.path.join(LAB_DIR, "lab")
+STATE = os.path.join(LAB_DIR, ".state")
+FACTS = os.path.join(STATE, "facts.json")
+INVENTORY = os.path.join(STATE, "inventory.yml")
+BOOTSTRAP = "D0:68:DE:48:1B:DC:4D:00:89:07:7F:85:15:20:C5:90:11:EB:56:6A"
+ACTIVATION_ERROR = ("Error: activation was not successful. The manager may not be configured to allow "
+                    "agent-initiated activation, or the manager may not be configured to allow re-activation "
+                    "of existing hosts.")
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}( [+-]\d{4})?: \[[\w.]+/\d\] \| .* \| .+ \| "
+                      r"[0-9A-F]+:[0-9A-F]+:.+$")
+
+SPEC = {
+    "heartbeat_interval": 10,
+    "hosts": {
+        "t-ok": ["healthy"],
+        "t-ok2": ["healthy"],
+        "t-notinst": ["agent_not_installed"],
+        "t-svcdown": ["agent_service_down"],
+        "t-corrupt": ["agent_corrupt"],
+        "t-notact": ["not_activated"],
+        "t-refused": ["activation_refused"],
+        "t-expired": ["subscription_expired"],
+        "t-reset": ["reset_required"],
+        "t-untrusted": ["untrusted_peer"],
+        "t-dns": ["dns_unresolvable"],
+        "t-unreach": ["manager_unreachable"],
+        "t-proxyreq": ["proxy_required"],
+        "t-proxyauth": ["proxy_auth_failed"],
+        "t-in4118": ["inbound_4118_blocked"],
+        "t-selfprot": ["self_protection_enabled"],
+        "t-diskfull": ["disk_full"],
+    },
+}
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("podman") and not os.path.exists("/usr/bin/apt-get"),
+                                reason="the lab needs root and podman")
+
+
+def lab(*args, timeout=600):
+    p = subprocess.run([LAB] + list(args), capture_output=True, text=True, check=False, timeout=timeout)
+    assert p.returncode == 0, "lab %s failed:\n%s\n%s" % (" ".join(args), p.stdout, p.stderr)
+    return p
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    spec = tmp_path_factory.mktemp("lab") / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    t0 = time.time()
+    lab("up", "--spec", str(spec))
+    up_s = time.time() - t0
+    with open(FACTS) as f:
+        facts = json.load(f)
+    facts["_up_seconds"] = up_s
+    # let every agent run at least one heartbeat after its faults were applied
+    time.sleep(4)
+    yield facts
+    # teardown is tested by test_zz_down; this is the safety net if it did not run
+    if os.path.exists(FACTS):
+        subprocess.run([LAB, "down"], capture_output=True, text=True, check=False, timeout=600)
+
+
+def ssh(facts, host, command, check=False, timeout=60):
+    h = facts["hosts"]["dsafl-" + host]
+    p = subprocess.run(["ssh", "-i", facts["ssh"]["key"], "-o", "StrictHostKeyChecking=no",
+                        "-o", "UserKnownHostsFile=" + facts["ssh"]["known_hosts"], "-o", "BatchMode=yes",
+                        "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "root@" + h["ip"], command],
+                       capture_output=True, text=True, check=False, timeout=timeout)
+    if check:
+        assert p.returncode == 0, "%s: %s failed (%d):\n%s\n%s" % (host, command, p.returncode, p.stdout, p.stderr)
+    return p
+
+
+def out(facts, host, command):
+    return ssh(facts, host, command).stdout
+
+
+def status(facts, host):
+    lines = out(facts, host, "/opt/ds_agent/dsa_query -c GetAgentStatus").splitlines()
+    kv = {}
+    for line in lines:
+        k, dummy, v = line.partition(": ")
+        kv[k] = v
+    return lines, kv
+
+
+def tcp_open(ip, port, timeout=2.0):
+    try:
+        socket.create_connection((ip, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def wait_log(facts, host, needle, seconds=30):
+    deadline = time.time() + seconds
+    while True:
+        text = out(facts, host, "cat /var/opt/ds_agent/diag/ds_agent.log* 2>/dev/null")
+        if needle in text or time.time() > deadline:
+            return text
+        time.sleep(2)
+
+
+# --------------------------------------------------------------------------------------------- fleet
+def test_fleet_up_and_reachable_over_ssh(fleet):
+    assert len(fleet["hosts"]) == len(SPEC["hosts"])
+    for name in fleet["hosts"]:
+        assert name.startswith("dsafl-")
+        ssh(fleet, name[len("dsafl-"):], "true", check=True)
+    assert fleet["_up_seconds"] < 120
+
+
+def test_inventory_groups_by_fault_and_ansible_ping(fleet):
+    text = open(INVENTORY).read()
+    for group in ("lab_hosts", "healthy", "fault_agent_service_down", "fault_proxy_auth_failed",
+                  "fault_inbound_4118_blocked"):
+        assert "    %s:\n" % group in text
+    assert "ansible_ssh_pipelining: true" in text
+    ansible = os.path.join(LAB_DIR, "..", "..", ".venv", "bin", "ansible")
+    if not os.path.exists(ansible):
+        pytest.skip("no ansible in the project venv")
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1")
+    p = subprocess.run([ansible, "healthy:fault_agent_service_down", "-i", INVENTORY, "-m", "ping", "-o"],
+                       capture_output=True, text=True, check=False, timeout=120, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.count("SUCCESS") == 3
+
+
+def test_systemd_is_pid1_and_unit(fleet):
+    o = out(fleet, "t-ok", "ps -o comm= -p 1; systemctl show -p Description ds_agent; systemctl is-active ds_agent")
+    assert o.split()[0] == "systemd"
+    assert "Description=Trend Micro Deep Security Agent" in o
+    assert o.strip().endswith("active")
+
+
+# ------------------------------------------------------------------------------------------- healthy
+def test_healthy_host(fleet):
+    o = out(fleet, "t-ok", "/opt/ds_agent/dsa_control -m")
+    assert o.splitlines()[0] == "HTTP Status: 200 - OK"
+    lines, kv = status(fleet, "t-ok")
+    assert lines[0] == "AgentStatus.0: dsaCoreRunning"
+    assert "AgentStatus.13: driverHooked" in lines
+    assert lines.index("AgentStatus.13: driverHooked") < lines.index("AgentStatus.agentState: green")
+    assert kv["AgentStatus.agentState"] == "green"
+    assert kv["AgentStatus.agentCertHash"] != BOOTSTRAP
+    assert re.fullmatch(r"([0-9A-F]{2}:){19}[0-9A-F]{2}", kv["AgentStatus.agentCertHash"])
+    assert kv["AgentStatus.dsmUrl"] == "https://agents.workload.lab.example:443/"
+    assert fleet["tenants"]["1"]["guid"] in kv["AgentStatus.dsmDN"]
+    age = int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"])
+    assert 0 <= age < 30
+    # already activated: the real CLI says reset first
+    t = fleet["tenants"]["1"]
+    o = out(fleet, "t-ok", "/opt/ds_agent/dsa_control -a dsm://agents.workload.lab.example:443/ "
+                           "tenantID:%s token:%s --max-dsm-retries 0" % (t["id"], t["token"]))
+    assert o.splitlines()[0] == "HTTP Status: 403 - Forbidden - reset agent first"
+    for q, prefix in (("GetComponentInfo", "Component."), ("GetPluginVersion", "PluginVersion.")):
+        lines = out(fleet, "t-ok", "/opt/ds_agent/dsa_query -c " + q).splitlines()
+        assert lines and all(l.startswith(prefix) and ": " in l for l in lines)
+    assert "PluginVersion.core: " in "\n".join(out(fleet, "t-ok", "/opt/ds_agent/dsa_query -c GetPluginVersion").splitlines())
+    assert "Component.AM.mode: on" in out(fleet, "t-ok", "/opt/ds_agent/dsa_query -c GetComponentInfo")
+
+
+def test_healthy_log_format_and_4118(fleet):
+    ip = fleet["hosts"]["dsafl-t-ok"]["ip"]
+    # manager-initiated request on 4118 over TLS: the agent answers 400 OK and logs it
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((ip, 4118), timeout=5) as s, ctx.wrap_socket(s) as t:
+        t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert t.recv(100).startswith(b"HTTP/1.1 400 OK")
+    # a bare TCP connection that closes: the seed's handshake failure line
+    socket.create_connection((ip, 4118), timeout=5).close()
+    text = wait_log(fleet, "t-ok", "BIO_do_handshake() failed", 10)
+    assert "Respond() - sending status line of 'HTTP/1.1 400 OK'" in text
+    assert re.search(r"CHTTPServer::AcceptSSL\([\d.]+:\d+\) - BIO_do_handshake\(\) failed - peer closed connection\.",
+                     text)
+    lines = [l for l in text.splitlines() if l]
+    assert lines and all(LOG_LINE.match(l) for l in lines), [l for l in lines if not LOG_LINE.match(l)][:3]
+
+
+def test_log_rotation(fleet):
+    ssh(fleet, "t-ok2", "sed -i 's/^DSA_LOG_MAX_BYTES=.*/DSA_LOG_MAX_BYTES=1500/' /etc/default/ds_agent && "
+                        "systemctl restart ds_agent && sleep 1 && for i in 1 2 3 4 5 6; do "
+                        "/opt/ds_agent/dsa_control -m >/dev/null; done", check=True)
+    o = out(fleet, "t-ok2", "ls /var/opt/ds_agent/diag/")
+    assert "ds_agent.log.1" in o.split() and "ds_agent.log" in o.split()
+
+
+def test_manager_api_and_package(fleet):
+    ctx = ssl.create_default_context(cafile=fleet["manager"]["ca_cert"])
+    import urllib.request
+    with urllib.request.urlopen(fleet["manager"]["api_ip"] + "/api/computers", context=ctx, timeout=10) as r:
+        comps = {c["hostName"]: c for c in json.load(r)["computers"]}
+    assert comps["dsafl-t-ok"]["status"] == "Managed (Online)"
+    assert comps["dsafl-t-ok"]["heartbeats"] >= 1
+    assert comps["dsafl-t-refused"]["status"] == "Activation Failed"
+    assert "dsafl-t-untrusted" not in comps            # the manager forgot it
+    o = out(fleet, "t-ok", "curl -fsS --cacert /etc/dsafl/lab-ca.crt -o /tmp/a.deb "
+                           "'https://agents.workload.lab.example:4119/software/agent/Debian_12/x86_64/agent.deb"
+                           "?tenantID=1' && dpkg-deb -f /tmp/a.deb Package Version")
+    assert o.startswith("Package: ds-agent\n")
+
+
+# -------------------------------------------------------------------------------------------- faults
+def test_agent_not_installed(fleet):
+    p = ssh(fleet, "t-notinst", "dpkg-query -W ds-agent")
+    assert p.returncode != 0
+    assert ssh(fleet, "t-notinst", "test -e /opt/ds_agent/dsa_control").returncode != 0
+
+
+def test_agent_service_down(fleet):
+    assert out(fleet, "t-svcdown", "systemctl is-active ds_agent").strip() == "inactive"
+    assert "couldn't connect to" in out(fleet, "t-svcdown", "/opt/ds_agent/dsa_control -m")
+    assert "install ok installed" in out(fleet, "t-svcdown", "dpkg-query -W -f '${Status}' ds-agent")
+
+
+def test_agent_corrupt(fleet):
+    assert ssh(fleet, "t-corrupt", "test -e /opt/ds_agent/ds_agent").returncode != 0
+    assert "couldn't connect to" in out(fleet, "t-corrupt", "/opt/ds_agent/dsa_query -c GetAgentStatus")
+    assert out(fleet, "t-corrupt", "systemctl is-active ds_agent").strip() != "active"
+
+
+def test_not_activated(fleet):
+    dummy, kv = status(fleet, "t-notact")
+    assert kv["AgentStatus.agentCertHash"] == BOOTSTRAP
+    assert kv["AgentStatus.dsmUrl"] == ""
+    assert "activate agent first" in out(fleet, "t-notact", "/opt/ds_agent/dsa_control -m")
+
+
+@pytest.mark.parametrize("host,tenant,reason", [("t-refused", "4", "agent-initiated activation is not allowed"),
+                                                ("t-expired", "3", "subscription expired")])
+def test_activation_refused_and_subscription_expired(fleet, host, tenant, reason):
+    t = fleet["tenants"][tenant]
+    o = out(fleet, host, "/opt/ds_agent/dsa_control -a dsm://agents.workload.lab.example:443/ tenantID:%s token:%s "
+                         "--max-dsm-retries 0" % (t["id"], t["token"]))
+    assert o.splitlines() == ["HTTP Status: 400 - OK", ACTIVATION_ERROR]
+    text = out(fleet, host, "cat /var/opt/ds_agent/diag/ds_agent.log")
+    assert "received status line of 'HTTP/1.1 400 OK'" in text and reason in text and "AgentEvent 4011" in text
+    assert status(fleet, host)[1]["AgentStatus.agentCertHash"] == BOOTSTRAP
+
+
+def test_reset_required(fleet):
+    dummy, kv = status(fleet, "t-reset")
+    assert fleet["tenants"]["2"]["guid"] in kv["AgentStatus.dsmDN"]
+    assert fleet["tenants"]["1"]["guid"] not in kv["AgentStatus.dsmDN"]
+    t = fleet["tenants"]["1"]
+    o = out(fleet, "t-reset", "/opt/ds_agent/dsa_control -a dsm://agents.workload.lab.example:443/ "
+                              "tenantID:%s token:%s" % (t["id"], t["token"]))
+    assert o.splitlines()[0] == "HTTP Status: 403 - Forbidden - reset agent first"
+
+
+def test_untrusted_peer(fleet):
+    assert out(fleet, "t-untrusted", "/opt/ds_agent/dsa_control -m").splitlines()[0] == \
+        "HTTP Status: 403 - Forbidden - untrusted peer."
+    assert "AgentEvent 4012" in out(fleet, "t-untrusted", "cat /var/opt/ds_agent/diag/ds_agent.log")
+
+
+def test_dns_unresolvable(fleet):
+    assert ssh(fleet, "t-dns", "getent hosts agents.workload.lab.example").returncode != 0
+    assert ssh(fleet, "t-ok", "getent hosts agents.workload.lab.example").returncode == 0
+    text = wait_log(fleet, "t-dns", "unable to resolve hostname")
+    assert "unable to resolve hostname 'agents.workload.lab.example'" in text
+    assert "Unable to reach a manager." in text and "AgentEvent 4012" in text
+
+
+def probe(facts, host, ip, port):
+    """TCP connect from inside a host: 'open' or the error."""
+    return out(facts, host, "python3 -c \"import socket\ntry:\n socket.create_connection(('%s', %d), timeout=2)"
+                            ".close(); print('open')\nexcept OSError as e: print('closed', e)\"" % (ip, port)).strip()
+
+
+def test_manager_unreachable(fleet):
+    mgr, proxy = fleet["manager"]["ip"], fleet["proxy"]["ip"]
+    rules = out(fleet, "t-unreach", "nft list ruleset")
+    assert "ip daddr %s tcp dport { 443, 4119, 4120 } drop" % mgr in rules
+    assert probe(fleet, "t-unreach", mgr, 443).startswith("closed")
+    assert probe(fleet, "t-unreach", proxy, 3128).startswith("closed")
+    text = wait_log(fleet, "t-unreach", "connect() failed")
+    assert "Unable to reach a manager." in text and "AgentEvent 4012" in text
+    assert status(fleet, "t-unreach")[1]["AgentStatus.agentState"] == "red"
+
+
+def test_proxy_required(fleet):
+    p = fleet["proxy"]
+    assert probe(fleet, "t-proxyreq", fleet["manager"]["ip"], 443).startswith("closed")
+    o = out(fleet, "t-proxyreq", "curl -s -o /dev/null -w '%%{http_code}' --cacert /etc/dsafl/lab-ca.crt -p "
+                                 "-x http://%s:%s@%s:%d https://agents.workload.lab.example:443/"
+                                 % (p["user"], p["password"], p["name"], p["port"]))
+    assert o == "200"
+    assert status(fleet, "t-proxyreq")[1]["AgentStatus.dsmProxy"] == ""     # the agent's proxy is not set
+    assert "Unable to reach a manager." in wait_log(fleet, "t-proxyreq", "Unable to reach a manager.")
+
+
+def test_proxy_auth_failed(fleet):
+    p = fleet["proxy"]
+    o = out(fleet, "t-proxyauth", "curl -sv -p -x http://%s:%s@%s:%d https://agents.workload.lab.example:443/ 2>&1 "
+                                  "| grep '^< HTTP'" % (p["user"], p["wrong_password"], p["name"], p["port"]))
+    assert "407" in o
+    dummy, kv = status(fleet, "t-proxyauth")
+    assert kv["AgentStatus.dsmProxy"] == "dsm_proxy://%s:%d/" % (p["name"], p["port"])
+    text = wait_log(fleet, "t-proxyauth", "407")
+    assert "answered 'HTTP/1.1 407 Proxy Authentication Required'" in text
+    assert "Unable to reach a manager." in text
+
+
+def test_inbound_4118_blocked(fleet):
+    assert ":4118" in out(fleet, "t-in4118", "ss -ltnH 'sport = :4118'")
+    assert "tcp dport 4118 drop" in out(fleet, "t-in4118", "nft list ruleset")
+    assert not tcp_open(fleet["hosts"]["dsafl-t-in4118"]["ip"], 4118)
+    assert tcp_open(fleet["hosts"]["dsafl-t-ok"]["ip"], 4118)
+
+
+def test_self_protection_enabled(fleet):
+    o = out(fleet, "t-selfprot", "/opt/ds_agent/dsa_control -r")
+    assert o.startswith("HTTP Status: 403 - Forbidden - self protection")
+    assert ssh(fleet, "t-selfprot", "dpkg -r ds-agent").returncode != 0
+    assert status(fleet, "t-selfprot")[1]["AgentStatus.selfProtection"] == "on"
+    assert status(fleet, "t-selfprot")[1]["AgentStatus.agentCertHash"] != BOOTSTRAP
+
+
+def test_disk_full(fleet):
+    assert "100%" in out(fleet, "t-diskfull", "df --output=pcent /var/opt/ds_agent/dsa_core")
+    assert "SQLITE_IOERR_WRITE" in wait_log(fleet, "t-diskfull", "SQLITE_IOERR_WRITE")
+
+
+# ------------------------------------------------------------------------------------------ teardown
+def test_zz_down_leaves_nothing(fleet):
+    before = json.load(open(os.path.join(STATE, "host-before.json")))
+    env = dict(os.environ)
+    source = "source %s/lib/env.sh; " % LAB_DIR
+    lab("down")
+    ps = subprocess.run(["bash", "-c", source + "podman ps -a --filter label=dsafl.role --format '{{.Names}}'"],
+                        capture_output=True, text=True, check=False, env=env).stdout.split()
+    assert ps == []
+    nets = subprocess.run(["bash", "-c", source + "podman network ls --format '{{.Name}}'"],
+                          capture_output=True, text=True, check=False, env=env).stdout.split()
+    assert "dsafl-net" not in nets
+    assert subprocess.run(["ip", "link", "show", "dsafl0"], capture_output=True, check=False).returncode != 0
+    assert not os.path.exists(FACTS) and not os.path.exists(INVENTORY)
+    foreign = [n for n in nets if n != "podman"]
+    if not foreign:
+        assert open("/proc/sys/net/ipv4/ip_forward").read().strip() == before["ip_forward"]
+        assert not os.path.exists(os.path.join(STATE, "host-before.json"))

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""report.html in a real browser: headless Chromium (Debian's ``chromium`` package) opens the page
+rendered from a synthetic fleet, without console errors; its script runs (it marks
+``<html data-dsa-ready="true">``), filters and sorts from the URL hash; a screenshot is kept under
+tests/output/report/ as a test artifact.
+
+Skipped when no chromium is installed (``apt-get install chromium``); CI installs it."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+if os.path.join(ROOT, '.collections') not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, '.collections'))
+
+from ansible_collections.dsa.fleet.plugins.filter.fleet_report import fleet_report_render
+from ansible_collections.dsa.fleet.tests.unit.plugins.filter.test_fleet_report import PLANTED, build
+
+OUTPUT = os.path.join(ROOT, 'tests', 'output', 'report')
+CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync',
+         '--enable-logging=stderr', '--v=0', '--window-size=1280,1900', '--hide-scrollbars']
+# Console output of the page (console.*, uncaught exceptions) as Chromium logs it to stderr.
+CONSOLE = re.compile(r'CONSOLE[^\]]*\]\s*(.*)$|(Uncaught .*)$', re.M)
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason='chromium is not installed (apt-get install chromium)')
+
+
+def chromium(url, *args):
+    """Run headless Chromium on ``url`` with a fresh profile; return (stdout, console lines)."""
+    profile = tempfile.mkdtemp(prefix='dsa-chromium-')
+    try:
+        proc = subprocess.run([CHROMIUM] + FLAGS + ['--user-data-dir=%s' % profile] + list(args) + [url],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              timeout=120, check=False)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    console = [m.group(1) or m.group(2) for m in CONSOLE.finditer(proc.stderr)]
+    return proc.stdout, console
+
+
+@pytest.fixture(scope='module')
+def page():
+    """report.html of the synthetic fleet, written where the artifacts are kept."""
+    if not os.path.isdir(OUTPUT):
+        os.makedirs(OUTPUT)
+    report = build()
+    path = os.path.join(OUTPUT, 'report.html')
+    with open(path, 'w') as handle:
+        handle.write(fleet_report_render(report, 'html'))
+    return {'path': path, 'url': 'file://' + path, 'report': report}
+
+
+def rows(dom):
+    """(name, status, hidden) of the host table's rows, in DOM order."""
+    out = []
+    for match in re.finditer(r'<tr data-index="\d+" data-status="(\w+)" data-causes="[^"]*"( hidden="")?>'
+                             r'<td class="host">([^<]*)</td>', dom):
+        out.append((match.group(3), match.group(1), bool(match.group(2))))
+    return out
+
+
+def test_console_detection_works():
+    """The console check is not vacuous: a page with an error is caught."""
+    bad = tempfile.NamedTemporaryFile('w', suffix='.html', delete=False)
+    try:
+        bad.write('<html><body><script>console.error("boom"); notAFunction();</script></body></html>')
+        bad.close()
+        dom, console = chromium('file://' + bad.name, '--dump-dom')
+    finally:
+        os.unlink(bad.name)
+    assert '<body>' in dom
+    assert any('notAFunction' in line for line in console), console
+    assert any('boom' in line for line in console), console
+
+
+def test_page_runs_without_console_errors(page):
+    dom, console = chromium(page['url'], '--dump-dom')
+    assert console == []
+    assert re.search(r'<html[^>]* data-dsa-ready="true"', dom), dom[:500]
+    assert not re.search(r'<html[^>]* data-dsa-error=', dom)
+    found = rows(dom)
+    assert len(found) == page['report']['totals']['hosts']
+    assert not any(hidden for name, status, hidden in found)
+    assert '26 of 26 hosts shown' in dom
+    assert dom.count('<g class="bar"') == len(page['report']['causes'])
+    for secret in PLANTED:
+        assert secret not in dom
+
+
+def test_filter_by_cause_from_the_hash(page):
+    dom, console = chromium(page['url'] + '#cause=manager_unreachable', '--dump-dom')
+    assert console == []
+    shown = sorted(name for name, status, hidden in rows(dom) if not hidden)
+    assert shown == ['db-blocked-01', 'h-manager-unreachable']
+    assert '2 of 26 hosts shown' in dom
+    assert re.search(r'<g class="bar" data-cause="manager_unreachable"[^>]*aria-pressed="true"', dom)
+
+
+def test_filter_by_text_and_status(page):
+    dom, console = chromium(page['url'] + '#q=lost&status=unreachable', '--dump-dom')
+    assert console == []
+    assert [(n, s) for n, s, hidden in rows(dom) if not hidden] == [('lost-01', 'unreachable')]
+
+
+def test_sort_by_header_key_from_the_hash(page):
+    dom, console = chromium(page['url'] + '#sort=name&dir=desc', '--dump-dom')
+    assert console == []
+    names = [name for name, status, hidden in rows(dom)]
+    assert names == sorted(names, reverse=True)
+    assert re.search(r'<th data-key="name"[^>]*aria-sort="descending"', dom)
+    dom, console = chromium(page['url'] + '#sort=status', '--dump-dom')
+    statuses = [status for name, status, hidden in rows(dom)]
+    rank = {'broken': 0, 'failed': 1, 'unreachable': 2, 'healthy': 3}
+    assert [rank[s] for s in statuses] == sorted(rank[s] for s in statuses)
+
+
+def test_screenshot(page):
+    shot = os.path.join(OUTPUT, 'report.png')
+    if os.path.exists(shot):
+        os.unlink(shot)
+    out, console = chromium(page['url'], '--screenshot=%s' % shot)
+    assert console == []
+    with open(shot, 'rb') as handle:
+        head = handle.read(24)
+    assert head[:8] == b'\x89PNG\r\n\x1a\n'
+    width, height = int.from_bytes(head[16:20], 'big'), int.from_bytes(head[20:24], 'big')
+    assert (width, height) == (1280, 1900)
+    assert os.path.getsize(shot) > 20000   # a blank page compresses to a few KiB
+    filtered = os.path.join(OUTPUT, 'report-filtered.png')
+    chromium(page['url'] + '#status=broken&sort=name', '--screenshot=%s' % filtered)
+    assert os.path.getsize(filtered) > 20000

@@ -1,0 +1,422 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the fleet report filters (plugins/filter/fleet_report.py) on a synthetic fleet:
+healthy hosts, one host per cause, unreachable and failed hosts, and secrets planted everywhere.
+
+``synthetic_fleet()`` is also used by tests/report/test_report_html.py."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import json
+import re
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dsa.fleet.plugins.filter import fleet_report as fr
+from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import CAUSES, diagnose
+
+# Every one of these must never appear in any output.
+PLANTED = ('PlantedPw1', 'PlantedPw2', 'PlantedPw3', 'PlantedTok4', 'PlantedTok5', 'PlantedPw6', 'PlantedPw7',
+           'UGxhbnRlZA', 'S3cr3tLiteral8', 'PlantedPw9', 'Failpw10', 'InvocationPw11', 'PlantedTok12',
+           'PlantedPw13')
+LITERAL_SECRETS = ['S3cr3tLiteral8']
+
+HEALTHY_AGENT = {
+    'installed': True,
+    'version': '20.0.1-1234',
+    'package': {'name': 'ds-agent', 'version': '20.0.1-1234', 'format': 'deb'},
+    'programs': {'ds_agent': True, 'dsa_control': True, 'dsa_query': True},
+    'service': {'name': 'ds_agent', 'manager': 'systemd', 'state': 'running', 'enabled': True},
+    'cli': {'ok': True, 'cause': None, 'error': None},
+    'activated': True,
+    'agent_state': 'green',
+    'manager_url': 'dsm://agents.lab.example:443/',
+    'heartbeat_age': 42,
+    'proxies': {'manager_proxy': None, 'manager_proxy_auth': False, 'relay_proxy': None, 'relay_proxy_auth': False},
+    'disk': {'path': '/var/opt/ds_agent', 'free_bytes': 10 * 1024 ** 3, 'total_bytes': 20 * 1024 ** 3},
+    'platform': {'system': 'Linux', 'machine': 'x86_64', 'distribution': 'debian'},
+    'status': {},
+}
+MANAGER = {'url': 'dsm://agents.lab.example:443/', 'scheme': 'dsm', 'host': 'agents.lab.example', 'port': 443}
+
+
+def _probe(status, via='direct'):
+    return {'target': 'agents.lab.example:443', 'host': 'agents.lab.example', 'port': 443, 'role': 'manager',
+            'via': via, 'kind': 'tcp', 'status': status, 'http_status': None, 'ms': 5001 if status != 'ok' else 3,
+            'error': None if status == 'ok' else 'timed out'}
+
+
+HEALTHY_REACH = {
+    'manager': MANAGER,
+    'dns': [{'host': 'agents.lab.example', 'resolved': True, 'addresses': ['10.89.7.2'], 'error': None, 'ms': 1}],
+    'probes': [_probe('ok')],
+    'direct_ok': True, 'proxy_ok': None, 'proxy_auth_failed': False, 'tls_ok': None,
+    'inbound': {'port': 4118, 'listening': True},
+}
+
+
+def health_result(agent=None, reach=None, logs=None, communication='agent_initiated'):
+    """A health_info-shaped result, diagnosed by the real engine."""
+    agent = copy.deepcopy(HEALTHY_AGENT if agent is None else agent)
+    reach = copy.deepcopy(HEALTHY_REACH if reach is None else reach)
+    findings, healthy = diagnose(agent, reach, logs, communication)
+    return {'changed': False, 'healthy': healthy, 'findings': findings,
+            'causes': sorted(set(f['cause'] for f in findings if f['severity'] == 'critical')),
+            'agent': agent, 'reachability': reach, 'logs': logs or {'signatures': [], 'causes': []},
+            'manager_url': MANAGER['url'],
+            'invocation': {'module_args': {'manager_url': MANAGER['url'], 'proxy_password': 'PlantedPw13'}}}
+
+
+def crafted(cause, evidence=None, message=None):
+    """A broken host's result with one finding of ``cause``, shaped as health_info returns it."""
+    severity, remediation, meaning = CAUSES[cause]
+    finding = {'cause': cause, 'severity': severity, 'message': message or 'Synthetic: %s.' % meaning,
+               'evidence': evidence or ['synthetic evidence for %s' % cause], 'remediation': remediation}
+    result = health_result()
+    result['findings'] = [finding]
+    result['healthy'] = severity != 'critical'
+    result['causes'] = [cause] if severity == 'critical' else []
+    return result
+
+
+def synthetic_fleet():
+    """host -> registered health_info result: 5 healthy hosts, one host per cause (two for
+    manager_unreachable, one of them diagnosed by the engine), 1 unreachable, 2 failed; secrets planted."""
+    fleet = {}
+    for i in range(1, 6):
+        fleet['web-ok-%02d' % i] = health_result()
+    for cause in sorted(CAUSES):
+        fleet['h-%s' % cause.replace('_', '-')] = crafted(cause)
+    # The engine's own verdict for a blocked manager port, with the proxy in the evidence.
+    blocked = dict(HEALTHY_REACH, probes=[_probe('timeout'), _probe('timeout', via='proxy')], direct_ok=False,
+                   proxy_ok=False)
+    fleet['db-blocked-01'] = health_result(reach=blocked)
+    # Secrets planted where a careless module or caller could put them.
+    planted = fleet['h-proxy-auth-failed']
+    planted['findings'][0]['evidence'] = [
+        'tcp agents.lab.example:443 proxy http://alice:PlantedPw1@proxy.lab:3128: auth_failed (HTTP 407)',
+        'sent Proxy-Authorization: Basic UGxhbnRlZA==',
+        'dsa_control -x http://proxy.lab:3128 -u dave:PlantedPw9',
+        'a value the caller says is secret: S3cr3tLiteral8',
+        'log: password=PlantedPw13 token: PlantedTok12',
+    ]
+    planted['findings'][0]['password'] = 'PlantedPw7'
+    planted['agent']['proxies']['manager_proxy'] = 'http://bob:PlantedPw2@proxy.lab:3128'
+    planted['agent']['manager_url'] = 'dsm://carol:PlantedPw3@agents.lab.example:443/'
+    planted['token'] = 'PlantedTok5'
+    planted['proxy_password'] = 'PlantedPw6'
+    fleet['h-activation-refused']['findings'][0]['message'] = (
+        'dsa_control -a dsm://agents.lab.example:443/ "tenantID:1234" "token:PlantedTok4" was refused '
+        '<b>| pipes and <script>alert(1)</script> must be escaped |</b>')
+    fleet['lost-01'] = {'unreachable': True, 'changed': False,
+                        'msg': 'Failed to connect to the host via ssh: ssh: connect to host 10.0.0.9 port 22: '
+                               'Connection timed out'}
+    fleet['crashed-01'] = {'failed': True, 'changed': False,
+                           'msg': 'the network probes failed: boom password=Failpw10',
+                           'invocation': {'module_args': {'proxy_password': 'InvocationPw11'}}}
+    fleet['never-ran-01'] = None
+    return fleet
+
+
+def build(fleet=None, **kwargs):
+    kwargs.setdefault('generated_at', '2026-11-27T10:00:00Z')
+    kwargs.setdefault('manager_url', 'dsm://agents.lab.example:443/')
+    kwargs.setdefault('report_dir', '/tmp/dsa-fleet-report')
+    kwargs.setdefault('secrets', LITERAL_SECRETS)
+    return fr.fleet_report(synthetic_fleet() if fleet is None else fleet, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def report():
+    return build()
+
+
+def test_filters_are_registered():
+    assert set(fr.FilterModule().filters()) == {'fleet_report', 'fleet_report_render', 'apply_inbound_probe'}
+
+
+def test_totals(report):
+    fleet = synthetic_fleet()
+    # healthy: 5 + self_protection_enabled (a warning); broken: every critical cause + db-blocked-01
+    critical = [c for c, meta in CAUSES.items() if meta[0] == 'critical']
+    assert report['totals'] == {'hosts': len(fleet), 'healthy': 6, 'broken': len(critical) + 1,
+                                'unreachable': 1, 'failed': 2}
+    assert sum(report['totals'][s] for s in fr.STATUSES) == report['totals']['hosts']
+
+
+def test_every_host_is_listed_with_its_status(report):
+    hosts = dict((h['name'], h) for h in report['hosts'])
+    assert set(hosts) == set(synthetic_fleet())
+    assert hosts['lost-01']['status'] == 'unreachable'
+    assert 'Connection timed out' in hosts['lost-01']['error']
+    assert hosts['crashed-01']['status'] == 'failed'
+    assert hosts['never-ran-01']['status'] == 'failed'
+    assert hosts['web-ok-01']['status'] == 'healthy' and hosts['web-ok-01']['findings'] == []
+    assert hosts['h-self-protection-enabled']['status'] == 'healthy'
+    assert hosts['h-self-protection-enabled']['causes'] == ['self_protection_enabled']
+    for cause, meta in CAUSES.items():
+        host = hosts['h-%s' % cause.replace('_', '-')]
+        assert host['causes'] == [cause]
+        assert host['findings'][0]['remediation'] == meta[1]
+        assert host['findings'][0]['evidence']
+        assert host['status'] == ('broken' if meta[0] == 'critical' else 'healthy')
+    # broken first, then failed, unreachable, healthy; by name inside a status
+    order = [fr.STATUSES.index(h['status']) for h in report['hosts']]
+    assert order == sorted(order)
+
+
+def test_agent_summary(report):
+    host = [h for h in report['hosts'] if h['name'] == 'web-ok-01'][0]
+    assert host['agent'] == {'installed': True, 'version': '20.0.1-1234', 'service_state': 'running',
+                             'activated': True, 'agent_state': 'green',
+                             'manager_url': 'dsm://agents.lab.example:443/', 'heartbeat_age': 42}
+    lost = [h for h in report['hosts'] if h['name'] == 'lost-01'][0]
+    assert lost['agent'] is None and lost['findings'] == []
+
+
+def test_cause_counts(report):
+    causes = report['causes']
+    assert set(causes) == set(CAUSES)
+    assert causes['manager_unreachable']['hosts'] == 2
+    assert sorted(causes['manager_unreachable']['host_names']) == ['db-blocked-01', 'h-manager-unreachable']
+    assert causes['manager_unreachable']['critical'] == 2
+    assert causes['self_protection_enabled'] == {
+        'hosts': 1, 'host_names': ['h-self-protection-enabled'], 'critical': 0, 'warning': 1, 'info': 0,
+        'remediation': 'manual', 'meaning': CAUSES['self_protection_enabled'][2]}
+    for cause, entry in causes.items():
+        if cause != 'manager_unreachable':
+            assert entry['hosts'] == 1, cause
+    # most critical hosts first
+    assert list(causes)[0] == 'manager_unreachable'
+    assert list(causes)[-1] == 'self_protection_enabled'
+
+
+def test_counts_agree_with_hosts(report):
+    for cause, entry in report['causes'].items():
+        assert entry['hosts'] == len([h for h in report['hosts'] if cause in h['causes']])
+
+
+def test_many_hosts_scale():
+    fleet = {}
+    for i in range(600):
+        fleet['n%04d' % i] = crafted(sorted(CAUSES)[i % 3]) if i % 4 else health_result()
+    report = build(fleet)
+    assert report['totals']['hosts'] == 600
+    assert report['totals']['healthy'] == 150
+    assert sum(e['hosts'] for e in report['causes'].values()) == 450
+
+
+@pytest.mark.parametrize('fmt', ['json', 'markdown', 'html', 'summary'])
+def test_no_secret_in_any_output(report, fmt):
+    text = fr.fleet_report_render(report, fmt)
+    for secret in PLANTED:
+        assert secret not in text, (fmt, secret)
+    if fmt != 'summary':
+        assert fr.REDACTED in text or fr.html.escape(fr.REDACTED) in text
+
+
+def test_no_secret_in_the_report_dict(report):
+    dumped = json.dumps(report)
+    for secret in PLANTED:
+        assert secret not in dumped
+    host = [h for h in report['hosts'] if h['name'] == 'h-proxy-auth-failed'][0]
+    assert set(host) == {'name', 'status', 'healthy', 'causes', 'findings', 'agent', 'inbound_probe', 'error'}
+    assert set(host['findings'][0]) == {'cause', 'severity', 'message', 'evidence', 'remediation'}
+    assert host['agent']['manager_url'] == 'dsm://carol:<redacted>@agents.lab.example:443/'
+    assert 'http://alice:<redacted>@proxy.lab:3128' in host['findings'][0]['evidence'][0]
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('http://u:p4ss@proxy:3128', 'http://u:<redacted>@proxy:3128'),
+    ('proxy u:p4ss@proxy.example:3128', 'proxy u:<redacted>@proxy.example:3128'),
+    ('"token:abc123"', '"token:<redacted>"'),
+    ('password=hunter22&x=1', 'password=<redacted>&x=1'),
+    ('api_key: "k-1"', 'api_key: "<redacted>"'),
+    ('Authorization: Bearer abc.def', 'Authorization: Bearer <redacted>'),
+    ('dsa_control -y relay:4122 -w relayuser:rpw', 'dsa_control -y relay:4122 -w relayuser:<redacted>'),
+    # not secrets: left alone
+    ('dsm://agents.example:443/', 'dsm://agents.example:443/'),
+    ('2026-11-26 10:04:12.143355 [+0000]: x', '2026-11-26 10:04:12.143355 [+0000]: x'),
+    ('proxy_auth_failed: The proxy refuses the credentials', 'proxy_auth_failed: The proxy refuses the credentials'),
+])
+def test_redact_strings(text, expected):
+    assert fr.redact(text) == expected
+
+
+def test_redact_keys():
+    data = {'a': {'Proxy_Password': 'x1', 'tokenValue': 'x2', 'nested': [{'secret': 'x3'}], 'keep': 'ok'},
+            'password': {'deep': 'x4'}, 'manager_proxy_auth': True}
+    out = fr.redact(data, secrets=['ok-not-a-secret-but-listed'])
+    assert out == {'a': {'Proxy_Password': '<redacted>', 'tokenValue': '<redacted>', 'nested': [{'secret': '<redacted>'}],
+                         'keep': 'ok'}, 'password': '<redacted>', 'manager_proxy_auth': True}
+    assert data['a']['Proxy_Password'] == 'x1'   # the input is not changed
+
+
+def test_json_render_round_trips(report):
+    assert json.loads(fr.fleet_report_render(report, 'json')) == report
+
+
+def test_markdown(report):
+    md = fr.fleet_report_render(report, 'markdown')
+    lines = md.splitlines()
+    assert '| cause | hosts | critical | warning | fixed by |' in lines
+    assert '| `manager_unreachable` | 2 | 2 | 0 | firewall |' in lines
+    assert '**26 hosts: 6 healthy, 17 broken, 1 unreachable, 2 failed**' in lines
+    broken = [h['name'] for h in report['hosts'] if h['status'] == 'broken']
+    for name in broken:
+        assert len([ln for ln in lines if ln.startswith('- **%s**:' % name)]) == 1
+    assert any(ln.startswith('- **lost-01**: Failed to connect') for ln in lines)
+    # a pipe in a message does not break the table or the list
+    refused = [ln for ln in lines if ln.startswith('- **h-activation-refused**')][0]
+    assert '\\|' in refused and '`' not in refused.split(' - ', 1)[1]
+    # no raw HTML: a pull-request comment would swallow "<redacted>" or render the tags
+    assert '\\<script>' in refused and '"token:\\<redacted>"' in refused
+    assert not re.search(r'(?<!\\)<', md)
+    table = [ln for ln in lines if ln.startswith('| `')]
+    assert all(ln.count('|') - ln.count('\\|') == 6 for ln in table)
+
+
+def test_html_is_self_contained_and_escaped(report):
+    page = fr.fleet_report_render(report, 'html')
+    assert page.startswith('<!DOCTYPE html>')
+    for external in ('<link', ' src=', '@import', 'url(', '//cdn', 'fetch(', 'XMLHttpRequest'):
+        assert external not in page
+    assert '<script>alert(1)</script>' not in page
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page
+    assert page.count('<tr data-index=') == report['totals']['hosts']
+    assert page.count('<g class="bar"') == len(report['causes'])
+    assert '<svg' in page and 'data-dsa-ready' in page
+
+
+def test_html_without_findings():
+    page = fr.fleet_report_render(build({'a': health_result()}), 'html')
+    assert 'No findings on any host.' in page and page.count('<tr data-index=') == 1
+
+
+def test_summary(report):
+    text = fr.fleet_report_render(report, 'summary')
+    lines = text.splitlines()
+    assert lines[0] == 'dsa.fleet diagnosis: 26 hosts: 6 healthy, 17 broken, 1 unreachable, 2 failed'
+    assert any(re.match(r'^\s+manager_unreachable\s+2 hosts$', ln) for ln in lines)
+    assert not any('self_protection_enabled' in ln for ln in lines)   # warnings only: not a broken cause
+    assert '  unreachable: lost-01' in lines
+    assert lines[-1] == 'report: /tmp/dsa-fleet-report/report.html'
+
+
+def test_list_input_and_empty_fleet():
+    report = fr.fleet_report([{'host': 'a', 'result': health_result()}, {'name': 'b', 'result': None}],
+                             generated_at='x')
+    assert [(h['name'], h['status']) for h in report['hosts']] == [('b', 'failed'), ('a', 'healthy')]
+    empty = fr.fleet_report({})
+    assert empty['totals'] == {'hosts': 0, 'healthy': 0, 'broken': 0, 'unreachable': 0, 'failed': 0}
+    assert empty['causes'] == {} and re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$', empty['generated_at'])
+    assert 'No findings.' in fr.fleet_report_render(empty, 'markdown')
+
+
+@pytest.mark.parametrize('call', [
+    lambda: fr.fleet_report('nope'),
+    lambda: fr.fleet_report({}, communication='sideways'),
+    lambda: fr.fleet_report_render({'x': 1}, 'json'),
+    lambda: fr.fleet_report_render(fr.fleet_report({}), 'pdf'),
+    lambda: fr.apply_inbound_probe('nope', {}),
+    lambda: fr.apply_inbound_probe({}, {}, 'sideways'),
+])
+def test_bad_input(call):
+    with pytest.raises(AnsibleFilterError):
+        call()
+
+
+# ------------------------------------------------------------------ inbound probe
+
+CLOSED = {'port': 4118, 'status': 'closed', 'from': 'localhost', 'msg': 'Timeout when waiting for 10.0.0.5:4118'}
+
+
+def test_apply_inbound_probe_adds_a_finding():
+    result = health_result(communication='bidirectional')
+    assert result['healthy']
+    out = fr.apply_inbound_probe(result, CLOSED, 'bidirectional')
+    assert out['healthy'] is False and result['healthy'] is True   # input untouched
+    finding = [f for f in out['findings'] if f['cause'] == 'inbound_4118_blocked'][0]
+    assert finding['severity'] == 'critical' and finding['remediation'] == CAUSES['inbound_4118_blocked'][1]
+    assert finding['evidence'] == ['TCP 4118 from localhost: closed - Timeout when waiting for 10.0.0.5:4118']
+    assert finding['message'] == 'The manager cannot reach the agent on TCP 4118 (bidirectional communication).'
+    assert out['inbound_probe']['status'] == 'closed'
+
+
+def test_apply_inbound_probe_matches_the_engine():
+    """The controller's fold gives the same finding as the engine given the same probe."""
+    reach = dict(HEALTHY_REACH)
+    folded = fr.apply_inbound_probe(health_result(reach=reach, communication='manager_initiated'), CLOSED,
+                                    'manager_initiated')
+    engine, healthy = diagnose(copy.deepcopy(HEALTHY_AGENT), copy.deepcopy(reach), None, 'manager_initiated',
+                               inbound_probe=CLOSED)
+    assert healthy is False
+    mine = [f for f in folded['findings'] if f['cause'] == 'inbound_4118_blocked'][0]
+    theirs = [f for f in engine if f['cause'] == 'inbound_4118_blocked'][0]
+    assert (mine['severity'], mine['remediation'], mine['message']) == \
+        (theirs['severity'], theirs['remediation'], theirs['message'])
+
+
+def test_apply_inbound_probe_extends_the_host_side_finding():
+    reach = dict(HEALTHY_REACH, inbound={'port': 4118, 'listening': False})
+    result = health_result(reach=reach, communication='bidirectional')
+    assert result['causes'] == ['inbound_4118_blocked']
+    out = fr.apply_inbound_probe(result, CLOSED, 'bidirectional')
+    blocked = [f for f in out['findings'] if f['cause'] == 'inbound_4118_blocked']
+    assert len(blocked) == 1
+    assert blocked[0]['evidence'][0] == 'nothing listens on TCP 4118 on the host'
+    assert blocked[0]['evidence'][1].startswith('TCP 4118 from localhost: closed')
+
+
+@pytest.mark.parametrize('probe, communication', [
+    ({'port': 4118, 'status': 'ok', 'from': 'localhost'}, 'bidirectional'),
+    ({'port': 4118, 'status': 'error', 'from': 'dsm1', 'msg': 'probe host unreachable'}, 'bidirectional'),
+    ({'port': 4118, 'status': 'skipped', 'from': 'localhost'}, 'manager_initiated'),
+    (CLOSED, 'agent_initiated'),
+    (None, 'bidirectional'),
+])
+def test_apply_inbound_probe_no_finding(probe, communication):
+    out = fr.apply_inbound_probe(health_result(), probe, communication)
+    assert out['healthy'] is True and out['findings'] == []
+
+
+def test_apply_inbound_probe_leaves_unreachable_hosts_alone():
+    lost = {'unreachable': True, 'msg': 'gone'}
+    assert fr.apply_inbound_probe(lost, CLOSED, 'bidirectional').get('findings') is None
+
+
+@pytest.mark.parametrize('registered, expected', [
+    ({'changed': False, 'elapsed': 0, 'state': 'started', 'port': 4118, 'failed': False}, 'ok'),
+    ({'changed': False, 'elapsed': 3, 'msg': 'Timeout when waiting for 10.0.0.5:4118', 'failed': False,
+      'failed_when_result': False}, 'closed'),
+    ({'unreachable': True, 'msg': 'ssh: connect to host dsm1 port 22: No route to host'}, 'error'),
+    ({'failed': True, 'msg': 'python not found'}, 'error'),
+])
+def test_normalize_wait_for_results(registered, expected):
+    probe = fr.normalize_probe(registered, 4118, 'dsm1')
+    assert probe['status'] == expected and probe['from'] == 'dsm1' and probe['port'] == 4118
+
+
+def test_normalize_skipped_probe():
+    assert fr.normalize_probe({'skipped': True, 'changed': False}, 4118, 'x') is None
+    assert fr.normalize_probe(None) is None
+
+
+def test_report_folds_inbound_probes():
+    fleet = {'a': health_result(communication='bidirectional'), 'b': health_result(communication='bidirectional'),
+             'c': {'unreachable': True, 'msg': 'gone'}}
+    inbound = {'a': {'changed': False, 'elapsed': 3, 'msg': 'Timeout when waiting for a:4118', 'failed': False},
+               'b': {'changed': False, 'elapsed': 0, 'state': 'started', 'port': 4118},
+               'c': {'skipped': True}}
+    report = build(fleet, inbound=inbound, communication='bidirectional', inbound_from='localhost')
+    hosts = dict((h['name'], h) for h in report['hosts'])
+    assert hosts['a']['status'] == 'broken' and hosts['a']['causes'] == ['inbound_4118_blocked']
+    assert hosts['a']['inbound_probe'] == {'port': 4118, 'status': 'closed', 'from': 'localhost',
+                                           'msg': 'Timeout when waiting for a:4118'}
+    assert hosts['b']['status'] == 'healthy' and hosts['b']['inbound_probe']['status'] == 'ok'
+    assert hosts['c']['status'] == 'unreachable' and hosts['c']['inbound_probe'] is None
+    assert report['causes']['inbound_4118_blocked']['host_names'] == ['a']
