@@ -23,6 +23,11 @@ The rules, in words:
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import calendar
+import datetime
+import re
+import time
+
 from ansible_collections.dsa.fleet.plugins.module_utils._probe import parse_manager_url
 
 CRITICAL = 'critical'
@@ -61,6 +66,7 @@ ACTIVATION_LOG_CAUSES = ('activation_refused', 'subscription_expired', 'reset_re
 REFUSALS = ('activation_refused', 'subscription_expired')
 
 DISK_FULL_FREE_BYTES = 64 * 1024 * 1024
+_STAMP = re.compile(r'^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$')
 FRESH_HEARTBEAT_SECONDS = 3600
 
 
@@ -119,14 +125,56 @@ def _log_evidence(signature):
     return text
 
 
-def _log_causes(logs):
-    """Map cause id -> list of evidence strings from the log scan result."""
-    causes = {}
+def _epoch(stamp):
+    """Seconds since the epoch of a log time (``YYYY-MM-DD[T ]HH:MM:SS[.ffffff][+HH:MM]``, naive = local
+    time), or None when it does not parse."""
+    if not stamp:
+        return None
+    text = str(stamp).strip().replace(' ', 'T', 1)
+    match = _STAMP.match(text)
+    if not match:
+        return None
+    try:
+        moment = datetime.datetime.strptime(match.group(1), '%Y-%m-%dT%H:%M:%S')
+    except ValueError:
+        return None
+    zone = match.group(3)
+    if not zone:
+        return time.mktime(moment.timetuple())
+    offset = 0 if zone == 'Z' else (int(zone[1:3]) * 60 + int(zone[-2:])) * (1 if zone[0] == '+' else -1)
+    return calendar.timegm(moment.timetuple()) - offset * 60
+
+
+def _last_session(agent):
+    """Epoch of the agent's last successful session with the manager, or None."""
+    status = (agent or {}).get('status') or {}
+    try:
+        value = int(float(status.get('lastAgentToManagerSession') or 0))
+    except (TypeError, ValueError):
+        return None
+    if value > 10 ** 11:   # milliseconds
+        value //= 1000
+    return value or None
+
+
+def _log_causes(logs, agent=None):
+    """Map cause id -> list of evidence strings from the log scan result.
+
+    Signatures whose last line is older than the agent's last successful session with the manager are
+    history: they are returned apart, in the second dict.
+    """
+    causes, history = {}, {}
+    session = _last_session(agent)
     for sig in (logs or {}).get('signatures') or []:
         cause = sig.get('cause')
         if cause in CAUSES and sig.get('count', 0) > 0 and sig.get('severity') != INFO:
-            causes.setdefault(cause, []).append(_log_evidence(sig))
-    return causes
+            last = _epoch(sig.get('last_seen'))
+            old = session is not None and last is not None and last < session
+            (history if old else causes).setdefault(cause, []).append(_log_evidence(sig))
+    for cause in list(history):
+        if cause in causes:
+            causes[cause].extend(history.pop(cause))
+    return causes, history
 
 
 def _agent_findings(agent, found):
@@ -368,15 +416,20 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
         _elsewhere_findings(agent, manager_url, tenant_id, found)
         _self_protection_findings(agent, found)
     _disk_findings(agent, found)
-    log_causes = _log_causes(logs)
+    log_causes, log_history = _log_causes(logs, agent)
     root = _network_findings(agent, reachability, log_causes, found)
     _inbound_findings(reachability, inbound_probe, communication, found)
     if not agent_ok:
         # Without a working agent its activation history says nothing useful.
         for cause in ACTIVATION_LOG_CAUSES + ('untrusted_peer',):
             log_causes.pop(cause, None)
+            log_history.pop(cause, None)
     network_known = bool(reachability and reachability.get('manager'))
     _log_findings(agent, log_causes, root, network_known, found)
+    for cause, evidence in sorted(log_history.items()):
+        if not found.has(cause):
+            found.add(cause, 'The agent log shows that %s, before the agent\'s last successful session with the '
+                      'manager.' % CAUSES[cause][2], evidence, severity=WARNING, remediation='manual')
     if not network_known:
         _collapse_log_only_network(found)
     for refusal in REFUSALS:

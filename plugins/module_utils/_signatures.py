@@ -91,6 +91,10 @@ CATALOGUE = (
     _sig('activation_not_successful', 'activation was not successful', 'activation_refused', 'critical',
          'The manager refused the activation (HTTP 400): agent-initiated activation or re-activation is '
          'not allowed on the manager.'),
+    _sig('agent_initiated_activation_not_allowed', 'agent-initiated activation is not allowed',
+         'activation_refused', 'critical',
+         'The manager does not allow agent-initiated activation (inferred wording of the manager\'s reason, '
+         'as the agent logs it).'),
     _sig('activate_agent_first', 'activate agent first', 'not_activated', 'critical',
          'The agent is not activated ("activate agent first").'),
     # Name resolution.

@@ -675,6 +675,8 @@ def cmd_up(args):
     for name in names:
         if "untrusted_peer" in hosts[name]:
             manager_api(f, "POST", "/lab/forget", {"hostname": name})
+            # a heartbeat now, so the agent's log shows the refusal without waiting for the interval
+            podman("exec", name, "/opt/ds_agent/dsa_control", "-m", check=False, timeout=60)
     t_prov = time.time()
     log("waiting for ssh")
     with cf.ThreadPoolExecutor(8) as ex:

@@ -252,6 +252,32 @@ def test_apply_inbound_probe_matches_diagnose():
     assert apply_inbound_probe(base, {'port': 4118, 'status': 'error'}, 'bidirectional') == (base, True)
 
 
+def test_log_lines_before_the_last_session_are_history():
+    # 2026-11-26 11:00:00 UTC is 1795777200 - 86400 = 1795690800
+    untrusted = sig('untrusted_peer', 'untrusted_peer')
+    untrusted['last_seen'] = '2026-11-26T11:00:00.000000+00:00'
+    after_fix = agent(status={'lastAgentToManagerSession': '1795690860'}, heartbeat_age=5)
+    findings, healthy = diagnose(after_fix, reach(), logs(untrusted))
+    assert healthy
+    assert [(f['cause'], f['severity']) for f in findings] == [('untrusted_peer', 'warning')]
+    before_fix = agent(status={'lastAgentToManagerSession': '1795690740'}, heartbeat_age=5)
+    findings, healthy = diagnose(before_fix, reach(), logs(untrusted))
+    assert causes_of(findings) == ['untrusted_peer'] and not healthy
+
+
+@pytest.mark.parametrize('stamp,expected', [
+    ('2026-11-26T11:00:00.000000+00:00', 1795690800),
+    ('2026-11-26 11:00:00.123 +0000', 1795690800),
+    ('2026-11-26T12:00:00+01:00', 1795690800),
+    ('2026-11-26T11:00:00Z', 1795690800),
+    ('yesterday', None),
+    (None, None),
+])
+def test_log_times(stamp, expected):
+    from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import _epoch
+    assert _epoch(stamp) == expected
+
+
 def test_nothing_gathered_is_healthy_with_no_findings():
     assert diagnose(None, None, None) == ([], True)
 

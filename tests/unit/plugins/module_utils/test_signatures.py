@@ -64,6 +64,10 @@ CASES = {
         TS + '[Error/1] | Error: activation was not successful. The manager may not be configured to allow '
         'agent-initiated activation' + SRC,
         TS + '[Info/5] | activation was successful' + SRC),
+    'agent_initiated_activation_not_allowed': (
+        TS + "[Error/1] | Activation failed: manager answered 'HTTP/1.1 400 OK': agent-initiated activation is not "
+        "allowed" + SRC,
+        TS + '[Info/5] | agent-initiated activation is allowed by policy' + SRC),
     'activate_agent_first': (TS + '[Error/1] | Command failed: activate agent first' + SRC,
                              TS + '[Info/5] | activated agent firstly' + SRC),
     'dns_name_not_known': (TS + '[Error/1] | getaddrinfo(dsm.example.com): Name or service not known' + SRC,

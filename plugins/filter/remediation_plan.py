@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""remediation_plan: which dsa.fleet fixes a host's findings call for, in a safe order."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: remediation_plan
+short_description: Plan the fixes a host's findings call for, in a safe order
+version_added: 0.1.0
+description:
+  - Maps the critical findings of M(dsa.fleet.health_info) to the steps of the C(dsa.fleet.remediate) role, in the
+    order they are safe to apply - C(reinstall), C(service), C(hosts_entry), C(firewall), C(proxy), C(activate).
+  - Causes a person must act on, and causes whose fix lacks a setting (no proxy given, no manager CIDRs, ...),
+    are listed in RV(_value.manual) with the reason; they are never "fixed" by force.
+  - Warnings (history in the log, self-protection) plan nothing.
+author:
+  - dsa.fleet contributors (@dsa-fleet)
+options:
+  _input:
+    description: The host's C(findings), as M(dsa.fleet.health_info) returns them.
+    type: list
+    elements: dict
+    required: true
+  settings:
+    description:
+      - What the fixes would need, from the remediate role's variables.
+      - C(manager_url) (activation, reinstall from the manager), C(manager_proxy) (proxy),
+        C(manager_cidrs) (firewall), C(firewall_egress) (bool), C(manage_hosts_entry) (bool) and
+        C(manager_ip) (hosts entry), C(self_protection_password_set) (bool), C(package_source) (bool,
+        a package file or URL is given besides the manager).
+    type: dict
+    default: {}
+'''
+
+EXAMPLES = r'''
+- name: Plan this host's fixes
+  ansible.builtin.set_fact:
+    plan: "{{ health.findings | dsa.fleet.remediation_plan({'manager_url': 'dsm://agents.example:443/'}) }}"
+'''
+
+RETURN = r'''
+_value:
+  description: The plan.
+  type: dict
+  contains:
+    steps:
+      description: The steps to run, in order.
+      type: list
+      elements: str
+      sample: [firewall, activate]
+    fixes:
+      description: For each step, the cause ids it addresses.
+      type: dict
+      sample: {firewall: [inbound_4118_blocked], activate: [not_activated]}
+    manual:
+      description: The causes left to a person, with why.
+      type: list
+      elements: dict
+      sample: [{cause: subscription_expired, why: "the manager refuses: renew the subscription"}]
+    activate_force:
+      description: Whether activation must reset the agent first (C(reset_required), C(untrusted_peer)).
+      type: bool
+'''
+
+from ansible.errors import AnsibleFilterError
+
+STEPS = ('reinstall', 'service', 'hosts_entry', 'firewall', 'proxy', 'activate')
+
+MANUAL_ALWAYS = {
+    'activation_refused': 'the manager does not allow agent-initiated activation or re-activation: change that '
+                          'setting on the manager, then run remediate again',
+    'subscription_expired': 'the manager refuses: the trial or subscription is over',
+    'disk_full': 'free space on the host (or make it writable); the agent cannot write',
+    'heartbeat_failing': 'heartbeats fail with no network cause found by the probes: see the evidence',
+    'tls_handshake_failed': 'TCP reaches the manager but TLS fails: look for an intercepting proxy or firewall on '
+                            'the path',
+    'self_protection_enabled': 'give dsa_fleet_self_protection_password to let the fixes reset or remove the agent',
+}
+
+
+def _step_for(cause, settings, causes):
+    """(step, None) or (None, why a person must act)."""
+    if cause in MANUAL_ALWAYS:
+        return None, MANUAL_ALWAYS[cause]
+    if cause in ('agent_not_installed', 'agent_corrupt'):
+        if settings.get('manager_url') or settings.get('package_source'):
+            return 'reinstall', None
+        return None, 'no package source: set dsa_fleet_manager_url (the manager serves the package), ' \
+                     'dsa_fleet_package_url or dsa_fleet_package_file'
+    if cause == 'agent_service_down':
+        return 'service', None
+    if cause == 'dns_unresolvable':
+        if settings.get('manage_hosts_entry') and settings.get('manager_ip'):
+            return 'hosts_entry', None
+        return None, 'the manager name does not resolve: fix DNS, or set dsa_fleet_manage_hosts_entry and ' \
+                     'dsa_fleet_manager_ip'
+    if cause == 'inbound_4118_blocked':
+        if settings.get('manager_cidrs'):
+            return 'firewall', None
+        return None, 'set dsa_fleet_manager_cidrs (the manager addresses allowed in) to open the inbound port'
+    if cause == 'manager_unreachable':
+        if settings.get('firewall_egress') and settings.get('manager_cidrs'):
+            return 'firewall', None
+        return None, 'the manager port is blocked on the path: open egress to the manager (or set ' \
+                     'dsa_fleet_firewall_egress and dsa_fleet_manager_cidrs when the host itself filters egress)'
+    if cause in ('proxy_required', 'proxy_auth_failed'):
+        if settings.get('manager_proxy'):
+            return 'proxy', None
+        return None, 'set dsa_fleet_manager_proxy (and its credentials) for the agent'
+    if cause in ('not_activated', 'reset_required', 'untrusted_peer'):
+        if not settings.get('manager_url'):
+            return None, 'set dsa_fleet_manager_url (and the tenant and token) to activate the agent'
+        if cause != 'not_activated' and 'self_protection_enabled' in causes \
+                and not settings.get('self_protection_password_set'):
+            return None, 'self-protection is on: the agent cannot be reset without dsa_fleet_self_protection_password'
+        return 'activate', None
+    return None, 'no automatic fix is known for this cause'
+
+
+def remediation_plan(findings, settings=None):
+    """Return ``{steps, fixes, manual, activate_force}`` for one host's findings."""
+    if findings is None:
+        findings = []
+    if not isinstance(findings, list):
+        raise AnsibleFilterError('remediation_plan expects a list of findings, got %s' % type(findings).__name__)
+    settings = dict(settings or {})
+    causes = set(f.get('cause') for f in findings if isinstance(f, dict))
+    fixes = {}
+    manual = []
+    for finding in findings:
+        if not isinstance(finding, dict) or finding.get('severity') != 'critical':
+            continue
+        cause = finding.get('cause')
+        step, why = _step_for(cause, settings, causes)
+        if step:
+            fixes.setdefault(step, [])
+            if cause not in fixes[step]:
+                fixes[step].append(cause)
+        else:
+            manual.append({'cause': cause, 'why': why})
+    # A reinstalled agent is activated by the reinstall role itself; an agent with a service that will not
+    # start is restarted first, and whatever remains shows in the re-diagnosis.
+    return {
+        'steps': [s for s in STEPS if s in fixes],
+        'fixes': fixes,
+        'manual': manual,
+        # Activated against the wrong manager or tenant, or forgotten by the manager: reset first.
+        'activate_force': bool(set(fixes.get('activate', [])) & set(['untrusted_peer', 'reset_required'])),
+    }
+
+
+class FilterModule(object):
+    """dsa.fleet remediation planning filters."""
+
+    def filters(self):
+        return {'remediation_plan': remediation_plan}
