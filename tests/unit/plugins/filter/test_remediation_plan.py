@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""remediation_plan: findings -> ordered steps, and what is left to a person (with why)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dsa.fleet.plugins.filter.remediation_plan import STEPS, remediation_plan
+
+ALL_SETTINGS = {
+    'manager_url': 'dsm://agents.example:443/',
+    'manager_proxy': 'http://proxy.example:3128',
+    'manager_cidrs': ['192.0.2.10/32'],
+    'firewall_egress': True,
+    'manage_hosts_entry': True,
+    'manager_ip': '192.0.2.10',
+    'self_protection_password_set': True,
+}
+
+
+def finding(cause, severity='critical'):
+    return {'cause': cause, 'severity': severity, 'message': cause, 'evidence': [], 'remediation': 'x'}
+
+
+@pytest.mark.parametrize('cause,step', [
+    ('agent_not_installed', 'reinstall'),
+    ('agent_corrupt', 'reinstall'),
+    ('agent_service_down', 'service'),
+    ('dns_unresolvable', 'hosts_entry'),
+    ('inbound_4118_blocked', 'firewall'),
+    ('manager_unreachable', 'firewall'),
+    ('proxy_required', 'proxy'),
+    ('proxy_auth_failed', 'proxy'),
+    ('not_activated', 'activate'),
+    ('reset_required', 'activate'),
+    ('untrusted_peer', 'activate'),
+])
+def test_each_fixable_cause_has_its_step(cause, step):
+    plan = remediation_plan([finding(cause)], ALL_SETTINGS)
+    assert plan['steps'] == [step]
+    assert plan['fixes'] == {step: [cause]}
+    assert plan['manual'] == []
+
+
+@pytest.mark.parametrize('cause', ['activation_refused', 'subscription_expired', 'disk_full', 'heartbeat_failing',
+                                   'tls_handshake_failed'])
+def test_causes_for_a_person_are_never_planned(cause):
+    plan = remediation_plan([finding(cause)], ALL_SETTINGS)
+    assert plan['steps'] == []
+    assert [m['cause'] for m in plan['manual']] == [cause]
+    assert plan['manual'][0]['why']
+
+
+@pytest.mark.parametrize('cause,missing', [
+    ('proxy_required', 'dsa_fleet_manager_proxy'),
+    ('inbound_4118_blocked', 'dsa_fleet_manager_cidrs'),
+    ('dns_unresolvable', 'dsa_fleet_manage_hosts_entry'),
+    ('manager_unreachable', 'dsa_fleet_firewall_egress'),
+    ('not_activated', 'dsa_fleet_manager_url'),
+    ('agent_not_installed', 'dsa_fleet_manager_url'),
+])
+def test_a_fix_without_its_setting_goes_to_a_person_saying_which(cause, missing):
+    plan = remediation_plan([finding(cause)], {})
+    assert plan['steps'] == []
+    assert missing in plan['manual'][0]['why']
+
+
+def test_safe_order_and_reset_first():
+    findings = [finding('untrusted_peer'), finding('proxy_required'), finding('inbound_4118_blocked'),
+                finding('agent_service_down')]
+    plan = remediation_plan(findings, ALL_SETTINGS)
+    assert plan['steps'] == ['service', 'firewall', 'proxy', 'activate']
+    assert plan['steps'] == [s for s in STEPS if s in plan['steps']]
+    assert plan['activate_force'] is True
+    assert remediation_plan([finding('not_activated')], ALL_SETTINGS)['activate_force'] is False
+
+
+def test_self_protection_without_password_blocks_the_reset():
+    findings = [finding('reset_required'), finding('self_protection_enabled', 'warning')]
+    settings = dict(ALL_SETTINGS, self_protection_password_set=False)
+    plan = remediation_plan(findings, settings)
+    assert plan['steps'] == []
+    assert 'dsa_fleet_self_protection_password' in plan['manual'][0]['why']
+    # a fresh activation needs no reset
+    assert remediation_plan([finding('not_activated'), finding('self_protection_enabled', 'warning')],
+                            settings)['steps'] == ['activate']
+
+
+def test_warnings_plan_nothing():
+    plan = remediation_plan([finding('heartbeat_failing', 'warning'), finding('self_protection_enabled', 'warning')],
+                            ALL_SETTINGS)
+    assert plan == {'steps': [], 'fixes': {}, 'manual': [], 'activate_force': False}
+
+
+def test_healthy_host_and_bad_input():
+    assert remediation_plan([], ALL_SETTINGS)['steps'] == []
+    assert remediation_plan(None)['steps'] == []
+    with pytest.raises(AnsibleFilterError, match='list of findings'):
+        remediation_plan('not a list')
