@@ -9,7 +9,7 @@ export PYTHONPATH := $(ROOT)/.collections
 export ANSIBLE_NOCOLOR := 1
 PYTEST := python -m pytest -q -p no:cacheprovider
 
-.PHONY: setup lint sanity units functional pytest test demo build changelog clean
+.PHONY: setup lint sanity units functional pytest test-e2e test-molecule test demo build changelog clean
 
 setup:
 	@bash hack/setup.sh
@@ -31,7 +31,15 @@ functional: setup
 pytest: setup
 	$(PYTEST) tests/unit tests/functional tests/report
 
-test: lint sanity pytest
+# the lab fleet end to end: diagnose and remediate (tests/e2e; brings up its own lab fleet)
+test-e2e: setup
+	$(PYTEST) tests/e2e
+
+# Molecule scenarios of the roles, on the lab image (podman)
+test-molecule: test-molecule-activate-proxy test-molecule-firewall test-molecule-reinstall
+
+# Static checks first (fast), then the tests that need no lab, then the lab, the fleet and the roles.
+test: lint sanity pytest test-lab test-e2e test-molecule
 
 demo: setup
 	bash hack/demo.sh
@@ -45,5 +53,8 @@ changelog: setup
 clean:
 	rm -rf .build tests/output
 
--include tests/lab/lab.mk
--include bench/bench.mk
+include tests/lab/lab.mk
+include roles/activate/molecule.mk
+include roles/firewall/molecule.mk
+include roles/reinstall/molecule.mk
+include bench/bench.mk

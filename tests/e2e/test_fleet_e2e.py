@@ -82,8 +82,7 @@ def playbook(name, inventory, report_dir, *extra, **kwargs):
 
 
 def finish(proc, timeout=1200):
-    output, _ = proc.communicate(timeout=timeout)
-    return output
+    return proc.communicate(timeout=timeout)[0]
 
 
 def recap(output):
@@ -146,8 +145,10 @@ def critical(host):
 
 def assert_no_secret(fleet, *paths):
     for path in paths:
-        files = [path] if os.path.isfile(path) else [p for p in glob.glob(os.path.join(path, '**', '*'),
-                                                                           recursive=True) if os.path.isfile(p)]
+        if os.path.isfile(path):
+            files = [path]
+        else:
+            files = [p for p in glob.glob(os.path.join(path, '**', '*'), recursive=True) if os.path.isfile(p)]
         for name in files:
             with open(name, errors='replace') as handle:
                 text = handle.read()

@@ -41,7 +41,8 @@ def test_build_install_and_run(tmp_path):
     assert 'plugins/modules/health_info.py' in names
     assert 'plugins/module_utils/_diagnosis.py' in names
     assert 'docs/causes.md' in names
-    for unwanted in ('tests/lab', 'bench', '.venv', '.collections', 'hack', '.build'):
+    assert not any(n.endswith('.mk') for n in names)
+    for unwanted in ('tests/lab', 'bench', '.venv', '.collections', 'hack', '.build', 'extensions/molecule'):
         assert not any(n == unwanted or n.startswith(unwanted + '/') for n in names), unwanted
 
     installed = tmp_path / 'collections'

@@ -24,6 +24,7 @@ PLAYBOOK = os.path.join(ROOT, 'playbooks', 'diagnose.yml')
 SECRET = 'PlaybookProxySecret42'
 PYTHON = os.path.abspath(sys.executable)
 
+
 def _closed_port():
     """A local TCP port nothing listens on."""
     sock = socket.socket()

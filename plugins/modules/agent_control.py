@@ -1,0 +1,565 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: agent_control
+short_description: Activate, reset or heartbeat the Deep Security Agent, idempotently
+version_added: 0.1.0
+description:
+  - Drives the agent's local control CLI C(dsa_control) for agent-initiated activation (C(-a)),
+    reset (C(-r)) and an immediate heartbeat (C(-m)).
+  - Idempotent from the agent's real state, read with C(dsa_query -c GetAgentStatus) before anything is
+    done. An agent already activated against the same manager (host and port of C(AgentStatus.dsmUrl),
+    whether it shows C(https://) or C(dsm://)) and the same tenant is left alone unless O(force=true).
+  - Activation always passes C(--max-dsm-retries) and C(--dsm-retry-interval), so that a manager that
+    cannot be reached fails in bounded time instead of blocking for hours (the agent's own defaults are
+    30 retries, 300 seconds apart).
+  - "The outcome is decided from the status line C(dsa_control) prints (C(HTTP Status: 200 - OK) and the
+    error texts after it), never from its exit code alone. A failure carries the cause id in RV(cause)
+    and in its message (see the collection's docs/causes.md)."
+  - Settings such as O(policy_id) or O(display_name) are sent at activation only; the agent cannot show
+    them back, so changing them alone does not re-activate an agent (use O(force=true)).
+author:
+  - dsa.fleet contributors (@dsa-fleet)
+options:
+  state:
+    description:
+      - V(activated) activates the agent against O(manager_url) (agent-initiated), unless it already is.
+      - V(reset) deactivates the agent (C(dsa_control -r)), unless it is not activated.
+      - V(heartbeat) asks the agent to contact its manager now (C(dsa_control -m)) and fails with the
+        cause when that does not succeed. A heartbeat changes no setting, so it always reports
+        C(changed=false); it is not sent in check mode.
+    type: str
+    choices: [activated, reset, heartbeat]
+    default: activated
+  manager_url:
+    description:
+      - The manager's agent activation URL, C(dsm://HOST:PORT/), for example
+        C(dsm://agents.workload.de-1.cloudone.trendmicro.com:443/) (Workload Security) or
+        C(dsm://dsm.example.com:4120/) (on-premise). The port is required; no path, user or query.
+      - Required when O(state=activated).
+    type: str
+  tenant_id:
+    description:
+      - The tenant ID (C(tenantID:)), for Workload Security and multi-tenant managers.
+      - Compared with the tenant the agent is activated in. The agent only shows its tenant's GUID
+        (in C(AgentStatus.dsmDN)), so a non-GUID tenant ID is compared with what this module recorded
+        at its last activation (under O(data_dir)); when neither can tell, the agent is left alone with
+        a warning.
+    type: str
+  token:
+    description:
+      - The tenant's activation token (C(token:)). Never logged or returned.
+      - Requires O(tenant_id).
+    type: str
+  policy_id:
+    description: The policy to assign at activation (C(policyid:)).
+    type: int
+  group_id:
+    description: The computer group to place the computer in at activation (C(groupid:)).
+    type: int
+  relay_group_id:
+    description: The relay group to use (C(relaygroupid:)).
+    type: int
+  display_name:
+    description: The computer's display name on the manager (C(displayname:)).
+    type: str
+  description:
+    description: The computer's description on the manager (C(description:)).
+    type: str
+  max_dsm_retries:
+    description:
+      - How often the agent retries an activation it cannot deliver (C(--max-dsm-retries), 0-100).
+      - Always passed; the agent's own default is 30.
+    type: int
+    default: 3
+  dsm_retry_interval:
+    description:
+      - Seconds between those retries (C(--dsm-retry-interval), 1-3600).
+      - Always passed; the agent's own default is 300.
+    type: int
+    default: 10
+  force:
+    description:
+      - With O(state=activated), activate even when the agent is already activated against this manager
+        and tenant. An activated agent is reset first (the agent refuses C(-a) otherwise).
+      - With O(state=reset), reset even when the agent does not look activated.
+    type: bool
+    default: false
+  reset_if_needed:
+    description:
+      - With O(state=activated), reset an agent that is activated against another manager or tenant
+        before activating it, and when the agent answers C(reset agent first), reset it and try once more.
+      - When false, such an agent fails with cause C(reset_required) and nothing is changed.
+    type: bool
+    default: false
+  self_protection_password:
+    description:
+      - The agent's self-protection password (C(-p)), needed by reset and heartbeat when self-protection
+        is on. Never logged or returned.
+    type: str
+  agent_dir:
+    description: Folder holding C(dsa_control) and C(dsa_query).
+    type: path
+    default: /opt/ds_agent
+  data_dir:
+    description:
+      - The agent's data folder. The module keeps a record of its last activation (manager URL, tenant ID,
+        certificate hash; never the token) in C(dsa_fleet/activation.json) under it, mode 0600.
+    type: path
+    default: /var/opt/ds_agent
+  timeout:
+    description:
+      - Seconds allowed for each C(dsa_control) run.
+      - Defaults to enough for every activation retry (C(30 + (max_dsm_retries + 1) * 30 + max_dsm_retries *
+        dsm_retry_interval)); C(dsa_query) runs are bounded by 30 seconds.
+      - Must be greater than 0.
+    type: int
+extends_documentation_fragment:
+  - dsa.fleet.attributes
+  - dsa.fleet.attributes.platform_linux
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the agent's state and reports what it would do (RV(actions)) without running C(dsa_control).
+  diff_mode:
+    support: full
+    details:
+      - Shows the agent's activation (activated, manager URL, tenant ID) before and after.
+notes:
+  - Run it with privileges (C(become)); C(dsa_control) needs root on a real agent.
+  - The agent's service must answer; otherwise the module fails with cause C(agent_service_down)
+    (or C(agent_not_installed), C(agent_corrupt)).
+  - "Causes a failed C(dsa_control) run is mapped to: C(activation_refused), C(subscription_expired),
+    C(reset_required), C(untrusted_peer), C(not_activated), C(self_protection_enabled),
+    C(proxy_auth_failed), C(manager_unreachable), C(agent_service_down); null when the output is not
+    understood (the status line and message are returned as they are)."
+  - The role C(dsa.fleet.activate) resets when needed, activates, and waits for the first heartbeat.
+seealso:
+  - module: dsa.fleet.agent_info
+  - module: dsa.fleet.agent_proxy
+'''
+
+EXAMPLES = r'''
+- name: Activate against Workload Security (not changed when already activated there)
+  dsa.fleet.agent_control:
+    manager_url: dsm://agents.workload.de-1.cloudone.trendmicro.com:443/
+    tenant_id: 6C5E4C8B-4F7A-2D1E-9B3A-0E7D5A1C2F44
+    token: "{{ vault_dsa_token }}"
+    policy_id: 12
+    reset_if_needed: true
+  become: true
+
+- name: Activate against an on-premise manager, at most 5 retries one minute apart
+  dsa.fleet.agent_control:
+    manager_url: dsm://dsm.example.com:4120/
+    max_dsm_retries: 5
+    dsm_retry_interval: 60
+    display_name: "{{ inventory_hostname }}"
+  become: true
+
+- name: Reset (deactivate) an agent with self-protection on
+  dsa.fleet.agent_control:
+    state: reset
+    self_protection_password: "{{ vault_dsa_self_protection }}"
+  become: true
+
+- name: Heartbeat now, and fail with the cause when the manager is not reached
+  dsa.fleet.agent_control:
+    state: heartbeat
+  register: heartbeat
+  become: true
+'''
+
+RETURN = r'''
+actions:
+  description:
+    - What was done, in order (in check mode, what would be done); empty when nothing was needed.
+    - C(heartbeat) is listed when a heartbeat was sent.
+  returned: always
+  type: list
+  elements: str
+  sample: [reset, activate]
+commands:
+  description: The C(dsa_control) command lines run, with the token and passwords replaced by C(********).
+  returned: always
+  type: list
+  elements: list
+  sample: [["/opt/ds_agent/dsa_control", "--max-dsm-retries", "3", "--dsm-retry-interval", "10", "-a",
+            "dsm://dsm.example.com:4120/", "tenantID:1", "token:********"]]
+cause:
+  description: The cause id of a failure; null on success or when the output is not understood.
+  returned: always
+  type: str
+  sample: activation_refused
+status_line:
+  description: The C(HTTP Status:) line of the last C(dsa_control) run; null when none was printed or nothing ran.
+  returned: always
+  type: str
+  sample: "HTTP Status: 400 - OK"
+http_status:
+  description: The number of that status line; null when none.
+  returned: always
+  type: int
+  sample: 400
+message:
+  description: The most telling line C(dsa_control) printed (an C(Error:) line, else the status line), redacted.
+  returned: always
+  type: str
+  sample: "Error: activation was not successful. The manager may not be configured to allow agent-initiated activation, ..."
+activated:
+  description: Whether the agent is activated after the run (predicted in check mode).
+  returned: when O(state=activated) or O(state=reset)
+  type: bool
+  sample: true
+manager_url:
+  description: The manager the agent is activated against after the run, as C(dsm://HOST:PORT/); null when none.
+  returned: when O(state=activated) or O(state=reset)
+  type: str
+  sample: dsm://dsm.example.com:4120/
+tenant_id:
+  description: The tenant after the run, as far as it is known (the recorded tenant ID, else the GUID the agent shows).
+  returned: when O(state=activated) or O(state=reset)
+  type: str
+  sample: "1"
+'''
+
+import re
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent
+
+GATHER_TIMEOUT = 30
+_GUID = re.compile(r'^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$')
+_HOST = re.compile(r'^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_-]{1,63})*\.?)$')
+
+
+class ControlError(Exception):
+    """A dsa_control failure: ``result`` holds cause, status_line, message ..."""
+
+    def __init__(self, msg, result):
+        super(ControlError, self).__init__(msg)
+        self.result = result
+
+
+def manager_url_error(url):
+    """Why ``url`` is not a ``dsm://HOST:PORT/`` URL, or None."""
+    parts = _agent.split_url(url)
+    example = 'dsm://HOST:PORT/, for example dsm://dsm.example.com:4120/'
+    if not parts:
+        return 'manager_url must look like %s; got %r' % (example, url)
+    scheme, host, port, rest = parts
+    if scheme != 'dsm':
+        return 'manager_url must use the dsm:// scheme (%s); got %r' % (example, url)
+    if port is None:
+        return 'manager_url needs a port (%s); got %r' % (example, url)
+    if not 1 <= port <= 65535:
+        return 'manager_url port must be between 1 and 65535; got %d' % port
+    if rest not in ('', '/'):
+        return 'manager_url must not have a path, query or fragment (%s); got %r' % (example, url)
+    if not _HOST.match(host):
+        return 'manager_url has an invalid host name %r' % (host,)
+    return None
+
+
+def normalize_manager_url(url):
+    """``dsm://host:port/`` for any manager URL form (dsmUrl's https:// too); None when not one."""
+    host_port = _agent.manager_host_port(url) if url else None
+    return 'dsm://%s:%d/' % host_port if host_port else None
+
+
+def validate(module):
+    """Check the parameters before anything runs; fail naming the parameter."""
+    params = module.params
+    if params['manager_url'] is not None:
+        error = manager_url_error(params['manager_url'])
+        if error:
+            module.fail_json(msg=error)
+    for name, low, high in (('max_dsm_retries',) + _agent.MAX_DSM_RETRIES_RANGE,
+                            ('dsm_retry_interval',) + _agent.DSM_RETRY_INTERVAL_RANGE):
+        if not low <= params[name] <= high:
+            module.fail_json(msg='%s must be between %d and %d; got %d' % (name, low, high, params[name]))
+    if params['tenant_id'] is not None and not re.match(r'^[^\s:]+$', params['tenant_id']):
+        module.fail_json(msg='tenant_id must be a non-empty value without spaces or colons; got %r'
+                         % params['tenant_id'])
+    if params['token'] is not None and not params['token'].strip():
+        module.fail_json(msg='token must not be empty')
+    for name in ('policy_id', 'group_id', 'relay_group_id'):
+        if params[name] is not None and params[name] < 0:
+            module.fail_json(msg='%s must not be negative; got %d' % (name, params[name]))
+    for name in ('display_name', 'description'):
+        if params[name] is not None and re.search(r'[\r\n\x00]', params[name]):
+            module.fail_json(msg='%s must be a single line' % name)
+    if params['timeout'] is not None and params['timeout'] <= 0:
+        module.fail_json(msg='timeout must be greater than 0; got %d' % params['timeout'])
+
+
+def control_timeout(params):
+    """Seconds for one dsa_control run: enough for every activation retry unless given."""
+    if params['timeout']:
+        return params['timeout']
+    retries = params['max_dsm_retries']
+    return 30 + (retries + 1) * 30 + retries * params['dsm_retry_interval']
+
+
+class AgentControl(object):
+    """One run of the module: read the state, plan, act (unless check mode), report."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.run_command = _agent.module_run_command(module)
+        self.actions = []
+        self.commands = []
+        self.last = {'cause': None, 'status_line': None, 'http_status': None, 'message': None}
+        self.changed = False
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def gather(self):
+        """The agent facts, or a failure with the cause when the agent cannot be asked."""
+        agent = _agent.gather_agent(self.run_command, self.params['agent_dir'], self.params['data_dir'],
+                                    GATHER_TIMEOUT)
+        if not agent['installed']:
+            self.fail('the Deep Security Agent is not installed (no package, no programs in %s)'
+                      % self.params['agent_dir'], 'agent_not_installed')
+        if not agent['cli']['ok']:
+            self.fail('the agent cannot be asked for its state: %s' % agent['cli']['error'],
+                      agent['cli']['cause'])
+        return agent
+
+    def record_for(self, agent):
+        """The activation record, if it still describes this agent's activation (same certificate)."""
+        record = _agent.read_activation_record(self.params['data_dir'])
+        cert = record.get('cert_hash')
+        if cert and agent.get('cert_hash') and _agent.normalize_hash(cert) == _agent.normalize_hash(agent['cert_hash']):
+            return record
+        return {}
+
+    def view(self, agent):
+        """``{activated, manager_url, tenant_id}`` of an agent, as the diff shows it."""
+        if not agent['activated']:
+            return {'activated': False, 'manager_url': None, 'tenant_id': None}
+        record = self.record_for(agent)
+        return {'activated': True,
+                'manager_url': normalize_manager_url(agent['manager_url']) or normalize_manager_url(
+                    record.get('manager_url')),
+                'tenant_id': record.get('tenant_id') or agent['tenant_id']}
+
+    def tenant_matches(self, agent):
+        """True / False, or None when it cannot be told."""
+        wanted = self.params['tenant_id']
+        if not wanted:
+            return True
+        record = self.record_for(agent)
+        if record.get('manager_url') and normalize_manager_url(record['manager_url']) == normalize_manager_url(
+                self.params['manager_url']):
+            return str(record.get('tenant_id') or '') == wanted
+        if _GUID.match(wanted) and agent['tenant_id']:
+            return wanted.upper() == agent['tenant_id'].upper()
+        return None
+
+    # -- acting ----------------------------------------------------------------------------------
+
+    def fail(self, msg, cause=None, **extra):
+        """Fail with the cause in the message and the result."""
+        result = dict(self.result_base(), **extra)
+        result['cause'] = cause
+        if cause:
+            msg = '%s (cause: %s)' % (msg, cause)
+        self.module.fail_json(msg=msg, **result)
+
+    def result_base(self):
+        """Keys every result carries."""
+        return dict(changed=self.changed, actions=self.actions, commands=self.commands, **self.last)
+
+    def control(self, action, args, timeout):
+        """Run dsa_control; raise ControlError unless the status line says it worked."""
+        self.actions.append(action)
+        result = _agent.run_control(self.run_command, self.params['agent_dir'], args, timeout)
+        self.commands.append(result['cmd'])
+        self.last = dict((k, result[k]) for k in ('cause', 'status_line', 'http_status', 'message'))
+        if not result['ok']:
+            if result['timed_out'] and result['http_status'] is None:
+                text = 'dsa_control timed out after %d seconds' % timeout
+            else:
+                text = result['message'] or 'dsa_control printed no status line (rc=%s)' % result['rc']
+            raise ControlError(text, result)
+        if action in ('activate', 'reset'):
+            self.changed = True
+        return result
+
+    def control_failed(self, what, error):
+        """Fail after a ControlError, with the cause and the agent's (or manager's) words."""
+        cause = error.result['cause']
+        hint = {
+            'reset_required': '; set reset_if_needed=true to reset the agent and activate it again',
+            'self_protection_enabled': '; give self_protection_password',
+            'not_activated': ' (activate it with state=activated)',
+        }.get(cause, '')
+        self.fail('%s failed: %s%s' % (what, error, hint), cause)
+
+    def reset(self):
+        """dsa_control -r, and forget the activation record."""
+        self.control('reset', _agent.reset_args(self.params['self_protection_password']),
+                     control_timeout(self.params))
+        _agent.remove_activation_record(self.params['data_dir'])
+
+    def activate(self):
+        """dsa_control -a with bounded retries (raises ControlError)."""
+        params = self.params
+        settings = dict((name, params[name]) for name in (
+            'tenant_id', 'token', 'policy_id', 'group_id', 'relay_group_id', 'display_name', 'description'))
+        args = _agent.activation_args(normalize_manager_url(params['manager_url']), settings, params['max_dsm_retries'],
+                                      params['dsm_retry_interval'])
+        return self.control('activate', args, control_timeout(params))
+
+    # -- the states ------------------------------------------------------------------------------
+
+    def state_activated(self):
+        params = self.params
+        agent = self.gather()
+        before = self.view(agent)
+        wanted_url = normalize_manager_url(params['manager_url'])
+        same_manager = agent['activated'] and before['manager_url'] == wanted_url
+        same_tenant = self.tenant_matches(agent) if same_manager else False
+        if agent['activated'] and same_manager and same_tenant is not False and not params['force']:
+            if same_tenant is None:
+                self.module.warn('the agent is activated against %s, but its tenant cannot be compared with '
+                                 'tenant_id %s (no record of the last activation); use force=true to '
+                                 're-activate' % (wanted_url, params['tenant_id']))
+            self.exit(before, before, 'already activated against %s' % wanted_url)
+
+        plan = []
+        if agent['activated']:
+            if not (params['reset_if_needed'] or params['force']):
+                where = before['manager_url'] or 'another manager'
+                if same_manager:
+                    where += ' in tenant %s' % (before['tenant_id'] or 'unknown')
+                self.fail('the agent is activated against %s; set reset_if_needed=true to reset it and activate '
+                          'it against %s%s' % (where, wanted_url,
+                                               ' in tenant %s' % params['tenant_id'] if params['tenant_id'] else ''),
+                          'reset_required')
+            plan.append('reset')
+        plan.append('activate')
+        after = {'activated': True, 'manager_url': wanted_url,
+                 'tenant_id': params['tenant_id'] or (before['tenant_id'] if same_manager else None)}
+        if self.module.check_mode:
+            self.actions = plan
+            self.changed = True
+            self.exit(before, after, 'would %s against %s' % (' and '.join(plan), wanted_url))
+
+        try:
+            if 'reset' in plan:
+                self.reset()
+            try:
+                self.activate()
+            except ControlError as error:
+                if error.result['cause'] != 'reset_required' or not params['reset_if_needed'] or 'reset' in plan:
+                    raise
+                self.reset()
+                self.activate()
+        except ControlError as error:
+            self.control_failed('dsa_control %s' % ('-a' if self.actions[-1] == 'activate' else '-r'), error)
+
+        agent = _agent.gather_agent(self.run_command, params['agent_dir'], params['data_dir'], GATHER_TIMEOUT)
+        if agent['activated'] and agent['cert_hash'] and not _agent.is_bootstrap_hash(agent['cert_hash']):
+            _agent.write_activation_record(params['data_dir'], {
+                'manager_url': wanted_url, 'tenant_id': params['tenant_id'], 'cert_hash': agent['cert_hash']})
+        else:
+            self.module.warn('dsa_control -a answered %s, but the agent does not report an activation yet'
+                             % self.last['status_line'])
+        self.exit(before, self.view(agent), 'activated against %s' % wanted_url)
+
+    def state_reset(self):
+        agent = self.gather()
+        before = self.view(agent)
+        after = {'activated': False, 'manager_url': None, 'tenant_id': None}
+        if not agent['activated'] and not self.params['force']:
+            self.exit(before, before, 'the agent is not activated')
+        if self.module.check_mode:
+            self.actions = ['reset']
+            self.changed = True
+            self.exit(before, after, 'would reset the agent')
+        try:
+            self.reset()
+        except ControlError as error:
+            self.control_failed('dsa_control -r', error)
+        agent = _agent.gather_agent(self.run_command, self.params['agent_dir'], self.params['data_dir'],
+                                    GATHER_TIMEOUT)
+        self.exit(before, self.view(agent), 'reset the agent')
+
+    def state_heartbeat(self):
+        agent_dir = self.params['agent_dir']
+        if not _agent.is_executable(_agent.program_path(agent_dir, 'dsa_control')):
+            programs = _agent.find_programs(agent_dir)
+            cause = 'agent_corrupt' if any(programs.values()) else 'agent_not_installed'
+            self.fail('dsa_control not found in %s' % agent_dir, cause)
+        if self.module.check_mode:
+            self.actions = ['heartbeat']
+            self.exit(None, None, 'would send a heartbeat (not sent in check mode)')
+        try:
+            self.control('heartbeat', _agent.heartbeat_args(password=self.params['self_protection_password']),
+                         control_timeout(self.params))
+        except ControlError as error:
+            self.control_failed('heartbeat (dsa_control -m)', error)
+        self.exit(None, None, 'heartbeat succeeded')
+
+    def exit(self, before, after, msg):
+        """exit_json with the diff (activation states only) and the after view."""
+        result = self.result_base()
+        shown = after or {}
+        result.update(msg=msg, activated=shown.get('activated'), manager_url=shown.get('manager_url'),
+                      tenant_id=shown.get('tenant_id'))
+        if after is None:
+            result.pop('activated')
+            result.pop('manager_url')
+            result.pop('tenant_id')
+        elif self.module._diff:
+            result['diff'] = {'before': before, 'after': after}
+        self.module.exit_json(**result)
+
+
+def main():
+    """Entry point."""
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type='str', default='activated', choices=['activated', 'reset', 'heartbeat']),
+            manager_url=dict(type='str'),
+            tenant_id=dict(type='str'),
+            token=dict(type='str', no_log=True),
+            policy_id=dict(type='int'),
+            group_id=dict(type='int'),
+            relay_group_id=dict(type='int'),
+            display_name=dict(type='str'),
+            description=dict(type='str'),
+            max_dsm_retries=dict(type='int', default=3),
+            dsm_retry_interval=dict(type='int', default=10),
+            force=dict(type='bool', default=False),
+            reset_if_needed=dict(type='bool', default=False),
+            self_protection_password=dict(type='str', no_log=True),
+            agent_dir=dict(type='path', default=_agent.DEFAULT_AGENT_DIR),
+            data_dir=dict(type='path', default=_agent.DEFAULT_DATA_DIR),
+            timeout=dict(type='int'),
+        ),
+        required_if=[('state', 'activated', ['manager_url'])],
+        required_by={'token': 'tenant_id'},
+        supports_check_mode=True,
+    )
+    validate(module)
+    control = AgentControl(module)
+    try:
+        getattr(control, 'state_' + module.params['state'])()
+    except (OSError, IOError, ValueError) as exc:
+        control.fail('agent_control failed: %s' % exc, None, exception=traceback.format_exc())
+
+
+if __name__ == '__main__':
+    main()
