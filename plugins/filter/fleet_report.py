@@ -388,8 +388,11 @@ font-size:12px}td.msg{min-width:260px}td.ver{white-space:nowrap}
 # Sorting and filtering of the host table; state kept in the URL hash (#q=..&cause=..&status=..&sort=..&dir=..)
 # so a filtered view can be linked. It marks <html data-dsa-ready="true"> once wired, and
 # data-dsa-error on any script error, so a headless browser test can tell.
-_JS = r"""
-(function () {
+# The page script of both reports (this one and remediation_report's): a text filter, <select> filters, clickable
+# chart bars and sortable headers, with the state in the URL hash (so a filtered view can be linked).
+# table_script() fills in which selects filter on which row attribute, and what the bars pick.
+_TABLE_JS = r"""
+(function (config) {
   'use strict';
   var root = document.documentElement;
   window.addEventListener('error', function (e) { root.setAttribute('data-dsa-error', String(e.message)); });
@@ -397,15 +400,14 @@ _JS = r"""
   var tbody = table.tBodies[0];
   var rows = Array.prototype.slice.call(tbody.rows);
   var q = document.getElementById('q');
-  var causeSel = document.getElementById('cause');
-  var statusSel = document.getElementById('status');
   var count = document.getElementById('count');
   var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
-  var state = {q: '', cause: '', status: '', sort: '', dir: 'asc'};
+  var bars = Array.prototype.slice.call(document.querySelectorAll('#chart .bar'));
+  var state = {q: '', sort: '', dir: 'asc'};
+  config.filters.forEach(function (f) { f.el = document.getElementById(f.id); state[f.key] = ''; });
 
   function readHash() {
-    var h = window.location.hash.replace(/^#/, '');
-    h.split('&').forEach(function (kv) {
+    window.location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
       if (!kv) { return; }
       var i = kv.indexOf('=');
       var k = decodeURIComponent(i < 0 ? kv : kv.slice(0, i));
@@ -427,18 +429,23 @@ _JS = r"""
     var cell = row.cells[col];
     var v = cell.getAttribute('data-sort');
     if (v === null) { v = cell.textContent.trim().toLowerCase(); }
-    var type = heads[col].getAttribute('data-type');
-    if (type === 'num') { var n = parseFloat(v); return isNaN(n) ? Infinity : n; }
+    if (heads[col].getAttribute('data-type') === 'num') { var n = parseFloat(v); return isNaN(n) ? Infinity : n; }
     return v;
+  }
+  function matches(row, needle) {
+    if (needle && row.textContent.toLowerCase().indexOf(needle) < 0) { return false; }
+    return config.filters.every(function (f) {
+      var want = state[f.key];
+      if (!want) { return true; }
+      var have = row.getAttribute(f.attr) || '';
+      return f.list ? have.split(' ').indexOf(want) >= 0 : have === want;
+    });
   }
   function apply() {
     var needle = state.q.trim().toLowerCase();
     var shown = 0;
     rows.forEach(function (row) {
-      var causes = (row.getAttribute('data-causes') || '').split(' ');
-      var ok = (!needle || row.textContent.toLowerCase().indexOf(needle) >= 0) &&
-               (!state.cause || causes.indexOf(state.cause) >= 0) &&
-               (!state.status || row.getAttribute('data-status') === state.status);
+      var ok = matches(row, needle);
       row.hidden = !ok;
       if (ok) { shown += 1; }
     });
@@ -461,13 +468,19 @@ _JS = r"""
     sorted.forEach(function (row) { tbody.appendChild(row); });
     count.textContent = shown + ' of ' + rows.length + ' hosts shown';
     table.setAttribute('data-shown', String(shown));
-    q.value = state.q; causeSel.value = state.cause; statusSel.value = state.status;
-    Array.prototype.forEach.call(document.querySelectorAll('#chart .bar'), function (bar) {
-      bar.setAttribute('aria-pressed', bar.getAttribute('data-cause') === state.cause ? 'true' : 'false');
-      bar.style.opacity = (!state.cause || bar.getAttribute('data-cause') === state.cause) ? '1' : '0.35';
+    q.value = state.q;
+    config.filters.forEach(function (f) { f.el.value = state[f.key]; });
+    bars.forEach(function (bar) {
+      var mine = bar.getAttribute(config.barAttr);
+      var picked = state[config.barKey];
+      bar.setAttribute('aria-pressed', mine === picked ? 'true' : 'false');
+      bar.style.opacity = (!picked || mine === picked) ? '1' : '0.35';
     });
   }
   function update() { apply(); writeHash(); }
+  function onKey(act) {
+    return function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); act(); } };
+  }
   heads.forEach(function (th) {
     th.setAttribute('tabindex', '0');
     function sortBy() {
@@ -477,24 +490,38 @@ _JS = r"""
       update();
     }
     th.addEventListener('click', sortBy);
-    th.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(); } });
+    th.addEventListener('keydown', onKey(sortBy));
   });
   q.addEventListener('input', function () { state.q = q.value; update(); });
-  causeSel.addEventListener('change', function () { state.cause = causeSel.value; update(); });
-  statusSel.addEventListener('change', function () { state.status = statusSel.value; update(); });
-  Array.prototype.forEach.call(document.querySelectorAll('#chart .bar'), function (bar) {
-    bar.addEventListener('click', function () {
-      var c = bar.getAttribute('data-cause');
-      state.cause = state.cause === c ? '' : c;
+  config.filters.forEach(function (f) {
+    f.el.addEventListener('change', function () { state[f.key] = f.el.value; update(); });
+  });
+  bars.forEach(function (bar) {
+    function pick() {
+      var value = bar.getAttribute(config.barAttr);
+      state[config.barKey] = state[config.barKey] === value ? '' : value;
       update();
-    });
+    }
+    bar.addEventListener('click', pick);
+    bar.addEventListener('keydown', onKey(pick));
   });
   window.addEventListener('hashchange', function () { readHash(); apply(); });
   readHash();
   apply();
   root.setAttribute('data-dsa-ready', 'true');
-}());
+}(%s));
 """
+
+
+def table_script(filters, bar_attr, bar_key):
+    """The page script, for <select> ``filters`` [(select id = state key, row attribute, list?)] and chart
+    bars whose ``bar_attr`` value picks ``bar_key``."""
+    config = {'filters': [{'id': fid, 'key': fid, 'attr': attr, 'list': is_list} for fid, attr, is_list in filters],
+              'barAttr': bar_attr, 'barKey': bar_key}
+    return _TABLE_JS % json.dumps(config)
+
+
+_JS = table_script([('cause', 'data-causes', True), ('status', 'data-status', False)], 'data-cause', 'cause')
 
 
 def _e(text):

@@ -23,7 +23,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.dsa.fleet.plugins.filter.fleet_report import (
-    _CSS, _e, _jp_literal, _md_cell, _plural, _require_jmespath, _utc_now, redact,
+    _CSS, _e, _jp_literal, _md_cell, _plural, _require_jmespath, _utc_now, redact, table_script,
 )
 
 try:
@@ -322,115 +322,7 @@ td.notes{min-width:260px}td.notes div{margin-bottom:2px}.arrow{color:var(--muted
 # Sorting and filtering of the host table, like the fleet report's page; state in the URL hash
 # (#q=..&outcome=..&cause=..&sort=..&dir=..). Marks <html data-dsa-ready="true"> once wired and
 # data-dsa-error on any script error, for the headless browser test.
-_JS = r"""
-(function () {
-  'use strict';
-  var root = document.documentElement;
-  window.addEventListener('error', function (e) { root.setAttribute('data-dsa-error', String(e.message)); });
-  var table = document.getElementById('hosts');
-  var tbody = table.tBodies[0];
-  var rows = Array.prototype.slice.call(tbody.rows);
-  var q = document.getElementById('q');
-  var outcomeSel = document.getElementById('outcome');
-  var causeSel = document.getElementById('cause');
-  var count = document.getElementById('count');
-  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
-  var bars = Array.prototype.slice.call(document.querySelectorAll('#chart .bar'));
-  var state = {q: '', outcome: '', cause: '', sort: '', dir: 'asc'};
-
-  function readHash() {
-    window.location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
-      if (!kv) { return; }
-      var i = kv.indexOf('=');
-      var k = decodeURIComponent(i < 0 ? kv : kv.slice(0, i));
-      var v = i < 0 ? '' : decodeURIComponent(kv.slice(i + 1).replace(/\+/g, ' '));
-      if (Object.prototype.hasOwnProperty.call(state, k)) { state[k] = v; }
-    });
-  }
-  function writeHash() {
-    var parts = [];
-    Object.keys(state).forEach(function (k) {
-      if (state[k] && !(k === 'dir' && state[k] === 'asc')) { parts.push(k + '=' + encodeURIComponent(state[k])); }
-    });
-    var h = parts.length ? '#' + parts.join('&') : window.location.pathname + window.location.search;
-    if (window.history && window.history.replaceState) {
-      try { window.history.replaceState(null, '', h); } catch (e) { /* some browsers refuse it on file:// */ }
-    }
-  }
-  function keyOf(row, col) {
-    var cell = row.cells[col];
-    var v = cell.getAttribute('data-sort');
-    if (v === null) { v = cell.textContent.trim().toLowerCase(); }
-    if (heads[col].getAttribute('data-type') === 'num') { var n = parseFloat(v); return isNaN(n) ? Infinity : n; }
-    return v;
-  }
-  function apply() {
-    var needle = state.q.trim().toLowerCase();
-    var shown = 0;
-    rows.forEach(function (row) {
-      var causes = (row.getAttribute('data-causes') || '').split(' ');
-      var ok = (!needle || row.textContent.toLowerCase().indexOf(needle) >= 0) &&
-               (!state.outcome || row.getAttribute('data-outcome') === state.outcome) &&
-               (!state.cause || causes.indexOf(state.cause) >= 0);
-      row.hidden = !ok;
-      if (ok) { shown += 1; }
-    });
-    var col = -1;
-    heads.forEach(function (th, i) {
-      if (th.getAttribute('data-key') === state.sort) { col = i; }
-      th.removeAttribute('aria-sort');
-    });
-    var sorted = rows.slice();
-    if (col >= 0) {
-      heads[col].setAttribute('aria-sort', state.dir === 'desc' ? 'descending' : 'ascending');
-      var sign = state.dir === 'desc' ? -1 : 1;
-      sorted.sort(function (a, b) {
-        var x = keyOf(a, col), y = keyOf(b, col);
-        if (x < y) { return -sign; }
-        if (x > y) { return sign; }
-        return (+a.getAttribute('data-index')) - (+b.getAttribute('data-index'));
-      });
-    }
-    sorted.forEach(function (row) { tbody.appendChild(row); });
-    count.textContent = shown + ' of ' + rows.length + ' hosts shown';
-    table.setAttribute('data-shown', String(shown));
-    q.value = state.q; outcomeSel.value = state.outcome; causeSel.value = state.cause;
-    bars.forEach(function (bar) {
-      var mine = bar.getAttribute('data-outcome');
-      bar.setAttribute('aria-pressed', mine === state.outcome ? 'true' : 'false');
-      bar.style.opacity = (!state.outcome || mine === state.outcome) ? '1' : '0.35';
-    });
-  }
-  function update() { apply(); writeHash(); }
-  heads.forEach(function (th) {
-    th.setAttribute('tabindex', '0');
-    function sortBy() {
-      var key = th.getAttribute('data-key');
-      state.dir = (state.sort === key && state.dir === 'asc') ? 'desc' : 'asc';
-      state.sort = key;
-      update();
-    }
-    th.addEventListener('click', sortBy);
-    th.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(); } });
-  });
-  q.addEventListener('input', function () { state.q = q.value; update(); });
-  outcomeSel.addEventListener('change', function () { state.outcome = outcomeSel.value; update(); });
-  causeSel.addEventListener('change', function () { state.cause = causeSel.value; update(); });
-  bars.forEach(function (bar) {
-    function pick() {
-      var o = bar.getAttribute('data-outcome');
-      state.outcome = state.outcome === o ? '' : o;
-      update();
-    }
-    bar.addEventListener('click', pick);
-    bar.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); pick(); } });
-  });
-  window.addEventListener('hashchange', function () { readHash(); apply(); });
-  readHash();
-  apply();
-  root.setAttribute('data-dsa-ready', 'true');
-}());
-"""
+_JS = table_script([('outcome', 'data-outcome', False), ('cause', 'data-causes', True)], 'data-outcome', 'outcome')
 
 _COLOURS = {'fixed': '#2e7d32', 'healthy': '#7fb77e', 'still_broken': '#c62828', 'needs_person': '#e08a00',
             'unreachable': '#6a4fb3', 'failed': '#7a7a7a', 'planned': '#1565c0',

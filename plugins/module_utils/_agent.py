@@ -442,30 +442,26 @@ def _first_line(text):
 
 
 # --------------------------------------------------------------------------------------------
-# Proxy record kept by agent_proxy
+# Records kept by agent_proxy and agent_control: JSON files under <data_dir>/dsa_fleet
 # --------------------------------------------------------------------------------------------
 
-def proxy_record_path(data_dir):
-    """``<data_dir>/dsa_fleet/proxy.json``."""
-    return os.path.join(data_dir or DEFAULT_DATA_DIR, PROXY_RECORD_RELPATH)
-
-
-def read_proxy_record(data_dir):
-    """The record agent_proxy keeps, as a dict; ``{}`` when missing or unreadable."""
+def _read_record(path):
+    """The JSON object in ``path`` as a dict; ``{}`` when missing or unreadable."""
     try:
-        with open(proxy_record_path(data_dir), 'r') as handle:
+        with open(path, 'r') as handle:
             record = json.load(handle)
     except (OSError, IOError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
 
 
-def write_proxy_record(data_dir, record):
-    """Write the proxy record atomically, mode 0600. Plain ``*password`` keys are refused."""
-    plain = [k for k in record if 'password' in k and not k.endswith('_hash')]
-    if plain:
-        raise ValueError('refusing to store plain secrets: %s' % ', '.join(sorted(plain)))
-    path = proxy_record_path(data_dir)
+def _write_record(path, record, secret_keys, what):
+    """Write ``record`` to ``path`` as JSON, atomically, mode 0600 (folder 0700 when made).
+
+    ``secret_keys`` are the keys refused (ValueError naming ``what`` and the keys) before anything is written.
+    """
+    if secret_keys:
+        raise ValueError('refusing to store %s: %s' % (what, ', '.join(sorted(secret_keys))))
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         os.makedirs(folder, 0o700)
@@ -474,6 +470,22 @@ def write_proxy_record(data_dir, record):
     with os.fdopen(fd, 'w') as handle:
         json.dump(record, handle, indent=2, sort_keys=True)
     os.replace(tmp, path)
+
+
+def proxy_record_path(data_dir):
+    """``<data_dir>/dsa_fleet/proxy.json``."""
+    return os.path.join(data_dir or DEFAULT_DATA_DIR, PROXY_RECORD_RELPATH)
+
+
+def read_proxy_record(data_dir):
+    """The record agent_proxy keeps, as a dict; ``{}`` when missing or unreadable."""
+    return _read_record(proxy_record_path(data_dir))
+
+
+def write_proxy_record(data_dir, record):
+    """Write the proxy record atomically, mode 0600. Plain ``*password`` keys are refused."""
+    plain = [k for k in record if 'password' in k and not k.endswith('_hash')]
+    _write_record(proxy_record_path(data_dir), record, plain, 'plain secrets')
 
 
 def activation_record_path(data_dir):
@@ -483,28 +495,13 @@ def activation_record_path(data_dir):
 
 def read_activation_record(data_dir):
     """The record agent_control keeps, as a dict; ``{}`` when missing or unreadable."""
-    try:
-        with open(activation_record_path(data_dir), 'r') as handle:
-            record = json.load(handle)
-    except (OSError, IOError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    return _read_record(activation_record_path(data_dir))
 
 
 def write_activation_record(data_dir, record):
     """Write the activation record atomically, mode 0600. Tokens and passwords are refused."""
     secret = [k for k in record if 'token' in k or 'password' in k]
-    if secret:
-        raise ValueError('refusing to store secrets: %s' % ', '.join(sorted(secret)))
-    path = activation_record_path(data_dir)
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        os.makedirs(folder, 0o700)
-    tmp = path + '.tmp'
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    _write_record(activation_record_path(data_dir), record, secret, 'secrets')
 
 
 def remove_activation_record(data_dir):

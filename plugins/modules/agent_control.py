@@ -234,7 +234,7 @@ import re
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control
 
 GATHER_TIMEOUT = 30
 _GUID = re.compile(r'^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$')
@@ -309,17 +309,8 @@ def control_timeout(params):
     return 30 + (retries + 1) * 30 + retries * params['dsm_retry_interval']
 
 
-class AgentControl(object):
+class AgentControl(_control.ControlRun):
     """One run of the module: read the state, plan, act (unless check mode), report."""
-
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.run_command = _agent.module_run_command(module)
-        self.actions = []
-        self.commands = []
-        self.last = {'cause': None, 'status_line': None, 'http_status': None, 'message': None}
-        self.changed = False
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -368,30 +359,12 @@ class AgentControl(object):
 
     # -- acting ----------------------------------------------------------------------------------
 
-    def fail(self, msg, cause=None, **extra):
-        """Fail with the cause in the message and the result."""
-        result = dict(self.result_base(), **extra)
-        result['cause'] = cause
-        if cause:
-            msg = '%s (cause: %s)' % (msg, cause)
-        self.module.fail_json(msg=msg, **result)
-
-    def result_base(self):
-        """Keys every result carries."""
-        return dict(changed=self.changed, actions=self.actions, commands=self.commands, **self.last)
-
     def control(self, action, args, timeout):
         """Run dsa_control; raise ControlError unless the status line says it worked."""
         self.actions.append(action)
-        result = _agent.run_control(self.run_command, self.params['agent_dir'], args, timeout)
-        self.commands.append(result['cmd'])
-        self.last = dict((k, result[k]) for k in ('cause', 'status_line', 'http_status', 'message'))
-        if not result['ok']:
-            if result['timed_out'] and result['http_status'] is None:
-                text = 'dsa_control timed out after %d seconds' % timeout
-            else:
-                text = result['message'] or 'dsa_control printed no status line (rc=%s)' % result['rc']
-            raise ControlError(text, result)
+        result, error = self.run_dsa_control(args, timeout)
+        if error is not None:
+            raise ControlError(error, result)
         if action in ('activate', 'reset'):
             self.changed = True
         return result
@@ -497,11 +470,7 @@ class AgentControl(object):
         self.exit(before, self.view(agent), 'reset the agent')
 
     def state_heartbeat(self):
-        agent_dir = self.params['agent_dir']
-        if not _agent.is_executable(_agent.program_path(agent_dir, 'dsa_control')):
-            programs = _agent.find_programs(agent_dir)
-            cause = 'agent_corrupt' if any(programs.values()) else 'agent_not_installed'
-            self.fail('dsa_control not found in %s' % agent_dir, cause)
+        self.require_dsa_control()
         if self.module.check_mode:
             self.actions = ['heartbeat']
             self.exit(None, None, 'would send a heartbeat (not sent in check mode)')

@@ -178,7 +178,7 @@ message:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control
 
 MASK = _agent.REDACTED
 #: (option, the scheme dsa_control wants, argument builder)
@@ -265,17 +265,11 @@ def view(record):
     return shown
 
 
-class AgentProxy(object):
+class AgentProxy(_control.ControlRun):
     """One run: compare with the record, apply what differs (unless check mode), report."""
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.run_command = _agent.module_run_command(module)
-        self.actions = []
-        self.commands = []
-        self.last = {'cause': None, 'status_line': None, 'http_status': None, 'message': None}
-        self.changed = False
+        super(AgentProxy, self).__init__(module)
         self.record = _agent.read_proxy_record(self.params['data_dir'])
 
     def needs_change(self, name):
@@ -311,14 +305,6 @@ class AgentProxy(object):
                 record[name + '_password_hash'] = _agent.hash_secret(self.params[name + '_password'])
         return record
 
-    def fail(self, msg, cause=None, **extra):
-        """Fail with the cause in the message and the result."""
-        result = dict(self.result_base(), **extra)
-        result['cause'] = cause
-        if cause:
-            msg = '%s (cause: %s)' % (msg, cause)
-        self.module.fail_json(msg=msg, **result)
-
     def result_base(self):
         """Keys every result carries."""
         return dict(changed=self.changed, actions=self.actions, commands=self.commands,
@@ -326,16 +312,10 @@ class AgentProxy(object):
 
     def control(self, args):
         """Run dsa_control; fail with the cause unless the status line says it worked."""
-        result = _agent.run_control(self.run_command, self.params['agent_dir'], args, self.params['timeout'])
-        self.commands.append(result['cmd'])
-        self.last = dict((k, result[k]) for k in ('cause', 'status_line', 'http_status', 'message'))
-        if not result['ok']:
-            if result['timed_out'] and result['http_status'] is None:
-                text = 'dsa_control timed out after %d seconds' % self.params['timeout']
-            else:
-                text = result['message'] or 'dsa_control printed no status line (rc=%s)' % result['rc']
+        result, error = self.run_dsa_control(args, self.params['timeout'])
+        if error is not None:
             hint = '; give self_protection_password' if result['cause'] == 'self_protection_enabled' else ''
-            self.fail('setting the agent proxy failed: %s%s' % (text, hint), result['cause'])
+            self.fail('setting the agent proxy failed: %s%s' % (error, hint), result['cause'])
 
     def apply(self, name, builder):
         """Set or clear one proxy with dsa_control, then update the record on disk."""
@@ -356,10 +336,8 @@ class AgentProxy(object):
         before = view(self.record)
         todo = [(name, builder) for name, _scheme, builder in PROXIES if self.needs_change(name)]
         self.actions = ['%s %s' % ('set' if params[name] else 'clear', name) for name, _builder in todo]
-        if todo and not _agent.is_executable(_agent.program_path(params['agent_dir'], 'dsa_control')):
-            programs = _agent.find_programs(params['agent_dir'])
-            cause = 'agent_corrupt' if any(programs.values()) else 'agent_not_installed'
-            self.fail('dsa_control not found in %s' % params['agent_dir'], cause)
+        if todo:
+            self.require_dsa_control()
         if self.module.check_mode:
             predicted = self.record
             for name, _builder in todo:

@@ -5,7 +5,8 @@
 
 The cases live in test_agent_control_replay.yaml (community.general style): each gives the module
 ``input``, the ``run_command_calls`` expected in order with the ``rc``/``out``/``err`` to answer,
-and the expected ``output`` keys. A case with no calls asserts that nothing was run.
+and the expected ``output`` keys. A case with no calls asserts that nothing was run. The harness
+(fake host, replayed run_command, shared checks) is in replay.py next to this file.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,137 +15,33 @@ __metaclass__ = type
 import json
 import os
 import stat
+import sys
 
 import pytest
-import yaml
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.dsa.fleet.plugins.module_utils import _agent
 from ansible_collections.dsa.fleet.plugins.modules import agent_control
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from replay import check_result, load, make_host, run_module  # noqa: E402 pylint: disable=wrong-import-position
+
 SECRETS = ('S3CRET-T0KEN', 'SP-PASSW0RD')
-
-
-def load(name):
-    """(cases as pytest params, the anchors document)."""
-    with open(os.path.join(HERE, name)) as handle:
-        doc = yaml.safe_load(handle)
-    return [pytest.param(case, id=case['id']) for case in doc['cases']]
-
-
-class ModuleExit(Exception):
-    """exit_json / fail_json, caught: ``result`` holds the keyword arguments."""
-
-    def __init__(self, result):
-        super(ModuleExit, self).__init__(result.get('msg'))
-        self.result = result
-
-
-class Replay(object):
-    """A run_command that checks each call against the recorded ones and answers them."""
-
-    def __init__(self, calls):
-        self.calls = list(calls or [])
-        self.seen = []
-
-    def __call__(self, module, args, **kwargs):
-        assert kwargs.get('expand_user_and_vars') is False, 'run without module_run_command'
-        assert args[:3] == ['/usr/bin/timeout', '-k', str(_agent.KILL_GRACE)], args
-        command = [os.path.basename(args[4])] + [str(a) for a in args[5:]]
-        self.seen.append(command)
-        assert self.calls, 'unexpected command %r' % (command,)
-        call = self.calls.pop(0)
-        assert command == [str(c) for c in call['command']]
-        if 'timeout' in call:
-            assert args[3] == str(call['timeout'])
-        return call.get('rc', 0), call.get('out', ''), call.get('err', '')
 
 
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     """A fake host: agent programs in tmp_path, no package tools, no service manager."""
-    agent_dir = tmp_path / 'opt' / 'ds_agent'
-    data_dir = tmp_path / 'var' / 'opt' / 'ds_agent'
-    agent_dir.mkdir(parents=True)
-    data_dir.mkdir(parents=True)
-    (tmp_path / 'proc').mkdir()
-    for name in _agent.PROGRAMS:
-        path = agent_dir / name
-        path.write_text('#!/bin/sh\nexit 99\n')
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(_agent, 'find_program',
-                        lambda name, extra_dirs=(): '/usr/bin/timeout' if name == 'timeout' else None)
-    monkeypatch.setattr(_agent, 'INIT_SCRIPT', str(tmp_path / 'no-init'))
-    monkeypatch.setattr(_agent, 'SYSTEMD_UNIT_DIRS', ())
-    monkeypatch.setattr(_agent, 'PROC_DIR', str(tmp_path / 'proc'))
-    return {'agent_dir': str(agent_dir), 'data_dir': str(data_dir)}
-
-
-def run_case(module_main, case, host, monkeypatch):
-    """Run ``module_main`` for ``case`` on ``host``; return (result, replay)."""
-    replay = Replay(case.get('run_command_calls'))
-
-    def run_command(self, args, **kwargs):
-        return replay(self, args, **kwargs)
-    monkeypatch.setattr(basic.AnsibleModule, 'run_command', run_command)
-
-    def leave(self, **kwargs):
-        raise ModuleExit(kwargs)
-
-    def fail(self, msg, **kwargs):
-        kwargs.update(msg=msg, failed=True)
-        raise ModuleExit(kwargs)
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', leave)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail)
-    for path in case.get('remove_programs', []):
-        os.remove(os.path.join(host['agent_dir'], path))
-    if 'record' in case:
-        _agent.write_activation_record(host['data_dir'], case['record'])
-    if 'proxy_record' in case:
-        _agent.write_proxy_record(host['data_dir'], case['proxy_record'])
-    args = dict(agent_dir=host['agent_dir'], data_dir=host['data_dir'])
-    args.update(case['input'])
-    if case.get('check_mode'):
-        args['_ansible_check_mode'] = True
-    if case.get('diff'):
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(ModuleExit) as caught:
-            module_main()
-    return caught.value.result, replay
-
-
-def fill(value, host):
-    """``value`` with ``{agent_dir}`` replaced in every string inside it."""
-    if isinstance(value, str):
-        return value.replace('{agent_dir}', host['agent_dir'])
-    if isinstance(value, list):
-        return [fill(v, host) for v in value]
-    if isinstance(value, dict):
-        return dict((k, fill(v, host)) for k, v in value.items())
-    return value
-
-
-def check_result(case, result, replay, host):
-    """The assertions every case shares."""
-    assert not replay.calls, 'expected calls not made: %r' % (replay.calls,)
-    expected = fill(dict(case.get('output', {})), host)
-    expected.setdefault('failed', False)
-    for key, value in expected.items():
-        assert result.get(key, False if key == 'failed' else None) == value, (key, result)
-    for piece in case.get('msg_contains', []):
-        assert piece in result['msg'], result['msg']
-    text = json.dumps(result)
-    for secret in SECRETS:
-        assert secret not in text
+    return make_host(tmp_path, monkeypatch, isolate_services=True)
 
 
 @pytest.mark.parametrize('case', load('test_agent_control_replay.yaml'))
 def test_agent_control(case, host, monkeypatch):
-    result, replay = run_case(agent_control.main, case, host, monkeypatch)
-    check_result(case, result, replay, host)
+    if 'record' in case:
+        _agent.write_activation_record(host['data_dir'], case['record'])
+    if 'proxy_record' in case:
+        _agent.write_proxy_record(host['data_dir'], case['proxy_record'])
+    result, replay = run_module(agent_control.main, case, host, monkeypatch)
+    check_result(case, result, replay, host, SECRETS)
     record = _agent.read_activation_record(host['data_dir'])
     if 'record_after' in case:
         assert record == case['record_after']

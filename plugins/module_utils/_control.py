@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""One module run that drives ``dsa_control`` (private to dsa.fleet).
+
+agent_control and agent_proxy share this: they keep the actions taken, the (redacted) commands
+run and the status of the last ``dsa_control`` run, put them in every result, fail naming the
+cause, and refuse to act when ``dsa_control`` is missing.
+
+Host-side code: Python 3.8+ standard library only.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent
+
+#: What a result says of the last dsa_control run (all None until one ran).
+LAST_KEYS = ('cause', 'status_line', 'http_status', 'message')
+
+
+class ControlRun(object):
+    """The state of one module run: ``actions``, ``commands``, ``last`` (LAST_KEYS) and ``changed``.
+
+    ``module.params`` must hold ``agent_dir``. Subclasses override ``result_base`` to add keys.
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.run_command = _agent.module_run_command(module)
+        self.actions = []
+        self.commands = []
+        self.last = dict((key, None) for key in LAST_KEYS)
+        self.changed = False
+
+    def fail(self, msg, cause=None, **extra):
+        """Fail with the cause in the message and the result."""
+        result = dict(self.result_base(), **extra)
+        result['cause'] = cause
+        if cause:
+            msg = '%s (cause: %s)' % (msg, cause)
+        self.module.fail_json(msg=msg, **result)
+
+    def result_base(self):
+        """Keys every result carries."""
+        return dict(changed=self.changed, actions=self.actions, commands=self.commands, **self.last)
+
+    def require_dsa_control(self):
+        """Fail (cause agent_corrupt, or agent_not_installed when no agent program is there) without dsa_control."""
+        agent_dir = self.params['agent_dir']
+        if not _agent.is_executable(_agent.program_path(agent_dir, 'dsa_control')):
+            programs = _agent.find_programs(agent_dir)
+            cause = 'agent_corrupt' if any(programs.values()) else 'agent_not_installed'
+            self.fail('dsa_control not found in %s' % agent_dir, cause)
+
+    def run_dsa_control(self, args, timeout):
+        """Run ``dsa_control ARGS``, keeping its command and status; return ``(result, error)``.
+
+        ``result`` is run_control's dict; ``error`` is None when the status line says it worked,
+        else why not (the timeout, the agent's redacted words, or the exit code).
+        """
+        result = _agent.run_control(self.run_command, self.params['agent_dir'], args, timeout)
+        self.commands.append(result['cmd'])
+        self.last = dict((key, result[key]) for key in LAST_KEYS)
+        if result['ok']:
+            return result, None
+        if result['timed_out'] and result['http_status'] is None:
+            return result, 'dsa_control timed out after %d seconds' % timeout
+        return result, result['message'] or 'dsa_control printed no status line (rc=%s)' % result['rc']
