@@ -33,7 +33,7 @@ pytest: setup
 
 # the lab fleet end to end: diagnose and remediate (tests/e2e; brings up its own lab fleet)
 test-e2e: setup
-	$(PYTEST) tests/e2e
+	$(PYTEST) -s tests/e2e
 
 # Molecule scenarios of the roles, on the lab image (podman)
 test-molecule: test-molecule-activate-proxy test-molecule-firewall test-molecule-reinstall

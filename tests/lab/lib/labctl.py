@@ -40,6 +40,7 @@ MANAGER_URL = "dsm://%s:443/" % MANAGER_NAME
 INVENTORY = os.path.join(STATE, "inventory.yml")
 FACTS = os.path.join(STATE, "facts.json")
 BEFORE = os.path.join(STATE, "host-before.json")
+INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
 SSH_KEY = os.path.join(STATE, "ssh", "id_ed25519")
 KNOWN_HOSTS = os.path.join(STATE, "ssh", "known_hosts")
 
@@ -182,6 +183,7 @@ def record_before():
         return
     doc = {
         "ip_forward": open("/proc/sys/net/ipv4/ip_forward").read().strip(),
+        "inotify_instances": open(INOTIFY_INSTANCES).read().strip(),
         "nft": nft_ruleset(),
         "paths": {p: os.path.exists(p) for p in RUNTIME_PATHS},
         "time": time.time(),
@@ -189,11 +191,31 @@ def record_before():
     write_json(BEFORE, doc)
 
 
+def raise_inotify_instances(hosts):
+    """Every systemd host takes a few inotify instances of root's, and the kernel's default of 128 stops
+    systemd from booting in the ~40th container ("initializing" for ever). Raise the limit for a large fleet;
+    `down` puts the value recorded at `up` back."""
+    if hosts <= 24:
+        return
+    want = 64 + 8 * hosts
+    cur = int(open(INOTIFY_INSTANCES).read().strip())
+    if cur < want:
+        with open(INOTIFY_INSTANCES, "w") as f:
+            f.write(str(want))
+        log("fs.inotify.max_user_instances %d -> %d for %d hosts (put back by lab down)" % (cur, want, hosts))
+
+
 def restore_host():
     before = read_json(BEFORE)
     if not before:
         return []
     done = []
+    inotify = before.get("inotify_instances")
+    cur = open(INOTIFY_INSTANCES).read().strip()
+    if inotify and cur != inotify:
+        with open(INOTIFY_INSTANCES, "w") as f:
+            f.write(inotify)
+        done.append("fs.inotify.max_user_instances %s -> %s" % (cur, inotify))
     cur = open("/proc/sys/net/ipv4/ip_forward").read().strip()
     if cur != before["ip_forward"]:
         with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
@@ -662,6 +684,7 @@ def cmd_up(args):
                             "container": name}
         if "self_protection_enabled" in faults:
             f["hosts"][name]["self_protection_password"] = f["self_protection_password"]
+    raise_inotify_instances(len(names))
     log("starting %d hosts" % len(names))
     with cf.ThreadPoolExecutor(4) as ex:
         list(ex.map(lambda n: start_host(n, f["hosts"][n]["ip"], hosts[n], image, f), names))
