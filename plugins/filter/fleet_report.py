@@ -637,21 +637,25 @@ def render_html(report):
         len(hosts), head, body, _JS)
 
 
+def render_report(name, report, fmt, markdown, html, summary):
+    """The shared dispatcher of the report renderers: ``json`` | ``markdown`` (``md``) | ``html`` | ``summary``.
+
+    The report is redacted again first: a report edited or assembled by the caller gets the same protection.
+    """
+    report = redact(report)
+    renderers = {'markdown': markdown, 'md': markdown, 'html': html, 'summary': summary}
+    if fmt == 'json':
+        return json.dumps(report, indent=2, sort_keys=False) + '\n'
+    if fmt in renderers:
+        return renderers[fmt](report)
+    raise AnsibleFilterError("%s: format must be json, markdown, html or summary, got %r" % (name, fmt))
+
+
 def fleet_report_render(report, fmt='json'):
     """Render a report made by ``fleet_report``: ``json`` | ``markdown`` | ``html`` | ``summary``."""
     if not isinstance(report, dict) or 'hosts' not in report:
         raise AnsibleFilterError('fleet_report_render expects the output of dsa.fleet.fleet_report')
-    # Redact again: a report edited or assembled by the caller gets the same protection.
-    report = redact(report)
-    if fmt == 'json':
-        return json.dumps(report, indent=2, sort_keys=False) + '\n'
-    if fmt in ('markdown', 'md'):
-        return render_markdown(report)
-    if fmt == 'html':
-        return render_html(report)
-    if fmt == 'summary':
-        return render_summary(report)
-    raise AnsibleFilterError("fleet_report_render: format must be json, markdown, html or summary, got %r" % (fmt,))
+    return render_report('fleet_report_render', report, fmt, render_markdown, render_html, render_summary)
 
 
 class FilterModule(object):

@@ -16,14 +16,13 @@ redaction of plugins/filter/fleet_report.py (every string of the report goes thr
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
 import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.dsa.fleet.plugins.filter.fleet_report import (
-    _CSS, _e, _jp_literal, _md_cell, _plural, _require_jmespath, _utc_now, redact, table_script,
+    _CSS, _e, _jp_literal, _md_cell, _plural, _require_jmespath, _utc_now, redact, render_report, table_script,
 )
 
 try:
@@ -469,18 +468,7 @@ def remediation_report_render(report, fmt='json'):
     ``summary`` (a list of lines)."""
     if not isinstance(report, dict) or 'hosts' not in report or 'check_mode' not in report:
         raise AnsibleFilterError('remediation_report_render expects the output of dsa.fleet.remediation_report')
-    # Redact again: a report edited or assembled by the caller gets the same protection.
-    report = redact(report)
-    if fmt == 'json':
-        return json.dumps(report, indent=2, sort_keys=False) + '\n'
-    if fmt in ('markdown', 'md'):
-        return render_markdown(report)
-    if fmt == 'html':
-        return render_html(report)
-    if fmt == 'summary':
-        return render_summary(report)
-    raise AnsibleFilterError("remediation_report_render: format must be json, markdown, html or summary, got %r"
-                             % (fmt,))
+    return render_report('remediation_report_render', report, fmt, render_markdown, render_html, render_summary)
 
 
 class FilterModule(object):

@@ -220,25 +220,19 @@ from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _diagnosi
 
 
 def _argument_spec():
-    return dict(
+    spec = _probe.reachability_argument_spec()
+    spec.update(
         agent_dir=dict(type='path', default=_agent.DEFAULT_AGENT_DIR),
         data_dir=dict(type='path', default=_agent.DEFAULT_DATA_DIR),
         cli_timeout=dict(type='int', default=_agent.DEFAULT_TIMEOUT),
-        manager_url=dict(type='str'),
         tenant_id=dict(type='str'),
-        targets=dict(type='list', elements='str', default=[]),
-        proxy=dict(type='str'),
-        proxy_username=dict(type='str'),
-        proxy_password=dict(type='str', no_log=True),
-        tls=dict(type='bool', default=False),
-        timeout=dict(type='float', default=5),
-        inbound_port=dict(type='int', default=4118),
         communication=dict(type='str', default='agent_initiated', choices=list(_diagnosis.COMMUNICATION_MODES)),
         log_paths=dict(type='list', elements='path', default=[_logscan.DEFAULT_LOG_GLOB]),
         since=dict(type='str', default='24h'),
         max_bytes_per_file=dict(type='int', default=256 * 1024 * 1024),
         extra_signatures=dict(type='list', elements='dict', default=[]),
     )
+    return spec
 
 
 class _Background(object):

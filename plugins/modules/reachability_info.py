@@ -298,22 +298,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dsa.fleet.plugins.module_utils._probe import (
     gather_reachability,
+    reachability_argument_spec,
     validate_reachability_args,
 )
 
 
 def argument_spec():
     """The module's options."""
-    return dict(
-        manager_url=dict(type='str'),
-        targets=dict(type='list', elements='str', default=[]),
-        proxy=dict(type='str'),
-        proxy_username=dict(type='str'),
-        proxy_password=dict(type='str', no_log=True),
-        tls=dict(type='bool', default=False),
-        timeout=dict(type='float', default=5),
-        inbound_port=dict(type='int', default=4118),
-    )
+    return reachability_argument_spec()
 
 
 def main():
