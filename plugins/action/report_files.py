@@ -13,8 +13,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.dsa.fleet.plugins.filter.fleet_report import fleet_report_render
-from ansible_collections.dsa.fleet.plugins.filter.remediation_report import remediation_report_render
+from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import fleet_report_render
+from ansible_collections.dsa.fleet.plugins.plugin_utils._remediation_report import remediation_report_render
 
 RENDERERS = {'fleet': fleet_report_render, 'remediation': remediation_report_render}
 FORMATS = ('json', 'markdown', 'html')

@@ -66,58 +66,18 @@ _value:
 '''
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.dsa.fleet.plugins.module_utils import _causes
 
-STEPS = ('reinstall', 'service', 'hosts_entry', 'firewall', 'proxy', 'activate')
-
-MANUAL_ALWAYS = {
-    'activation_refused': 'the manager does not allow agent-initiated activation or re-activation: change that '
-                          'setting on the manager, then run remediate again',
-    'subscription_expired': 'the manager refuses: the trial or subscription is over',
-    'disk_full': 'free space on the host (or make it writable); the agent cannot write',
-    'heartbeat_failing': 'heartbeats fail with no network cause found by the probes: see the evidence',
-    'tls_handshake_failed': 'TCP reaches the manager but TLS fails: look for an intercepting proxy or firewall on '
-                            'the path',
-    'self_protection_enabled': 'give dsa_fleet_self_protection_password to let the fixes reset or remove the agent',
-}
+STEPS = _causes.STEPS
 
 
 def _step_for(cause, settings, causes):
-    """(step, None) or (None, why a person must act)."""
-    if cause in MANUAL_ALWAYS:
-        return None, MANUAL_ALWAYS[cause]
-    if cause in ('agent_not_installed', 'agent_corrupt'):
-        if settings.get('manager_url') or settings.get('package_source'):
-            return 'reinstall', None
-        return None, 'no package source: set dsa_fleet_manager_url (the manager serves the package), ' \
-                     'dsa_fleet_package_url or dsa_fleet_package_file'
-    if cause == 'agent_service_down':
-        return 'service', None
-    if cause == 'dns_unresolvable':
-        if settings.get('manage_hosts_entry') and settings.get('manager_ip'):
-            return 'hosts_entry', None
-        return None, 'the manager name does not resolve: fix DNS, or set dsa_fleet_manage_hosts_entry and ' \
-                     'dsa_fleet_manager_ip'
-    if cause == 'inbound_4118_blocked':
-        if settings.get('manager_cidrs'):
-            return 'firewall', None
-        return None, 'set dsa_fleet_manager_cidrs (the manager addresses allowed in) to open the inbound port'
-    if cause == 'manager_unreachable':
-        if settings.get('firewall_egress') and settings.get('manager_cidrs'):
-            return 'firewall', None
-        return None, 'the manager port is blocked on the path: open egress to the manager (or set ' \
-                     'dsa_fleet_firewall_egress and dsa_fleet_manager_cidrs when the host itself filters egress)'
-    if cause in ('proxy_required', 'proxy_auth_failed'):
-        if settings.get('manager_proxy'):
-            return 'proxy', None
-        return None, 'set dsa_fleet_manager_proxy (and its credentials) for the agent'
-    if cause in ('not_activated', 'reset_required', 'untrusted_peer'):
-        if not settings.get('manager_url'):
-            return None, 'set dsa_fleet_manager_url (and the tenant and token) to activate the agent'
-        if cause != 'not_activated' and 'self_protection_enabled' in causes \
-                and not settings.get('self_protection_password_set'):
-            return None, 'self-protection is on: the agent cannot be reset without dsa_fleet_self_protection_password'
-        return 'activate', None
-    return None, 'no automatic fix is known for this cause'
+    """(step, None) or (None, why a person must act), from the cause registry."""
+    step, why = _causes.step_for(cause, settings)
+    if step == 'activate' and cause != 'not_activated' and 'self_protection_enabled' in causes \
+            and not settings.get('self_protection_password_set'):
+        return None, 'self-protection is on: the agent cannot be reset without dsa_fleet_self_protection_password'
+    return step, why
 
 
 def remediation_plan(findings, settings=None):

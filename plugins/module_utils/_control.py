@@ -14,7 +14,7 @@ Host-side code: Python 3.8+ standard library only.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent
+from ansible_collections.dsa.fleet.plugins.module_utils import _dsa_cli, _layout
 
 #: What a result says of the last dsa_control run (all None until one ran).
 LAST_KEYS = ('cause', 'status_line', 'http_status', 'message')
@@ -29,7 +29,7 @@ class ControlRun(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.run_command = _agent.module_run_command(module)
+        self.run_command = _dsa_cli.module_run_command(module)
         self.actions = []
         self.commands = []
         self.last = dict((key, None) for key in LAST_KEYS)
@@ -50,8 +50,8 @@ class ControlRun(object):
     def require_dsa_control(self):
         """Fail (cause agent_corrupt, or agent_not_installed when no agent program is there) without dsa_control."""
         agent_dir = self.params['agent_dir']
-        if not _agent.is_executable(_agent.program_path(agent_dir, 'dsa_control')):
-            programs = _agent.find_programs(agent_dir)
+        if not _layout.is_executable(_layout.program_path(agent_dir, 'dsa_control')):
+            programs = _layout.find_programs(agent_dir)
             cause = 'agent_corrupt' if any(programs.values()) else 'agent_not_installed'
             self.fail('dsa_control not found in %s' % agent_dir, cause)
 
@@ -61,7 +61,7 @@ class ControlRun(object):
         ``result`` is run_control's dict; ``error`` is None when the status line says it worked,
         else why not (the timeout, the agent's redacted words, or the exit code).
         """
-        result = _agent.run_control(self.run_command, self.params['agent_dir'], args, timeout)
+        result = _dsa_cli.run_control(self.run_command, self.params['agent_dir'], args, timeout)
         self.commands.append(result['cmd'])
         self.last = dict((key, result[key]) for key in LAST_KEYS)
         if result['ok']:

@@ -28,34 +28,12 @@ import datetime
 import re
 import time
 
-from ansible_collections.dsa.fleet.plugins.module_utils._probe import parse_manager_url
+from ansible_collections.dsa.fleet.plugins.module_utils import _causes, _endpoint
 
-CRITICAL = 'critical'
-WARNING = 'warning'
-INFO = 'info'
+CRITICAL, WARNING, INFO = _causes.CRITICAL, _causes.WARNING, _causes.INFO
+CAUSES = _causes.CAUSES
 
 COMMUNICATION_MODES = ('agent_initiated', 'manager_initiated', 'bidirectional')
-
-# cause id -> (default severity, remediation role or 'manual', short meaning)
-CAUSES = {
-    'agent_not_installed': (CRITICAL, 'reinstall', 'no agent package or program on the host'),
-    'agent_service_down': (CRITICAL, 'reinstall', 'the agent is installed but its service is not running'),
-    'agent_corrupt': (CRITICAL, 'reinstall', 'agent programs are missing or broken, or the local CLI cannot reach the service'),
-    'not_activated': (CRITICAL, 'activate', 'the agent is not activated (bootstrap certificate, no manager URL)'),
-    'reset_required': (CRITICAL, 'activate', 'the manager asks for the agent to be reset before activation'),
-    'untrusted_peer': (CRITICAL, 'activate', 'the manager no longer knows this agent'),
-    'dns_unresolvable': (CRITICAL, 'manual', 'the manager name does not resolve on the host'),
-    'manager_unreachable': (CRITICAL, 'firewall', 'TCP to the manager port fails and no proxy path works'),
-    'proxy_required': (CRITICAL, 'proxy', 'the direct path is blocked but the proxy path works'),
-    'proxy_auth_failed': (CRITICAL, 'proxy', 'the proxy refuses the credentials (HTTP 407)'),
-    'inbound_4118_blocked': (CRITICAL, 'firewall', 'the manager cannot reach the agent on its inbound port'),
-    'tls_handshake_failed': (CRITICAL, 'firewall', 'TLS handshakes with the manager fail'),
-    'heartbeat_failing': (CRITICAL, 'manual', 'the agent cannot deliver heartbeats to the manager'),
-    'activation_refused': (CRITICAL, 'manual', 'the manager does not allow agent-initiated activation or re-activation'),
-    'subscription_expired': (CRITICAL, 'manual', 'the manager refuses: the trial or subscription is over'),
-    'self_protection_enabled': (WARNING, 'manual', 'self-protection blocks reset and uninstall without its password'),
-    'disk_full': (CRITICAL, 'manual', 'the agent cannot write: disk full or read-only'),
-}
 
 # Log causes that are symptoms of a network root cause found by the probes.
 NETWORK_SYMPTOMS = ('heartbeat_failing', 'tls_handshake_failed', 'manager_unreachable', 'dns_unresolvable',
@@ -78,7 +56,7 @@ class _Findings(object):
         self._order = []
 
     def add(self, cause, message, evidence=None, severity=None, remediation=None):
-        default_severity, default_remediation, meaning_ = CAUSES[cause]
+        default_severity, default_remediation = _causes.severity(cause), _causes.remediation(cause)
         evidence = [e for e in (evidence or []) if e]
         if cause in self._by_cause:
             self._by_cause[cause]['evidence'].extend(e for e in evidence if e not in self._by_cause[cause]['evidence'])
@@ -215,29 +193,52 @@ def _agent_findings(agent, found):
     return True
 
 
-def _endpoint(url):
-    """(host, port) of a dsm:// or https:// URL, lower-cased host; None when it does not parse."""
-    try:
-        parsed = parse_manager_url(url)
-    except (ValueError, TypeError):
+def same_manager(agent, wanted_url, wanted_tenant=None):
+    """Is the activated ``agent`` (gather_agent's dict) activated with the manager ``wanted_url`` (and
+    tenant ``wanted_tenant``)? True, False, or None when it cannot be told.
+
+    Our activation record decides first (the URL the agent was activated with, and its tenant); then
+    the URL the agent reports (``AgentStatus.dsmUrl``) and the tenant GUID of ``AgentStatus.dsmDN``,
+    by ``_endpoint.same_manager`` (Trend's cloud by domain family and tenant, on-premise by host:port).
+    """
+    record = (agent or {}).get('activation') or {}
+    if record.get('manager_url'):
+        verdict = _endpoint.same_manager(wanted_url, record['manager_url'])
+        if verdict is False:
+            return False
+        tenant = record.get('tenant_id')
+        if wanted_tenant and tenant:
+            return str(wanted_tenant).strip().lower() == str(tenant).strip().lower()
+        if verdict:
+            return True
+    actual = (agent or {}).get('manager_url')
+    if not actual:
         return None
-    return parsed['host'].lower(), parsed['port']
+    return _endpoint.same_manager(wanted_url, actual, wanted_tenant, (agent or {}).get('tenant_id'))
 
 
 def _elsewhere_findings(agent, manager_url, tenant_id, found):
-    """An agent activated against another manager or tenant than the one asked for must be reset first."""
-    if not agent or not agent.get('activated'):
+    """An agent activated against another manager or tenant than the one asked for must be reset first.
+
+    Only when it is certain (same_manager() says False): a regional endpoint of Trend's cloud, or an
+    agent whose manager cannot be told, is never called activated elsewhere.
+    """
+    if not agent or not agent.get('activated') or not manager_url:
         return
+    if same_manager(agent, manager_url, tenant_id) is not False:
+        return
+    record = agent.get('activation') or {}
     evidence = []
-    if manager_url and agent.get('manager_url'):
-        wanted, actual = _endpoint(manager_url), _endpoint(agent['manager_url'])
-        if wanted and actual and wanted != actual:
-            evidence.append('AgentStatus.dsmUrl is %s, expected %s' % (agent['manager_url'], manager_url))
-    if tenant_id and agent.get('tenant_id') and str(tenant_id).strip().lower() != agent['tenant_id'].lower():
+    if tenant_id and _endpoint.same_tenant(tenant_id, agent.get('tenant_id')) is False:
         evidence.append('the tenant in AgentStatus.dsmDN is %s, expected %s' % (agent['tenant_id'], tenant_id))
-    if evidence:
-        found.add('reset_required', 'The agent is activated against another manager or tenant; it must be reset '
-                  'before it can be activated with the intended one.', evidence)
+    if record.get('manager_url'):
+        evidence.append('activated with %s%s (dsa.fleet\'s activation record), expected %s' % (
+            record['manager_url'], ' in tenant %s' % record['tenant_id'] if record.get('tenant_id') else '',
+            manager_url))
+    if agent.get('manager_url'):
+        evidence.append('AgentStatus.dsmUrl is %s, expected %s' % (agent['manager_url'], manager_url))
+    found.add('reset_required', 'The agent is activated against another manager or tenant; it must be reset '
+              'before it can be activated with the intended one.', evidence)
 
 
 def _self_protection_findings(agent, found):
@@ -376,13 +377,13 @@ def _log_findings(agent, log_causes, root, network_known, found):
             if network_known:
                 # The probes find the manager reachable now: the log tells of a past outage.
                 found.add(cause, 'The agent log shows %s, but the manager is reachable now.'
-                          % CAUSES[cause][2], evidence, severity=WARNING, remediation='manual')
+                          % _causes.meaning(cause), evidence, severity=WARNING, remediation='manual')
                 continue
         if cause in ACTIVATION_LOG_CAUSES and fresh:
             found.add(cause, 'The agent log shows that %s, but the agent is activated and heartbeating now.'
-                      % CAUSES[cause][2], evidence, severity=WARNING, remediation='manual')
+                      % _causes.meaning(cause), evidence, severity=WARNING, remediation='manual')
             continue
-        found.add(cause, 'The agent log shows that %s.' % CAUSES[cause][2], evidence)
+        found.add(cause, 'The agent log shows that %s.' % _causes.meaning(cause), evidence)
 
 
 def _collapse_log_only_network(found):
@@ -429,7 +430,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     for cause, evidence in sorted(log_history.items()):
         if not found.has(cause):
             found.add(cause, 'The agent log shows that %s, before the agent\'s last successful session with the '
-                      'manager.' % CAUSES[cause][2], evidence, severity=WARNING, remediation='manual')
+                      'manager.' % _causes.meaning(cause), evidence, severity=WARNING, remediation='manual')
     if not network_known:
         _collapse_log_only_network(found)
     for refusal in REFUSALS:

@@ -33,8 +33,10 @@ import subprocess
 import threading
 import time
 
-MANAGER_SCHEMES = ('dsm', 'https')
-DEFAULT_HTTPS_PORT = 443
+from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint
+from ansible_collections.dsa.fleet.plugins.module_utils._endpoint import (
+    format_host_port, parse_host_port, parse_manager_url)
+
 # Extra time after the deadline for threads to hand back what they have.
 JOIN_GRACE = 0.5
 # Longest accepted timeout (seconds): a probe is not a wait-for.
@@ -51,137 +53,14 @@ STATUS_PROXY_ERROR = 'proxy_error'
 STATUS_HANDSHAKE_FAILED = 'handshake_failed'
 STATUS_ERROR = 'error'
 
-_HOSTNAME_RE = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(\.(?!-)[A-Za-z0-9_-]{1,63})*\.?$')
-_URL_RE = re.compile(r'^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<rest>.*)$')
-_USERINFO_RE = re.compile(r'(://)[^/@]*@')
-
 
 # --------------------------------------------------------------------------------------------
-# Parsing and validation
+# Parsing and validation: the URL and HOST:PORT parsers live in _endpoint
 # --------------------------------------------------------------------------------------------
-
-def _hide_userinfo(text):
-    """Replace ``user:pass@`` in a URL by ``***@`` so an error message never echoes a password."""
-    return _USERINFO_RE.sub(r'\1***@', text)
-
-
-def _check_host(host):
-    """Return ``host`` if it is an IP address or a plausible DNS name, else raise ValueError."""
-    if not host:
-        raise ValueError('the host is empty')
-    if ':' in host:
-        try:
-            ipaddress.IPv6Address(host.split('%', 1)[0])
-        except ValueError:
-            raise ValueError('%r is not a valid IPv6 address' % host)
-        return host
-    if len(host) > 253 or not _HOSTNAME_RE.match(host):
-        raise ValueError('%r is not a valid host name or IP address' % host)
-    return host
-
-
-def _check_port(text):
-    """Return the port in ``text`` as an int in 1-65535, else raise ValueError."""
-    text = str(text).strip()
-    if not re.match(r'^[0-9]{1,5}$', text):
-        raise ValueError('port %r is not a number' % text)
-    port = int(text)
-    if not 1 <= port <= 65535:
-        raise ValueError('port %d is out of range (1-65535)' % port)
-    return port
-
-
-def parse_host_port(text, default_port=None):
-    """Split ``HOST:PORT`` (``[IPv6]:PORT`` for IPv6) into ``(host, port)``.
-
-    The host comes back without brackets. Without a port, ``default_port`` is used when given,
-    else ValueError. A bare IPv6 address must be written in brackets.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError('expected HOST:PORT, got an empty value')
-    text = text.strip()
-    if text.startswith('['):
-        end = text.find(']')
-        if end < 0:
-            raise ValueError('%r: missing "]" after the IPv6 address' % text)
-        host, tail = text[1:end], text[end + 1:]
-        if ':' not in host:
-            raise ValueError('%r: only IPv6 addresses go in brackets' % text)
-        if tail and not tail.startswith(':'):
-            raise ValueError('%r: expected ":PORT" after "]"' % text)
-        port_text = tail[1:] if tail else None
-    elif text.count(':') > 1:
-        raise ValueError('%r: write an IPv6 address in brackets, e.g. [2001:db8::1]:443' % text)
-    elif ':' in text:
-        host, port_text = text.split(':', 1)
-    else:
-        host, port_text = text, None
-    _check_host(host)
-    if port_text is None or port_text == '':
-        if default_port is None:
-            raise ValueError('%r: a port is required (HOST:PORT)' % text)
-        return host, default_port
-    return host, _check_port(port_text)
-
-
-def format_host_port(host, port):
-    """``HOST:PORT``, with an IPv6 host in brackets."""
-    if ':' in host:
-        return '[%s]:%d' % (host, port)
-    return '%s:%d' % (host, port)
-
-
-def _split_url(url, what):
-    """Split ``url`` into (scheme, authority, rest) or raise ValueError; never echo credentials."""
-    if not isinstance(url, str) or not url.strip():
-        raise ValueError('the %s is empty' % what)
-    match = _URL_RE.match(url.strip())
-    if not match:
-        raise ValueError('%r is not a URL (expected SCHEME://HOST:PORT/)' % _hide_userinfo(url))
-    authority = match.group('authority')
-    if '@' in authority:
-        raise ValueError('%r: credentials in the URL are not allowed' % _hide_userinfo(url))
-    return match.group('scheme').lower(), authority, match.group('rest')
-
-
-def parse_manager_url(url):
-    """Parse a manager URL into ``{url, scheme, host, port}``.
-
-    Accepted: ``dsm://HOST:PORT/`` (port required) and ``https://HOST[:PORT]/`` (port 443 when
-    omitted); the trailing slash is optional; IPv6 literals go in brackets. Anything else (other
-    schemes, a path, a query, credentials, a port outside 1-65535) raises ValueError.
-    """
-    scheme, authority, rest = _split_url(url, 'manager URL')
-    shown = _hide_userinfo(url)
-    if scheme not in MANAGER_SCHEMES:
-        raise ValueError('%r: the scheme must be dsm:// or https://, not %s://' % (shown, scheme))
-    if rest not in ('', '/'):
-        raise ValueError('%r: only SCHEME://HOST:PORT/ is accepted, without a path or query' % shown)
-    default_port = DEFAULT_HTTPS_PORT if scheme == 'https' else None
-    try:
-        host, port = parse_host_port(authority, default_port)
-    except ValueError as exc:
-        raise ValueError('%r: %s' % (shown, exc))
-    return {'url': url.strip(), 'scheme': scheme, 'host': host, 'port': port}
-
 
 def parse_proxy_url(url):
-    """Parse ``http://HOST:PORT`` (optional trailing slash) into ``{url, host, port}``.
-
-    No path, no query, no credentials in the URL (they go in the username/password options),
-    and the port is required. Anything else raises ValueError.
-    """
-    scheme, authority, rest = _split_url(url, 'proxy URL')
-    shown = _hide_userinfo(url)
-    if scheme != 'http':
-        raise ValueError('%r: only http:// proxies are supported (HTTP CONNECT), not %s://' % (shown, scheme))
-    if rest not in ('', '/'):
-        raise ValueError('%r: a proxy URL takes no path or query, only http://HOST:PORT' % shown)
-    try:
-        host, port = parse_host_port(authority)
-    except ValueError as exc:
-        raise ValueError('%r: %s' % (shown, exc))
-    return {'url': url.strip(), 'host': host, 'port': port}
+    """A probe's proxy: ``http://HOST:PORT`` only (HTTP CONNECT), parsed by _endpoint."""
+    return _endpoint.parse_proxy_url(url, ('http',))
 
 
 def reachability_argument_spec():

@@ -8,7 +8,7 @@ A signature is a dict ``{id, pattern, regex, cause, severity, description}``:
 
 * ``pattern`` is matched against one decoded log line: a plain substring when ``regex`` is false
   (case-sensitive, the fast path), else a Python regular expression searched anywhere in the line.
-* ``cause`` is one of the public cause ids (``CAUSES``, the table in docs/causes.md).
+* ``cause`` is one of the public cause ids (the cause registry ``_causes``, the table in docs/causes.md).
 * ``severity`` is how bad the message is on its own (``critical``, ``warning``, ``info``); the diagnosis
   weighs it against the other evidence.
 
@@ -30,14 +30,12 @@ __metaclass__ = type
 
 import re
 
-CAUSES = (
-    'agent_not_installed', 'agent_service_down', 'agent_corrupt', 'not_activated', 'reset_required',
-    'untrusted_peer', 'dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed',
-    'inbound_4118_blocked', 'tls_handshake_failed', 'heartbeat_failing', 'activation_refused',
-    'subscription_expired', 'self_protection_enabled', 'disk_full',
-)
+from ansible_collections.dsa.fleet.plugins.module_utils import _causes
 
-SEVERITIES = ('critical', 'warning', 'info')
+CAUSES = tuple(_causes.CAUSES)
+
+SEVERITIES = _causes.SEVERITIES
+
 
 FIELDS = ('id', 'pattern', 'regex', 'cause', 'severity', 'description')
 

@@ -234,11 +234,9 @@ import re
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control, _diagnosis, _dsa_cli, _endpoint, _layout, _records
 
 GATHER_TIMEOUT = 30
-_GUID = re.compile(r'^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$')
-_HOST = re.compile(r'^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_-]{1,63})*\.?)$')
 
 
 class ControlError(Exception):
@@ -250,29 +248,17 @@ class ControlError(Exception):
 
 
 def manager_url_error(url):
-    """Why ``url`` is not a ``dsm://HOST:PORT/`` URL, or None."""
-    parts = _agent.split_url(url)
+    """Why ``url`` is not a ``dsm://HOST:PORT/`` activation URL, or None (never echoes credentials)."""
     example = 'dsm://HOST:PORT/, for example dsm://dsm.example.com:4120/'
-    if not parts:
-        return 'manager_url must look like %s; got %r' % (example, url)
-    scheme, host, port, rest = parts
-    if scheme != 'dsm':
-        return 'manager_url must use the dsm:// scheme (%s); got %r' % (example, url)
-    if port is None:
-        return 'manager_url needs a port (%s); got %r' % (example, url)
-    if not 1 <= port <= 65535:
-        return 'manager_url port must be between 1 and 65535; got %d' % port
-    if rest not in ('', '/'):
-        return 'manager_url must not have a path, query or fragment (%s); got %r' % (example, url)
-    if not _HOST.match(host):
-        return 'manager_url has an invalid host name %r' % (host,)
+    error = _endpoint.manager_url_error(url)
+    if error:
+        return '%s (expected %s)' % (error, example)
+    if _endpoint.parse_manager_url(url)['scheme'] != 'dsm':
+        return 'manager_url must use the dsm:// scheme (%s); got %r' % (example, _endpoint.hide_userinfo(url))
     return None
 
 
-def normalize_manager_url(url):
-    """``dsm://host:port/`` for any manager URL form (dsmUrl's https:// too); None when not one."""
-    host_port = _agent.manager_host_port(url) if url else None
-    return 'dsm://%s:%d/' % host_port if host_port else None
+normalize_manager_url = _endpoint.normalize_manager_url
 
 
 def validate(module):
@@ -282,8 +268,8 @@ def validate(module):
         error = manager_url_error(params['manager_url'])
         if error:
             module.fail_json(msg=error)
-    for name, low, high in (('max_dsm_retries',) + _agent.MAX_DSM_RETRIES_RANGE,
-                            ('dsm_retry_interval',) + _agent.DSM_RETRY_INTERVAL_RANGE):
+    for name, low, high in (('max_dsm_retries',) + _dsa_cli.MAX_DSM_RETRIES_RANGE,
+                            ('dsm_retry_interval',) + _dsa_cli.DSM_RETRY_INTERVAL_RANGE):
         if not low <= params[name] <= high:
             module.fail_json(msg='%s must be between %d and %d; got %d' % (name, low, high, params[name]))
     if params['tenant_id'] is not None and not re.match(r'^[^\s:]+$', params['tenant_id']):
@@ -326,36 +312,25 @@ class AgentControl(_control.ControlRun):
                       agent['cli']['cause'])
         return agent
 
-    def record_for(self, agent):
-        """The activation record, if it still describes this agent's activation (same certificate)."""
-        record = _agent.read_activation_record(self.params['data_dir'])
-        cert = record.get('cert_hash')
-        if cert and agent.get('cert_hash') and _agent.normalize_hash(cert) == _agent.normalize_hash(agent['cert_hash']):
-            return record
-        return {}
-
     def view(self, agent):
-        """``{activated, manager_url, tenant_id}`` of an agent, as the diff shows it."""
+        """``{activated, manager_url, tenant_id}`` of an agent, as the diff shows it: what it was activated
+        with when our record says so, else what it reports."""
         if not agent['activated']:
             return {'activated': False, 'manager_url': None, 'tenant_id': None}
-        record = self.record_for(agent)
+        record = agent.get('activation') or {}
         return {'activated': True,
-                'manager_url': normalize_manager_url(agent['manager_url']) or normalize_manager_url(
-                    record.get('manager_url')),
+                'manager_url': normalize_manager_url(record.get('manager_url')) or normalize_manager_url(
+                    agent['manager_url']),
                 'tenant_id': record.get('tenant_id') or agent['tenant_id']}
 
-    def tenant_matches(self, agent):
-        """True / False, or None when it cannot be told."""
+    def tenant_known(self, agent):
+        """Can the agent's tenant be compared with tenant_id (our record, or a GUID in dsmDN)?"""
         wanted = self.params['tenant_id']
         if not wanted:
             return True
-        record = self.record_for(agent)
-        if record.get('manager_url') and normalize_manager_url(record['manager_url']) == normalize_manager_url(
-                self.params['manager_url']):
-            return str(record.get('tenant_id') or '') == wanted
-        if _GUID.match(wanted) and agent['tenant_id']:
-            return wanted.upper() == agent['tenant_id'].upper()
-        return None
+        if (agent.get('activation') or {}).get('tenant_id'):
+            return True
+        return _endpoint.same_tenant(wanted, agent['tenant_id']) is not None
 
     # -- acting ----------------------------------------------------------------------------------
 
@@ -381,17 +356,17 @@ class AgentControl(_control.ControlRun):
 
     def reset(self):
         """dsa_control -r, and forget the activation record."""
-        self.control('reset', _agent.reset_args(self.params['self_protection_password']),
+        self.control('reset', _dsa_cli.reset_args(self.params['self_protection_password']),
                      control_timeout(self.params))
-        _agent.remove_activation_record(self.params['data_dir'])
+        _records.remove_activation_record(self.params['data_dir'])
 
     def activate(self):
         """dsa_control -a with bounded retries (raises ControlError)."""
         params = self.params
         settings = dict((name, params[name]) for name in (
             'tenant_id', 'token', 'policy_id', 'group_id', 'relay_group_id', 'display_name', 'description'))
-        args = _agent.activation_args(normalize_manager_url(params['manager_url']), settings, params['max_dsm_retries'],
-                                      params['dsm_retry_interval'])
+        args = _dsa_cli.activation_args(normalize_manager_url(params['manager_url']), settings,
+                                        params['max_dsm_retries'], params['dsm_retry_interval'])
         return self.control('activate', args, control_timeout(params))
 
     # -- the states ------------------------------------------------------------------------------
@@ -401,21 +376,21 @@ class AgentControl(_control.ControlRun):
         agent = self.gather()
         before = self.view(agent)
         wanted_url = normalize_manager_url(params['manager_url'])
-        same_manager = agent['activated'] and before['manager_url'] == wanted_url
-        same_tenant = self.tenant_matches(agent) if same_manager else False
-        if agent['activated'] and same_manager and same_tenant is not False and not params['force']:
-            if same_tenant is None:
-                self.module.warn('the agent is activated against %s, but its tenant cannot be compared with '
-                                 'tenant_id %s (no record of the last activation); use force=true to '
-                                 're-activate' % (wanted_url, params['tenant_id']))
+        same = _diagnosis.same_manager(agent, wanted_url, params['tenant_id']) if agent['activated'] else False
+        if agent['activated'] and same is not False and not params['force']:
+            if same is None or not self.tenant_known(agent):
+                self.module.warn('the agent is activated (%s), but whether it is with %s%s cannot be told (no '
+                                 'record of the last activation); use force=true to re-activate'
+                                 % (before['manager_url'] or 'manager unknown', wanted_url,
+                                    ' in tenant %s' % params['tenant_id'] if params['tenant_id'] else ''))
             self.exit(before, before, 'already activated against %s' % wanted_url)
 
         plan = []
         if agent['activated']:
             if not (params['reset_if_needed'] or params['force']):
                 where = before['manager_url'] or 'another manager'
-                if same_manager:
-                    where += ' in tenant %s' % (before['tenant_id'] or 'unknown')
+                if before['tenant_id']:
+                    where += ' in tenant %s' % before['tenant_id']
                 self.fail('the agent is activated against %s; set reset_if_needed=true to reset it and activate '
                           'it against %s%s' % (where, wanted_url,
                                                ' in tenant %s' % params['tenant_id'] if params['tenant_id'] else ''),
@@ -423,7 +398,7 @@ class AgentControl(_control.ControlRun):
             plan.append('reset')
         plan.append('activate')
         after = {'activated': True, 'manager_url': wanted_url,
-                 'tenant_id': params['tenant_id'] or (before['tenant_id'] if same_manager else None)}
+                 'tenant_id': params['tenant_id']}
         if self.module.check_mode:
             self.actions = plan
             self.changed = True
@@ -444,8 +419,9 @@ class AgentControl(_control.ControlRun):
 
         agent = _agent.gather_agent(self.run_command, params['agent_dir'], params['data_dir'], GATHER_TIMEOUT)
         if agent['activated'] and agent['cert_hash'] and not _agent.is_bootstrap_hash(agent['cert_hash']):
-            _agent.write_activation_record(params['data_dir'], {
+            _records.write_activation_record(params['data_dir'], {
                 'manager_url': wanted_url, 'tenant_id': params['tenant_id'], 'cert_hash': agent['cert_hash']})
+            agent['activation'] = {'manager_url': wanted_url, 'tenant_id': params['tenant_id']}
         else:
             self.module.warn('dsa_control -a answered %s, but the agent does not report an activation yet'
                              % self.last['status_line'])
@@ -475,7 +451,7 @@ class AgentControl(_control.ControlRun):
             self.actions = ['heartbeat']
             self.exit(None, None, 'would send a heartbeat (not sent in check mode)')
         try:
-            self.control('heartbeat', _agent.heartbeat_args(password=self.params['self_protection_password']),
+            self.control('heartbeat', _dsa_cli.heartbeat_args(password=self.params['self_protection_password']),
                          control_timeout(self.params))
         except ControlError as error:
             self.control_failed('heartbeat (dsa_control -m)', error)
@@ -514,8 +490,8 @@ def main():
             force=dict(type='bool', default=False),
             reset_if_needed=dict(type='bool', default=False),
             self_protection_password=dict(type='str', no_log=True),
-            agent_dir=dict(type='path', default=_agent.DEFAULT_AGENT_DIR),
-            data_dir=dict(type='path', default=_agent.DEFAULT_DATA_DIR),
+            agent_dir=dict(type='path', default=_layout.DEFAULT_AGENT_DIR),
+            data_dir=dict(type='path', default=_layout.DEFAULT_DATA_DIR),
             timeout=dict(type='int'),
         ),
         required_if=[('state', 'activated', ['manager_url'])],

@@ -277,16 +277,16 @@ status:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _dsa_cli, _layout
 
 
 def main():
     """Gather the agent facts; never change anything."""
     module = AnsibleModule(
         argument_spec=dict(
-            agent_dir=dict(type='path', default=_agent.DEFAULT_AGENT_DIR),
-            data_dir=dict(type='path', default=_agent.DEFAULT_DATA_DIR),
-            timeout=dict(type='int', default=_agent.DEFAULT_TIMEOUT),
+            agent_dir=dict(type='path', default=_layout.DEFAULT_AGENT_DIR),
+            data_dir=dict(type='path', default=_layout.DEFAULT_DATA_DIR),
+            timeout=dict(type='int', default=_dsa_cli.DEFAULT_TIMEOUT),
         ),
         supports_check_mode=True,
     )
@@ -294,7 +294,7 @@ def main():
     if params['timeout'] <= 0:
         module.fail_json(msg='timeout must be greater than 0, got %d' % params['timeout'])
     try:
-        info = _agent.gather_agent(_agent.module_run_command(module), params['agent_dir'],
+        info = _agent.gather_agent(_dsa_cli.module_run_command(module), params['agent_dir'],
                                    params['data_dir'], params['timeout'])
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg='could not gather the agent facts: %s' % exc, exception=traceback.format_exc())

@@ -178,13 +178,13 @@ message:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control
+from ansible_collections.dsa.fleet.plugins.module_utils import _control, _dsa_cli, _endpoint, _layout, _records, _redact
 
-MASK = _agent.REDACTED
+MASK = _redact.REDACTED
 #: (option, the scheme dsa_control wants, argument builder)
 PROXIES = (
-    ('manager_proxy', 'dsm_proxy', _agent.manager_proxy_args),
-    ('relay_proxy', 'relay_proxy', _agent.relay_proxy_args),
+    ('manager_proxy', 'dsm_proxy', _dsa_cli.manager_proxy_args),
+    ('relay_proxy', 'relay_proxy', _dsa_cli.relay_proxy_args),
 )
 
 
@@ -193,39 +193,23 @@ def proxy_url_error(name, url):
     if url == '':
         return None
     native = dict((n, s) for n, s, _b in PROXIES)[name]
-    example = 'http://HOST:PORT, for example http://proxy.example.com:3128'
     if '@' in url:
         return ('%s must not hold credentials; use %s_username and %s_password'
                 % (name, name, name))
-    parts = _agent.split_url(url)
-    if not parts:
-        return '%s must look like %s; got %r' % (name, example, url)
-    scheme, host, port, rest = parts
-    if scheme not in ('http', native):
-        return '%s must be an HTTP proxy (%s); got scheme %r' % (name, example, scheme)
-    if port is None:
-        return '%s needs a port (%s); got %r' % (name, example, url)
-    if not 1 <= port <= 65535:
-        return '%s port must be between 1 and 65535; got %d' % (name, port)
-    if rest not in ('', '/'):
-        return '%s must not have a path, query or fragment (%s); got %r' % (name, example, url)
+    error = _endpoint.proxy_url_error(url, name, ('http', native))
+    if error:
+        return '%s (expected http://HOST:PORT, for example http://proxy.example.com:3128)' % error
     return None
 
 
 def normalize(url):
     """``http://host:port/`` (the record's form) for a valid proxy URL; '' stays ''."""
-    if not url:
-        return ''
-    _scheme, host, port, _rest = _agent.split_url(url)
-    return 'http://%s:%d/' % (host, port)
+    return _endpoint.proxy_cli_url(url, 'http')
 
 
 def cli_url(name, url):
     """The URL as dsa_control wants it: ``dsm_proxy://host:port/`` or ``relay_proxy://host:port/``."""
-    if not url:
-        return ''
-    native = dict((n, s) for n, s, _b in PROXIES)[name]
-    return normalize(url).replace('http://', native + '://', 1)
+    return _endpoint.proxy_cli_url(url, dict((n, s) for n, s, _b in PROXIES)[name])
 
 
 def validate(module):
@@ -270,7 +254,7 @@ class AgentProxy(_control.ControlRun):
 
     def __init__(self, module):
         super(AgentProxy, self).__init__(module)
-        self.record = _agent.read_proxy_record(self.params['data_dir'])
+        self.record = _records.read_proxy_record(self.params['data_dir'])
 
     def needs_change(self, name):
         """True when the wanted ``name`` proxy differs from the record (or force)."""
@@ -289,7 +273,7 @@ class AgentProxy(_control.ControlRun):
         password = params[name + '_password']
         hashed = self.record.get(name + '_password_hash')
         if password:
-            return not (hashed and _agent.verify_secret(password, hashed))
+            return not (hashed and _records.verify_secret(password, hashed))
         return bool(hashed)
 
     def wanted_record(self, name, record):
@@ -302,13 +286,13 @@ class AgentProxy(_control.ControlRun):
         if want and self.params[name + '_username']:
             record[name + '_username'] = self.params[name + '_username']
             if self.params[name + '_password']:
-                record[name + '_password_hash'] = _agent.hash_secret(self.params[name + '_password'])
+                record[name + '_password_hash'] = _records.hash_secret(self.params[name + '_password'])
         return record
 
     def result_base(self):
         """Keys every result carries."""
         return dict(changed=self.changed, actions=self.actions, commands=self.commands,
-                    proxies=_agent.proxies_from_record(self.record), **self.last)
+                    proxies=_records.proxies_from_record(self.record), **self.last)
 
     def control(self, args):
         """Run dsa_control; fail with the cause unless the status line says it worked."""
@@ -329,7 +313,7 @@ class AgentProxy(_control.ControlRun):
         self.control(builder(url, params[name + '_username'], params[name + '_password'], secret))
         self.changed = True
         self.record = self.wanted_record(name, self.record)
-        _agent.write_proxy_record(params['data_dir'], self.record)
+        _records.write_proxy_record(params['data_dir'], self.record)
 
     def run(self):
         params = self.params
@@ -375,9 +359,9 @@ def main():
             relay_proxy_password=dict(type='str', no_log=True),
             force=dict(type='bool', default=False),
             self_protection_password=dict(type='str', no_log=True),
-            agent_dir=dict(type='path', default=_agent.DEFAULT_AGENT_DIR),
-            data_dir=dict(type='path', default=_agent.DEFAULT_DATA_DIR),
-            timeout=dict(type='int', default=_agent.DEFAULT_TIMEOUT),
+            agent_dir=dict(type='path', default=_layout.DEFAULT_AGENT_DIR),
+            data_dir=dict(type='path', default=_layout.DEFAULT_DATA_DIR),
+            timeout=dict(type='int', default=_dsa_cli.DEFAULT_TIMEOUT),
         ),
         required_together=[('manager_proxy_username', 'manager_proxy_password'),
                            ('relay_proxy_username', 'relay_proxy_password')],

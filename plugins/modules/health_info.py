@@ -216,15 +216,15 @@ import threading
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _diagnosis, _logscan, _probe
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _diagnosis, _dsa_cli, _layout, _logscan, _probe
 
 
 def _argument_spec():
     spec = _probe.reachability_argument_spec()
     spec.update(
-        agent_dir=dict(type='path', default=_agent.DEFAULT_AGENT_DIR),
-        data_dir=dict(type='path', default=_agent.DEFAULT_DATA_DIR),
-        cli_timeout=dict(type='int', default=_agent.DEFAULT_TIMEOUT),
+        agent_dir=dict(type='path', default=_layout.DEFAULT_AGENT_DIR),
+        data_dir=dict(type='path', default=_layout.DEFAULT_DATA_DIR),
+        cli_timeout=dict(type='int', default=_dsa_cli.DEFAULT_TIMEOUT),
         tenant_id=dict(type='str'),
         communication=dict(type='str', default='agent_initiated', choices=list(_diagnosis.COMMUNICATION_MODES)),
         log_paths=dict(type='list', elements='path', default=[_logscan.DEFAULT_LOG_GLOB]),
@@ -305,7 +305,7 @@ def main():
         probes = _Background(_probe.gather_reachability, tls=params['tls'],
                              **_reachability_args(params, params['manager_url']))
 
-    agent = _agent.gather_agent(_agent.module_run_command(module), params['agent_dir'], params['data_dir'],
+    agent = _agent.gather_agent(_dsa_cli.module_run_command(module), params['agent_dir'], params['data_dir'],
                                 params['cli_timeout'])
     manager_url = params['manager_url']
     if probes is None:

@@ -149,8 +149,8 @@ def test_heartbeat(dirs):
 
 
 @pytest.mark.parametrize('args, words', [
-    ({'manager_url': 'agents.workload.lab.example:443'}, 'manager_url must look like'),
-    ({'manager_url': 'dsm://agents.workload.lab.example:99999/'}, 'manager_url port'),
+    ({'manager_url': 'agents.workload.lab.example:443'}, 'is not a URL'),
+    ({'manager_url': 'dsm://agents.workload.lab.example:99999/'}, 'port 99999 is out of range'),
     ({'manager_url': LAB_URL, 'token': TOKEN}, 'tenant_id'),
     ({'manager_url': LAB_URL, 'max_dsm_retries': 500}, 'max_dsm_retries'),
 ])

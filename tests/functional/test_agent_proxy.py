@@ -91,8 +91,8 @@ def test_diff_masks_passwords_and_verbose_output_hides_them(dirs):
 
 
 @pytest.mark.parametrize('args, words', [
-    ({'manager_proxy': PROXY + '/path'}, 'manager_proxy must not have a path'),
-    ({'relay_proxy': 'http://proxy.lab.example:0'}, 'relay_proxy port'),
+    ({'manager_proxy': PROXY + '/path'}, 'no path or query'),
+    ({'relay_proxy': 'http://proxy.lab.example:0'}, 'port 0 is out of range'),
     ({'manager_proxy': 'http://dsa:%s@proxy.lab.example:3128' % PASSWORD}, 'must not hold credentials'),
     ({'manager_proxy': PROXY, 'manager_proxy_username': 'dsa'}, 'manager_proxy_password'),
 ])

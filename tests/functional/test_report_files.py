@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import run_module
-from ansible_collections.dsa.fleet.plugins.filter.fleet_report import fleet_report
+from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import fleet_report
 
 SECRET = 'ReportFilesSecret-77'
 

@@ -20,7 +20,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 if os.path.join(ROOT, '.collections') not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, '.collections'))
 
-from ansible_collections.dsa.fleet.plugins.filter.remediation_report import OUTCOMES, remediation_report, \
+from ansible_collections.dsa.fleet.plugins.plugin_utils._remediation_report import OUTCOMES, remediation_report, \
     remediation_report_render
 from ansible_collections.dsa.fleet.tests.report.test_report_html import CHROMIUM, OUTPUT, chromium
 from ansible_collections.dsa.fleet.tests.unit.plugins.filter.test_remediation_report import LITERAL_SECRETS, \

@@ -23,7 +23,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 if os.path.join(ROOT, '.collections') not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, '.collections'))
 
-from ansible_collections.dsa.fleet.plugins.filter.fleet_report import fleet_report_render
+from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import fleet_report_render
 from ansible_collections.dsa.fleet.tests.unit.plugins.filter.test_fleet_report import PLANTED, build
 
 OUTPUT = os.path.join(ROOT, 'tests', 'output', 'report')

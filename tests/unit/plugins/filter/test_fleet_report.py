@@ -16,7 +16,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dsa.fleet.plugins.filter import fleet_report as fr
+from ansible_collections.dsa.fleet.plugins.plugin_utils import _fleet_report as fr
 from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import CAUSES, diagnose
 
 # Every one of these must never appear in any output.
@@ -73,7 +73,7 @@ def health_result(agent=None, reach=None, logs=None, communication='agent_initia
 
 def crafted(cause, evidence=None, message=None):
     """A broken host's result with one finding of ``cause``, shaped as health_info returns it."""
-    severity, remediation, meaning = CAUSES[cause]
+    severity, remediation, meaning = (CAUSES[cause][k] for k in ('severity', 'remediation', 'meaning'))
     finding = {'cause': cause, 'severity': severity, 'message': message or 'Synthetic: %s.' % meaning,
                'evidence': evidence or ['synthetic evidence for %s' % cause], 'remediation': remediation}
     result = health_result()
@@ -136,13 +136,14 @@ def report():
 
 
 def test_filters_are_registered():
-    assert set(fr.FilterModule().filters()) == {'fleet_report', 'fleet_report_render', 'apply_inbound_probe'}
+    from ansible_collections.dsa.fleet.plugins.filter import fleet_report as filters
+    assert set(filters.FilterModule().filters()) == {'fleet_report', 'fleet_report_render', 'apply_inbound_probe'}
 
 
 def test_totals(report):
     fleet = synthetic_fleet()
     # healthy: 5 + self_protection_enabled (a warning); broken: every critical cause + db-blocked-01
-    critical = [c for c, meta in CAUSES.items() if meta[0] == 'critical']
+    critical = [c for c, meta in CAUSES.items() if meta['severity'] == 'critical']
     assert report['totals'] == {'hosts': len(fleet), 'healthy': 6, 'broken': len(critical) + 1,
                                 'unreachable': 1, 'failed': 2}
     assert sum(report['totals'][s] for s in fr.STATUSES) == report['totals']['hosts']
@@ -161,9 +162,9 @@ def test_every_host_is_listed_with_its_status(report):
     for cause, meta in CAUSES.items():
         host = hosts['h-%s' % cause.replace('_', '-')]
         assert host['causes'] == [cause]
-        assert host['findings'][0]['remediation'] == meta[1]
+        assert host['findings'][0]['remediation'] == meta['remediation']
         assert host['findings'][0]['evidence']
-        assert host['status'] == ('broken' if meta[0] == 'critical' else 'healthy')
+        assert host['status'] == ('broken' if meta['severity'] == 'critical' else 'healthy')
     # broken first, then failed, unreachable, healthy; by name inside a status
     order = [fr.STATUSES.index(h['status']) for h in report['hosts']]
     assert order == sorted(order)
@@ -186,7 +187,7 @@ def test_cause_counts(report):
     assert causes['manager_unreachable']['critical'] == 2
     assert causes['self_protection_enabled'] == {
         'hosts': 1, 'host_names': ['h-self-protection-enabled'], 'critical': 0, 'warning': 1, 'info': 0,
-        'remediation': 'manual', 'meaning': CAUSES['self_protection_enabled'][2]}
+        'remediation': 'manual', 'meaning': CAUSES['self_protection_enabled']['meaning']}
     for cause, entry in causes.items():
         if cause != 'manager_unreachable':
             assert entry['hosts'] == 1, cause
@@ -341,7 +342,7 @@ def test_apply_inbound_probe_adds_a_finding():
     out = fr.apply_inbound_probe(result, CLOSED, 'bidirectional')
     assert out['healthy'] is False and result['healthy'] is True   # input untouched
     finding = [f for f in out['findings'] if f['cause'] == 'inbound_4118_blocked'][0]
-    assert finding['severity'] == 'critical' and finding['remediation'] == CAUSES['inbound_4118_blocked'][1]
+    assert finding['severity'] == 'critical' and finding['remediation'] == CAUSES['inbound_4118_blocked']['remediation']
     assert finding['evidence'] == ['TCP 4118 from localhost: closed - Timeout when waiting for 10.0.0.5:4118']
     assert finding['message'] == 'The manager cannot reach the agent on TCP 4118 (bidirectional communication).'
     assert out['inbound_probe']['status'] == 'closed'

@@ -17,8 +17,8 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dsa.fleet.plugins.filter import fleet_report as fr
-from ansible_collections.dsa.fleet.plugins.filter import remediation_report as rr
+from ansible_collections.dsa.fleet.plugins.plugin_utils import _fleet_report as fr
+from ansible_collections.dsa.fleet.plugins.plugin_utils import _remediation_report as rr
 from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import CAUSES
 from ansible_collections.dsa.fleet.tests.unit.plugins.filter.test_fleet_report import health_result
 
@@ -35,11 +35,11 @@ def result(*causes, **kwargs):
     out = health_result()
     out['findings'] = []
     for cause in causes:
-        severity, remediation, meaning = CAUSES[cause]
+        severity, remediation, meaning = (CAUSES[cause][k] for k in ('severity', 'remediation', 'meaning'))
         out['findings'].append({'cause': cause, 'severity': severity, 'message': 'Synthetic: %s.' % meaning,
                                 'evidence': ['synthetic evidence for %s' % cause], 'remediation': remediation})
-    out['healthy'] = not any(CAUSES[c][0] == 'critical' for c in causes)
-    out['causes'] = [c for c in causes if CAUSES[c][0] == 'critical']
+    out['healthy'] = not any(CAUSES[c]['severity'] == 'critical' for c in causes)
+    out['causes'] = [c for c in causes if CAUSES[c]['severity'] == 'critical']
     out.update(kwargs)
     return out
 
@@ -181,7 +181,8 @@ def by_name(report):
 
 
 def test_filters_are_registered():
-    assert set(rr.FilterModule().filters()) == {'remediation_report', 'remediation_report_render'}
+    from ansible_collections.dsa.fleet.plugins.filter import remediation_report as filters
+    assert set(filters.FilterModule().filters()) == {'remediation_report', 'remediation_report_render'}
 
 
 def test_shape(report):

@@ -291,3 +291,45 @@ def test_info_signatures_never_become_findings():
     findings, healthy = diagnose(agent(), reach(), logs(sig('ssl_verify_error_20', 'tls_handshake_failed',
                                                             severity='info')))
     assert findings == [] and healthy
+
+
+# An agent of Trend's cloud reports a numbered regional endpoint, not the URL it was activated with.
+REGIONAL = 'https://agents-123.workload.us-1.cloudone.trendmicro.com:443/'
+TENANT = '4A3C2B1D-0000-1111-2222-333344445555'
+
+
+@pytest.mark.parametrize('wanted, record', [
+    ('dsm://agents.deepsecurity.trendmicro.com:443/', None),
+    ('dsm://agents.workload.us-1.cloudone.trendmicro.com:443/', None),
+    ('dsm://agents.deepsecurity.trendmicro.com:443/',
+     {'manager_url': 'dsm://agents.deepsecurity.trendmicro.com:443/', 'tenant_id': TENANT}),
+])
+def test_regional_endpoint_of_the_same_manager_is_healthy(wanted, record):
+    cloud = agent(manager_url=REGIONAL, tenant_id=TENANT, activation=record)
+    findings, healthy = diagnose(cloud, reach(), logs(), manager_url=wanted, tenant_id=TENANT)
+    assert healthy and findings == []
+
+
+def test_other_tenant_of_trend_cloud_needs_a_reset():
+    cloud = agent(manager_url=REGIONAL, tenant_id=TENANT)
+    other = '0B9A6F1E-1111-4222-8333-944455556666'
+    findings, healthy = diagnose(cloud, reach(), logs(), manager_url='dsm://agents.deepsecurity.trendmicro.com:443/',
+                                 tenant_id=other)
+    assert causes_of(findings) == ['reset_required'] and not healthy
+
+
+def test_record_of_another_manager_needs_a_reset():
+    onprem = agent(manager_url='https://dsm.example.com:4120/',
+                   activation={'manager_url': 'dsm://dsm.example.com:4120/', 'tenant_id': None})
+    findings, healthy = diagnose(onprem, reach(), logs(), manager_url='dsm://dsm2.example.com:4120/')
+    assert causes_of(findings) == ['reset_required'] and not healthy
+    assert any('activation record' in e for e in findings[0]['evidence'])
+
+
+def test_causes_table_in_the_docs_is_the_registry():
+    import os
+    from ansible_collections.dsa.fleet.plugins.module_utils import _causes
+    docs = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'docs', 'causes.md')
+    with open(docs) as handle:
+        text = handle.read()
+    assert _causes.markdown_table() in text, 'docs/causes.md: regenerate the table from _causes.markdown_table()'

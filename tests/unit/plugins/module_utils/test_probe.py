@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _probe
+from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint, _probe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopback_servers import (BlackHole, ClosedPort, ClosingServer, ConnectProxy,  # noqa: E402 pylint: disable=wrong-import-position
@@ -45,7 +45,7 @@ def loopback_names_only(monkeypatch):
 @pytest.mark.parametrize('url, expected', [
     ('dsm://agents.example.com:443/', ('dsm', 'agents.example.com', 443)),
     ('dsm://dsm.example.com:4120', ('dsm', 'dsm.example.com', 4120)),
-    ('DSM://Dsm.Example.com:4120/', ('dsm', 'Dsm.Example.com', 4120)),
+    ('DSM://Dsm.Example.com:4120/', ('dsm', 'dsm.example.com', 4120)),
     ('https://dsm.example.com:4119/', ('https', 'dsm.example.com', 4119)),
     ('https://dsm.example.com/', ('https', 'dsm.example.com', 443)),
     ('https://10.0.0.5:4120/', ('https', '10.0.0.5', 4120)),
@@ -57,7 +57,7 @@ def loopback_names_only(monkeypatch):
      ('dsm', 'agents.workload.de-1.cloudone.trendmicro.com', 443)),
 ])
 def test_parse_manager_url_good(url, expected):
-    parsed = _probe.parse_manager_url(url)
+    parsed = _endpoint.parse_manager_url(url)
     assert (parsed['scheme'], parsed['host'], parsed['port']) == expected
     assert parsed['url'] == url.strip()
     assert sorted(parsed) == ['host', 'port', 'scheme', 'url']
@@ -88,7 +88,7 @@ def test_parse_manager_url_good(url, expected):
 ])
 def test_parse_manager_url_bad(url, words):
     with pytest.raises(ValueError) as info:
-        _probe.parse_manager_url(url)
+        _endpoint.parse_manager_url(url)
     assert words in str(info.value)
 
 
@@ -107,19 +107,19 @@ def test_bad_url_message_hides_credentials():
     (' relay.example:4122 ', ('relay.example', 4122)),
 ])
 def test_parse_host_port_good(text, expected):
-    assert _probe.parse_host_port(text) == expected
+    assert _endpoint.parse_host_port(text) == expected
 
 
 @pytest.mark.parametrize('text', ['', 'host', 'host:', ':80', 'host:0', 'host:65536', '::1:80', '[::1]',
                                   'host:80:90', 'a b:80', 'host:http'])
 def test_parse_host_port_bad(text):
     with pytest.raises(ValueError):
-        _probe.parse_host_port(text)
+        _endpoint.parse_host_port(text)
 
 
 def test_parse_host_port_default():
-    assert _probe.parse_host_port('[::1]', 443) == ('::1', 443)
-    assert _probe.parse_host_port('h', 8080) == ('h', 8080)
+    assert _endpoint.parse_host_port('[::1]', 443) == ('::1', 443)
+    assert _endpoint.parse_host_port('h', 8080) == ('h', 8080)
 
 
 @pytest.mark.parametrize('url, expected', [
@@ -179,8 +179,8 @@ def test_validate_accepts_inbound_only_and_full_set():
 
 
 def test_format_host_port():
-    assert _probe.format_host_port('::1', 443) == '[::1]:443'
-    assert _probe.format_host_port('h', 1) == 'h:1'
+    assert _endpoint.format_host_port('::1', 443) == '[::1]:443'
+    assert _endpoint.format_host_port('h', 1) == 'h:1'
 
 
 def test_proxy_repr_hides_password():
@@ -232,7 +232,7 @@ def test_stuck_resolver_is_bounded(monkeypatch):
 
 def _probe_one(target, timeout=2, **kwargs):
     """Probe one HOST:PORT; through a proxy the name is not resolved here (the proxy does it)."""
-    host, port = _probe.parse_host_port(target)
+    host, port = _endpoint.parse_host_port(target)
     lookup = None if kwargs.get('proxy') else _probe.Lookup(host)
     return _probe.probe(host, port, lookup, time.monotonic() + timeout, **kwargs)
 

@@ -21,7 +21,7 @@ import yaml
 
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent
+from ansible_collections.dsa.fleet.plugins.module_utils import _dsa_cli, _layout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -50,7 +50,7 @@ class Replay(object):
 
     def __call__(self, args, **kwargs):
         assert kwargs.get('expand_user_and_vars') is False, 'run without module_run_command'
-        assert args[:3] == ['/usr/bin/timeout', '-k', str(_agent.KILL_GRACE)], args
+        assert args[:3] == ['/usr/bin/timeout', '-k', str(_dsa_cli.KILL_GRACE)], args
         command = [os.path.basename(args[4])] + [str(a) for a in args[5:]]
         self.seen.append(command)
         assert self.calls, 'unexpected command %r' % (command,)
@@ -73,16 +73,16 @@ def make_host(tmp_path, monkeypatch, isolate_services=False):
     data_dir.mkdir(parents=True)
     if isolate_services:
         (tmp_path / 'proc').mkdir()
-    for name in _agent.PROGRAMS:
+    for name in _layout.PROGRAMS:
         path = agent_dir / name
         path.write_text('#!/bin/sh\nexit 99\n')
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(_agent, 'find_program',
+    monkeypatch.setattr(_dsa_cli, 'find_program',
                         lambda name, extra_dirs=(): '/usr/bin/timeout' if name == 'timeout' else None)
     if isolate_services:
-        monkeypatch.setattr(_agent, 'INIT_SCRIPT', str(tmp_path / 'no-init'))
-        monkeypatch.setattr(_agent, 'SYSTEMD_UNIT_DIRS', ())
-        monkeypatch.setattr(_agent, 'PROC_DIR', str(tmp_path / 'proc'))
+        monkeypatch.setattr(_layout, 'INIT_SCRIPT', str(tmp_path / 'no-init'))
+        monkeypatch.setattr(_layout, 'SYSTEMD_UNIT_DIRS', ())
+        monkeypatch.setattr(_layout, 'PROC_DIR', str(tmp_path / 'proc'))
     return {'agent_dir': str(agent_dir), 'data_dir': str(data_dir)}
 
 

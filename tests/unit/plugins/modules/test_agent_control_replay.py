@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent
+from ansible_collections.dsa.fleet.plugins.module_utils import _dsa_cli, _records
 from ansible_collections.dsa.fleet.plugins.modules import agent_control
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,12 +37,12 @@ def host(tmp_path, monkeypatch):
 @pytest.mark.parametrize('case', load('test_agent_control_replay.yaml'))
 def test_agent_control(case, host, monkeypatch):
     if 'record' in case:
-        _agent.write_activation_record(host['data_dir'], case['record'])
+        _records.write_activation_record(host['data_dir'], case['record'])
     if 'proxy_record' in case:
-        _agent.write_proxy_record(host['data_dir'], case['proxy_record'])
+        _records.write_proxy_record(host['data_dir'], case['proxy_record'])
     result, replay = run_module(agent_control.main, case, host, monkeypatch)
     check_result(case, result, replay, host, SECRETS)
-    record = _agent.read_activation_record(host['data_dir'])
+    record = _records.read_activation_record(host['data_dir'])
     if 'record_after' in case:
         assert record == case['record_after']
     for secret in SECRETS:
@@ -53,16 +53,16 @@ def test_agent_control(case, host, monkeypatch):
     ('dsm://dsm.example.com:4120/', None),
     ('dsm://DSM.example.com:4120', None),
     ('dsm://[2001:db8::1]:4120/', None),
-    ('dsm://dsm.example.com/', 'needs a port'),
-    ('dsm://dsm.example.com:0/', 'between 1 and 65535'),
-    ('dsm://dsm.example.com:65536/', 'between 1 and 65535'),
-    ('dsm://dsm.example.com:4120/path', 'must not have a path'),
+    ('dsm://dsm.example.com/', 'port is required'),
+    ('dsm://dsm.example.com:0/', 'out of range (1-65535)'),
+    ('dsm://dsm.example.com:65536/', 'out of range (1-65535)'),
+    ('dsm://dsm.example.com:4120/path', 'no path or query'),
     ('https://dsm.example.com:443/', 'dsm:// scheme'),
-    ('dsm://user:pw@dsm.example.com:4120/', 'must look like'),
-    ('dsm.example.com:4120', 'must look like'),
-    ('dsm://bad host:4120/', 'must look like'),
-    ('dsm://-bad:4120/', 'invalid host name'),
-    ('', 'must look like'),
+    ('dsm://user:pw@dsm.example.com:4120/', 'credentials in the URL are not allowed'),
+    ('dsm.example.com:4120', 'is not a URL'),
+    ('dsm://bad host:4120/', 'not a valid host name'),
+    ('dsm://-bad:4120/', 'not a valid host name'),
+    ('', 'empty'),
 ])
 def test_manager_url_error(url, expected):
     error = agent_control.manager_url_error(url)
@@ -79,6 +79,7 @@ def test_manager_url_error(url, expected):
     ('', None),
     (None, None),
     ('http://agents.example:80/', None),
+    ('dsm://agents.example/', None),
 ])
 def test_normalize_manager_url(url, expected):
     assert agent_control.normalize_manager_url(url) == expected
@@ -102,40 +103,19 @@ def test_control_timeout():
     ('Error: password is required to perform this operation\n', 'self_protection_enabled'),
 ])
 def test_parse_control_output_proxy_auth(text, cause):
-    assert _agent.parse_control_output(text)['cause'] == cause
-
-
-@pytest.mark.parametrize('url, parts', [
-    ('dsm://Agents.Example:443/', ('dsm', 'agents.example', 443, '/')),
-    ('http://p:3128', ('http', 'p', 3128, '')),
-    ('http://[2001:db8::1]:3128/', ('http', '[2001:db8::1]', 3128, '/')),
-    ('http://p:3128/x?y', ('http', 'p', 3128, '/x?y')),
-    ('http://p/', ('http', 'p', None, '/')),
-    ('http://p:/', None),
-    ('http://u:pw@p:3128/', None),
-    ('p:3128', None),
-    (None, None),
-])
-def test_split_url(url, parts):
-    assert _agent.split_url(url) == parts
-
-
-def test_manager_host_port():
-    assert _agent.manager_host_port('https://m.example:4120/') == ('m.example', 4120)
-    assert _agent.manager_host_port('dsm://M.example/') == ('m.example', 443)
-    assert _agent.manager_host_port('http://m.example:80/') is None
+    assert _dsa_cli.parse_control_output(text)['cause'] == cause
 
 
 def test_activation_record(tmp_path):
     data_dir = str(tmp_path)
-    assert _agent.read_activation_record(data_dir) == {}
-    assert _agent.remove_activation_record(data_dir) is False
-    _agent.write_activation_record(data_dir, {'manager_url': 'dsm://m:443/', 'tenant_id': '1', 'cert_hash': 'AA'})
-    path = _agent.activation_record_path(data_dir)
+    assert _records.read_activation_record(data_dir) == {}
+    assert _records.remove_activation_record(data_dir) is False
+    _records.write_activation_record(data_dir, {'manager_url': 'dsm://m:443/', 'tenant_id': '1', 'cert_hash': 'AA'})
+    path = _records.activation_record_path(data_dir)
     assert path == os.path.join(data_dir, 'dsa_fleet', 'activation.json')
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert _agent.read_activation_record(data_dir)['tenant_id'] == '1'
+    assert _records.read_activation_record(data_dir)['tenant_id'] == '1'
     with pytest.raises(ValueError, match='token'):
-        _agent.write_activation_record(data_dir, {'token': 'x'})
-    assert _agent.remove_activation_record(data_dir) is True
-    assert _agent.read_activation_record(data_dir) == {}
+        _records.write_activation_record(data_dir, {'token': 'x'})
+    assert _records.remove_activation_record(data_dir) is True
+    assert _records.read_activation_record(data_dir) == {}

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent
+from ansible_collections.dsa.fleet.plugins.module_utils import _records
 from ansible_collections.dsa.fleet.plugins.modules import agent_proxy
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +37,7 @@ def hashed(record):
     result = {}
     for key, value in record.items():
         if key.endswith('_password'):
-            result[key + '_hash'] = _agent.hash_secret(value)
+            result[key + '_hash'] = _records.hash_secret(value)
         else:
             result[key] = value
     return result
@@ -46,24 +46,24 @@ def hashed(record):
 @pytest.mark.parametrize('case', load('test_agent_proxy_replay.yaml'))
 def test_agent_proxy(case, host, monkeypatch):
     if 'proxy_record' in case:
-        _agent.write_proxy_record(host['data_dir'], hashed(case['proxy_record']))
-    before = _agent.read_proxy_record(host['data_dir'])
+        _records.write_proxy_record(host['data_dir'], hashed(case['proxy_record']))
+    before = _records.read_proxy_record(host['data_dir'])
     result, replay = run_module(agent_proxy.main, case, host, monkeypatch)
     check_result(case, result, replay, host, SECRETS)
 
-    record = _agent.read_proxy_record(host['data_dir'])
+    record = _records.read_proxy_record(host['data_dir'])
     if 'record_after' in case:
         plain = dict((k, v) for k, v in record.items() if not k.endswith('_password_hash'))
         wanted = dict((k, v) for k, v in case['record_after'].items() if not k.endswith('_password'))
         assert plain == wanted
         for key, value in case['record_after'].items():
             if key.endswith('_password'):
-                assert _agent.verify_secret(value, record[key + '_hash'])
+                assert _records.verify_secret(value, record[key + '_hash'])
         assert set(k for k in record if k.endswith('_hash')) == set(
             k + '_hash' for k in case['record_after'] if k.endswith('_password'))
     if case.get('record_unchanged') or result.get('failed') and not result.get('changed'):
         assert record == before
-    path = _agent.proxy_record_path(host['data_dir'])
+    path = _records.proxy_record_path(host['data_dir'])
     if os.path.exists(path):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         with open(path) as handle:
@@ -79,18 +79,18 @@ def test_agent_proxy(case, host, monkeypatch):
     ('manager_proxy', 'http://proxy.example.com:3128/', None),
     ('manager_proxy', 'dsm_proxy://proxy.example.com:3128/', None),
     ('relay_proxy', 'relay_proxy://proxy.example.com:3128/', None),
-    ('relay_proxy', 'dsm_proxy://proxy.example.com:3128/', 'must be an HTTP proxy'),
+    ('relay_proxy', 'dsm_proxy://proxy.example.com:3128/', 'scheme dsm_proxy:// is not accepted; only http:// or relay_proxy://'),
     ('manager_proxy', 'http://[2001:db8::1]:3128', None),
     ('manager_proxy', '', None),
-    ('manager_proxy', 'http://proxy.example.com:3128/path', 'must not have a path'),
-    ('manager_proxy', 'http://proxy.example.com:3128/?x=1', 'must not have a path'),
-    ('manager_proxy', 'http://proxy.example.com', 'needs a port'),
-    ('manager_proxy', 'http://proxy.example.com:0', 'between 1 and 65535'),
-    ('relay_proxy', 'http://proxy.example.com:65536', 'between 1 and 65535'),
-    ('manager_proxy', 'https://proxy.example.com:3128', 'must be an HTTP proxy'),
-    ('manager_proxy', 'socks5://proxy.example.com:1080', 'must be an HTTP proxy'),
+    ('manager_proxy', 'http://proxy.example.com:3128/path', 'no path or query'),
+    ('manager_proxy', 'http://proxy.example.com:3128/?x=1', 'no path or query'),
+    ('manager_proxy', 'http://proxy.example.com', 'a port is required'),
+    ('manager_proxy', 'http://proxy.example.com:0', 'out of range (1-65535)'),
+    ('relay_proxy', 'http://proxy.example.com:65536', 'out of range (1-65535)'),
+    ('manager_proxy', 'https://proxy.example.com:3128', 'scheme https:// is not accepted'),
+    ('manager_proxy', 'socks5://proxy.example.com:1080', 'scheme socks5:// is not accepted'),
     ('manager_proxy', 'http://user:pw@proxy.example.com:3128', 'must not hold credentials'),
-    ('manager_proxy', 'proxy.example.com:3128', 'must look like'),
+    ('manager_proxy', 'proxy.example.com:3128', 'is not a URL'),
 ])
 def test_proxy_url_error(name, url, expected):
     error = agent_proxy.proxy_url_error(name, url)

@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The cause registry of dsa.fleet (private; the cause ids themselves are a public contract).
+
+One row per cause: its default severity, what it means, the role named in a finding's
+``remediation``, the remediate step that fixes it, the settings that step needs, and why a person
+must act when it cannot be fixed. The diagnosis (``_diagnosis``), the remediation plan (the
+``remediation_plan`` filter), the reports and docs/causes.md all read this table; adding a cause is one
+row here plus the rule or signature that detects it. Ids are added, never renamed or removed.
+
+Host-safe: Python 3.8+ standard library only (the diagnosis runs on the managed host).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+CRITICAL = 'critical'
+WARNING = 'warning'
+INFO = 'info'
+SEVERITIES = (CRITICAL, WARNING, INFO)
+MANUAL = 'manual'
+
+#: The remediate steps, in the order they are safe to apply.
+STEPS = ('reinstall', 'service', 'hosts_entry', 'firewall', 'proxy', 'activate')
+
+# Settings the steps need (names of the remediation_plan filter's ``settings``; the remediate role fills them
+# from its variables).
+_PACKAGE = (('manager_url',), ('package_source',))
+_ACTIVATION = (('manager_url',),)
+_PROXY = (('manager_proxy',),)
+
+
+def _row(severity, meaning, role, step=None, needs=(), why=None):
+    """One cause: ``needs`` is a tuple of alternatives, each a tuple of settings that must all be set;
+    ``why`` says what a person must do when there is no step or its settings are missing."""
+    return {'severity': severity, 'meaning': meaning, 'remediation': role, 'step': step, 'needs': needs,
+            'why': why}
+
+
+CAUSES = {
+    'agent_not_installed': _row(
+        CRITICAL, 'no agent package or program on the host', 'reinstall', 'reinstall', _PACKAGE,
+        'no package source: set dsa_fleet_manager_url (the manager serves the package), dsa_fleet_package_url '
+        'or dsa_fleet_package_file'),
+    'agent_service_down': _row(
+        CRITICAL, 'the agent is installed but its service is not running', 'reinstall', 'service'),
+    'agent_corrupt': _row(
+        CRITICAL, 'agent programs are missing or broken, or the local CLI cannot reach the service', 'reinstall',
+        'reinstall', _PACKAGE,
+        'no package source: set dsa_fleet_manager_url (the manager serves the package), dsa_fleet_package_url '
+        'or dsa_fleet_package_file'),
+    'not_activated': _row(
+        CRITICAL, 'the agent is not activated (bootstrap certificate, no manager URL)', 'activate', 'activate',
+        _ACTIVATION, 'set dsa_fleet_manager_url (and the tenant and token) to activate the agent'),
+    'reset_required': _row(
+        CRITICAL, 'the manager asks for the agent to be reset before activation', 'activate', 'activate',
+        _ACTIVATION, 'set dsa_fleet_manager_url (and the tenant and token) to activate the agent'),
+    'untrusted_peer': _row(
+        CRITICAL, 'the manager no longer knows this agent', 'activate', 'activate', _ACTIVATION,
+        'set dsa_fleet_manager_url (and the tenant and token) to activate the agent'),
+    'dns_unresolvable': _row(
+        CRITICAL, 'the manager name does not resolve on the host', MANUAL, 'hosts_entry',
+        (('manage_hosts_entry', 'manager_ip'),),
+        'the manager name does not resolve: fix DNS, or set dsa_fleet_manage_hosts_entry and dsa_fleet_manager_ip'),
+    'manager_unreachable': _row(
+        CRITICAL, 'TCP to the manager port fails and no proxy path works', 'firewall', 'firewall',
+        (('firewall_egress', 'manager_cidrs'),),
+        'the manager port is blocked on the path: open egress to the manager (or set dsa_fleet_firewall_egress '
+        'and dsa_fleet_manager_cidrs when the host itself filters egress)'),
+    'proxy_required': _row(
+        CRITICAL, 'the direct path is blocked but the proxy path works', 'proxy', 'proxy', _PROXY,
+        'set dsa_fleet_manager_proxy (and its credentials) for the agent'),
+    'proxy_auth_failed': _row(
+        CRITICAL, 'the proxy refuses the credentials (HTTP 407)', 'proxy', 'proxy', _PROXY,
+        'set dsa_fleet_manager_proxy (and its credentials) for the agent'),
+    'inbound_4118_blocked': _row(
+        CRITICAL, 'the manager cannot reach the agent on its inbound port', 'firewall', 'firewall',
+        (('manager_cidrs',),),
+        'set dsa_fleet_manager_cidrs (the manager addresses allowed in) to open the inbound port'),
+    'tls_handshake_failed': _row(
+        CRITICAL, 'TLS handshakes with the manager fail', MANUAL, None, (),
+        'TCP reaches the manager but TLS fails: look for an intercepting proxy or firewall on the path'),
+    'heartbeat_failing': _row(
+        CRITICAL, 'the agent cannot deliver heartbeats to the manager', MANUAL, None, (),
+        'heartbeats fail with no network cause found by the probes: see the evidence'),
+    'activation_refused': _row(
+        CRITICAL, 'the manager does not allow agent-initiated activation or re-activation', MANUAL, None, (),
+        'the manager does not allow agent-initiated activation or re-activation: change that setting on the '
+        'manager, then run remediate again'),
+    'subscription_expired': _row(
+        CRITICAL, 'the manager refuses: the trial or subscription is over', MANUAL, None, (),
+        'the manager refuses: the trial or subscription is over; renew it'),
+    'self_protection_enabled': _row(
+        WARNING, 'self-protection blocks reset and uninstall without its password', MANUAL, None, (),
+        'give dsa_fleet_self_protection_password to let the fixes reset or remove the agent'),
+    'disk_full': _row(
+        CRITICAL, 'the agent cannot write: disk full or read-only', MANUAL, None, (),
+        'free space on the host (or make it writable); the agent cannot write'),
+}
+
+
+def cause(cause_id):
+    """The registry row of ``cause_id`` (KeyError for an unknown id)."""
+    return CAUSES[cause_id]
+
+
+def severity(cause_id):
+    return CAUSES[cause_id]['severity']
+
+
+def meaning(cause_id):
+    return CAUSES[cause_id]['meaning']
+
+
+def remediation(cause_id):
+    return CAUSES[cause_id]['remediation']
+
+
+def step_for(cause_id, settings):
+    """``(step, None)`` when the remediate step for ``cause_id`` can run with ``settings`` (a dict of the
+    plan's settings), else ``(None, why a person must act)``."""
+    row = CAUSES.get(cause_id)
+    if row is None:
+        return None, 'no automatic fix is known for this cause'
+    if not row['step']:
+        return None, row['why']
+    if row['needs'] and not any(all(settings.get(name) for name in option) for option in row['needs']):
+        return None, row['why']
+    return row['step'], None
+
+
+def markdown_table():
+    """The table of docs/causes.md "Causes at a glance", rendered from the registry."""
+    lines = ['| cause | severity | meaning | remediation | when a person must act |',
+             '|---|---|---|---|---|']
+    for cause_id in sorted(CAUSES):
+        row = CAUSES[cause_id]
+        fix = '`%s`' % row['remediation'] if row['remediation'] != MANUAL else MANUAL
+        cells = (cause_id, row['severity'], row['meaning'], fix, row['why'] or '-')
+        lines.append('| `%s` | %s | %s | %s | %s |' % cells)
+    return '\n'.join(lines) + '\n'

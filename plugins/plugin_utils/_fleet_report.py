@@ -1,0 +1,659 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report (controller side, private to dsa.fleet): its model and its renderings (docs/report.md).
+
+- ``fleet_report(results, ...)``: per-host ``health_info`` results (plus inbound probes) -> the report
+  dict of docs/report.md, aggregated with jmespath, with every secret redacted.
+- ``fleet_report_render(report, format)``: that dict -> ``json`` | ``markdown`` | ``html`` | ``summary`` text.
+- ``apply_inbound_probe(result, probe, communication)``: fold a probe of the agent's inbound port made
+  from the manager's side into one host's findings (cause ``inbound_4118_blocked``).
+
+Nothing here runs on a managed host. The report is built from a whitelist of fields (never from
+``invocation`` or other raw module output), and every string in it goes through ``redact()``.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import datetime
+import html
+import json
+import re
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_text
+
+try:
+    import jmespath
+    HAS_JMESPATH = True
+except ImportError:  # pragma: no cover - jmespath is a documented controller requirement
+    HAS_JMESPATH = False
+
+from ansible_collections.dsa.fleet.plugins.module_utils import _diagnosis
+from ansible_collections.dsa.fleet.plugins.module_utils._causes import CAUSES
+from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import COMMUNICATION_MODES
+
+SCHEMA_VERSION = 1
+STATUSES = ('broken', 'failed', 'unreachable', 'healthy')
+SEVERITIES = ('critical', 'warning', 'info')
+INBOUND_CAUSE = 'inbound_4118_blocked'
+REDACTED = '<redacted>'
+
+# Keys whose values are secrets wherever they appear (case-insensitive, matched as a part of the key).
+SECRET_KEY_RE = re.compile(r'(pass(word|wd|phrase)?|token|secret|api[_-]?key|authori[sz]ation|cookie|'
+                           r'private[_-]?key|credential)', re.I)
+# Secrets inside strings.
+_STRING_SECRETS = (
+    # scheme://user:pass@host -> scheme://user:<redacted>@host
+    (re.compile(r'(\b[a-z][a-z0-9+.-]*://[^\s/:@"\']*):([^\s/@"\']*)@', re.I), r'\1:' + REDACTED + '@'),
+    # user:pass@host without a scheme (proxy settings, dsa_control -x)
+    (re.compile(r'(?<![\w/:])([\w.%-]+):([^\s/@:"\']+)@(?=[\w.-]+)'), r'\1:' + REDACTED + '@'),
+    # dsa_control -u user:pass / -w user:pass (proxy credentials)
+    (re.compile(r'(\s-[uw]\s+["\']?[^\s:"\']+):([^\s"\']+)'), r'\1:' + REDACTED),
+    # "token:XXXX", token=XXXX, password: XXXX, secret=..., api_key=...
+    (re.compile(r'\b((?:[\w-]*?)(?:token|password|passwd|secret|api[_-]?key))(["\']?\s*[:=]\s*["\']?)([^\s"\',;&]+)',
+                re.I), r'\1\2' + REDACTED),
+    # Authorization: Basic xxx / Proxy-Authorization: Bearer xxx
+    (re.compile(r'\b((?:proxy-)?authorization\s*:\s*(?:basic|bearer|digest|negotiate)?\s*)(\S+)', re.I),
+     r'\1' + REDACTED),
+)
+
+# Per-host fields of the agent summary, taken from health_info's ``agent`` (agent_info) result.
+AGENT_FIELDS = ('installed', 'version', 'service_state', 'activated', 'agent_state', 'manager_url',
+                'heartbeat_age')
+
+
+def _require_jmespath():
+    if not HAS_JMESPATH:
+        raise AnsibleFilterError('the dsa.fleet report filters need the Python library jmespath on the controller')
+
+
+def redact(value, secrets=None):
+    """Return a deep copy of ``value`` with secret keys dropped to ``<redacted>`` and secrets in strings
+    (``user:pass@``, ``token:...``, ``password=...``, the literal ``secrets`` given) replaced."""
+    literal = sorted((to_text(s) for s in (secrets or []) if s not in (None, '') and len(to_text(s)) >= 3),
+                     key=len, reverse=True)
+
+    def _walk(item):
+        if isinstance(item, dict):
+            out = {}
+            for key, val in item.items():
+                key = to_text(key)
+                if SECRET_KEY_RE.search(key) and val not in (None, '', False, True) and not isinstance(val, (dict, list)):
+                    out[_walk(key)] = REDACTED
+                elif SECRET_KEY_RE.search(key) and isinstance(val, (dict, list)):
+                    out[_walk(key)] = REDACTED
+                else:
+                    out[_walk(key)] = _walk(val)
+            return out
+        if isinstance(item, (list, tuple)):
+            return [_walk(v) for v in item]
+        if isinstance(item, bytes):
+            item = to_text(item, errors='surrogate_or_replace')
+        if isinstance(item, str):
+            text = item
+            for secret in literal:
+                text = text.replace(secret, REDACTED)
+            for pattern, repl in _STRING_SECRETS:
+                text = pattern.sub(repl, text)
+            return text
+        return item
+
+    return _walk(value)
+
+
+def _finding_sort_key(finding):
+    rank = {'critical': 0, 'warning': 1, 'info': 2}
+    return rank.get(finding.get('severity'), 3)
+
+
+def apply_inbound_probe(result, probe, communication='agent_initiated'):
+    """Fold a probe of the agent's inbound port, made from where the manager stands, into one host's
+    health_info result. Returns a new result: when the communication needs the inbound port
+    (manager_initiated, bidirectional) and the probe did not connect, an ``inbound_4118_blocked`` finding
+    (critical, remediation firewall) is added (or its evidence extended) and ``healthy`` becomes false.
+    ``probe`` is ``{port, status, from}`` with status ``ok`` | ``closed`` | ``error`` (the probe itself could
+    not run: no finding) | ``skipped`` (any other word counts as a failed connection, like ``closed``).
+    The result is also given ``inbound_probe: probe``."""
+    if communication not in COMMUNICATION_MODES:
+        raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
+    if not isinstance(result, dict):
+        raise AnsibleFilterError('apply_inbound_probe expects a health_info result (a dict)')
+    out = copy.deepcopy(result)
+    if not probe or not isinstance(probe, dict):
+        return out
+    probe = dict(probe)
+    out['inbound_probe'] = probe
+    if communication not in ('manager_initiated', 'bidirectional'):
+        return out
+    if out.get('unreachable') or out.get('failed'):
+        return out
+    out['findings'], out['healthy'] = _diagnosis.apply_inbound_probe(out.get('findings'), probe, communication)
+    return out
+
+
+def _agent_summary(result):
+    agent = result.get('agent')
+    if not isinstance(agent, dict):
+        agent = result if 'installed' in result else {}
+    service = agent.get('service') if isinstance(agent.get('service'), dict) else {}
+    return {
+        'installed': agent.get('installed'),
+        'version': agent.get('version'),
+        'service_state': service.get('state'),
+        'activated': agent.get('activated'),
+        'agent_state': agent.get('agent_state'),
+        'manager_url': agent.get('manager_url'),
+        'heartbeat_age': agent.get('heartbeat_age'),
+    }
+
+
+def _clean_finding(finding):
+    evidence = finding.get('evidence') or []
+    if not isinstance(evidence, list):
+        evidence = [evidence]
+    return {
+        # Cause ids are identifiers (docs/causes.md); anything else is made one.
+        'cause': re.sub(r'[^\w.-]', '_', to_text(finding.get('cause') or 'unknown')),
+        'severity': finding.get('severity') if finding.get('severity') in SEVERITIES else 'critical',
+        'message': to_text(finding.get('message') or ''),
+        'evidence': [to_text(e) for e in evidence if e not in (None, '')],
+        'remediation': to_text(finding.get('remediation') or 'manual'),
+    }
+
+
+def _host_entry(name, result, inbound, communication):
+    entry = {'name': to_text(name), 'status': 'failed', 'healthy': None, 'causes': [], 'findings': [],
+             'agent': None, 'inbound_probe': None, 'error': None}
+    if not isinstance(result, dict) or not result:
+        entry['error'] = 'no health_info result for this host'
+        return entry
+    if result.get('unreachable'):
+        entry['status'] = 'unreachable'
+        entry['error'] = to_text(result.get('msg') or 'host unreachable')
+        return entry
+    if inbound:
+        result = apply_inbound_probe(result, inbound, communication)
+        entry['inbound_probe'] = dict((k, inbound.get(k)) for k in ('port', 'status', 'from', 'msg') if k in inbound)
+    if result.get('failed') or 'healthy' not in result:
+        entry['error'] = to_text(result.get('msg') or 'health_info returned no diagnosis')
+        return entry
+    entry['findings'] = sorted((_clean_finding(f) for f in result.get('findings') or [] if isinstance(f, dict)),
+                               key=_finding_sort_key)
+    entry['healthy'] = bool(result.get('healthy'))
+    entry['status'] = 'healthy' if entry['healthy'] else 'broken'
+    entry['causes'] = [f['cause'] for f in entry['findings']]
+    entry['agent'] = _agent_summary(result)
+    return entry
+
+
+def normalize_probe(value, port=4118, source=None):
+    """``{port, status, from[, msg]}`` from a probe dict or a registered ``ansible.builtin.wait_for`` result;
+    None when there is no probe (skipped, absent). status: ok | closed | error (the probe could not run)."""
+    if not isinstance(value, dict) or not value or value.get('skipped'):
+        return None
+    if 'status' in value:
+        out = {'port': value.get('port') or port, 'status': value.get('status'), 'from': value.get('from') or source}
+        if value.get('msg'):
+            out['msg'] = to_text(value['msg'])
+        return out
+    out = {'port': value.get('port') or port, 'from': source}
+    msg = to_text(value.get('msg') or '')
+    if value.get('unreachable'):
+        out.update(status='error', msg=msg or 'the probe host is unreachable')
+    elif 'elapsed' in value and msg.lower().startswith('timeout'):
+        out.update(status='closed', msg=msg)
+    elif value.get('state') and not msg and not value.get('failed'):
+        out['status'] = 'ok'
+    else:
+        out.update(status='error', msg=msg or 'the probe did not run')
+    return out
+
+
+def _jp_literal(text):
+    """A JMESPath raw string literal ('...') for ``text``."""
+    # jmespath's raw strings know one escape, \' (a trailing backslash would eat the closing quote).
+    return "'%s'" % to_text(text).rstrip('\\').replace("'", "\\'")
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace('+00:00', 'Z')
+
+
+def fleet_report(results, inbound=None, communication='agent_initiated', manager_url=None, generated_at=None,
+                 report_dir=None, secrets=None, inbound_port=4118, inbound_from=None):
+    """Build the fleet report (docs/report.md) from ``{host: health_info result}``.
+
+    results: a dict host -> registered health_info result (unreachable and failed results included;
+    None for a host that has none), or a list of ``{host|name, result}``; inbound: host -> ``{port,
+    status, from}`` probes of the inbound port from the manager's side (optional); secrets: literal
+    values (e.g. the proxy password) to scrub wherever they appear, on top of the pattern redaction.
+    An inbound value may also be a registered ``ansible.builtin.wait_for`` result; ``inbound_port`` and
+    ``inbound_from`` then fill in its port and where it ran from.
+    """
+    _require_jmespath()
+    if communication not in COMMUNICATION_MODES:
+        raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
+    if isinstance(results, list):
+        pairs = [((r or {}).get('host') or (r or {}).get('name'), (r or {}).get('result')) for r in results]
+    elif isinstance(results, dict):
+        pairs = list(results.items())
+    else:
+        raise AnsibleFilterError('fleet_report expects a dict of host -> health_info result, got %s'
+                                 % type(results).__name__)
+    inbound = inbound if isinstance(inbound, dict) else {}
+    hosts = [_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), communication)
+             for name, result in pairs if name]
+    status_rank = dict((s, i) for i, s in enumerate(STATUSES))
+    hosts.sort(key=lambda h: (status_rank.get(h['status'], 9), h['name']))
+    doc = {'hosts': hosts}
+
+    totals = {'hosts': len(hosts)}
+    for status in STATUSES:
+        totals[status] = jmespath.search('length(hosts[?status==%s])' % _jp_literal(status), doc)
+
+    causes = {}
+    for cause in sorted(set(jmespath.search('hosts[].findings[].cause', doc) or [])):
+        names = jmespath.search('hosts[?findings[?cause==%s]].name' % _jp_literal(cause), doc)
+        entry = {'hosts': len(names), 'host_names': names}
+        for severity in SEVERITIES:
+            entry[severity] = jmespath.search('length(hosts[?findings[?cause==%s && severity==%s]])'
+                                              % (_jp_literal(cause), _jp_literal(severity)), doc)
+        known = CAUSES.get(cause)
+        entry['remediation'] = known['remediation'] if known else (jmespath.search(
+            'hosts[].findings[?cause==%s].remediation | [] | [0]' % _jp_literal(cause), doc) or 'manual')
+        entry['meaning'] = known['meaning'] if known else ''
+        causes[cause] = entry
+    ordered = sorted(causes.items(), key=lambda kv: (-kv[1]['critical'], -kv[1]['hosts'], kv[0]))
+
+    report = {
+        'schema_version': SCHEMA_VERSION,
+        'generated_at': generated_at or _utc_now(),
+        'manager_url': manager_url or None,
+        'communication': communication,
+        'report_dir': report_dir or None,
+        'totals': totals,
+        'causes': dict(ordered),
+        'hosts': hosts,
+    }
+    return redact(report, secrets)
+
+
+# ---------------------------------------------------------------- rendering
+
+def _md_cell(text):
+    text = to_text(text if text is not None else '')
+    # | would end a table cell, < would open an HTML tag in a pull-request comment (and hide "<redacted>").
+    return (text.replace('\\', '\\\\').replace('|', '\\|').replace('<', '\\<').replace('\r', ' ')
+            .replace('\n', ' ').replace('`', "'"))
+
+
+def _plural(count, word):
+    return '%d %s%s' % (count, word, '' if count == 1 else 's')
+
+
+def _totals_line(totals):
+    return '%s: %d healthy, %d broken, %d unreachable, %d failed' % (
+        _plural(totals.get('hosts', 0), 'host'), totals.get('healthy', 0), totals.get('broken', 0),
+        totals.get('unreachable', 0), totals.get('failed', 0))
+
+
+def render_markdown(report):
+    lines = ['# Deep Security fleet report', '']
+    meta = ['generated %s' % report.get('generated_at')]
+    if report.get('manager_url'):
+        meta.append('manager `%s`' % _md_cell(report['manager_url']))
+    meta.append('communication %s' % report.get('communication'))
+    lines += [', '.join(meta), '', '**%s**' % _totals_line(report.get('totals') or {}), '']
+    causes = report.get('causes') or {}
+    if causes:
+        lines += ['| cause | hosts | critical | warning | fixed by |', '|---|--:|--:|--:|---|']
+        for cause, entry in causes.items():
+            lines.append('| `%s` | %d | %d | %d | %s |' % (
+                _md_cell(cause), entry.get('hosts', 0), entry.get('critical', 0), entry.get('warning', 0),
+                _md_cell(entry.get('remediation'))))
+    else:
+        lines.append('No findings.')
+    lines.append('')
+    by_status = {}
+    for host in report.get('hosts') or []:
+        by_status.setdefault(host.get('status'), []).append(host)
+    if by_status.get('broken'):
+        lines += ['## Broken hosts', '']
+        for host in by_status['broken']:
+            critical = [f for f in host.get('findings') or [] if f.get('severity') == 'critical']
+            first = critical[0] if critical else {}
+            lines.append('- **%s**: %s - %s' % (
+                _md_cell(host['name']), ', '.join('`%s`' % _md_cell(f['cause']) for f in critical),
+                _md_cell(first.get('message'))))
+        lines.append('')
+    for status, title in (('unreachable', 'Unreachable hosts'), ('failed', 'Hosts where the diagnosis failed')):
+        if by_status.get(status):
+            lines += ['## %s' % title, '']
+            for host in by_status[status]:
+                lines.append('- **%s**: %s' % (_md_cell(host['name']), _md_cell(host.get('error'))))
+            lines.append('')
+    warned = [h for h in by_status.get('healthy') or [] if h.get('findings')]
+    if warned:
+        lines += ['## Healthy hosts with warnings', '']
+        for host in warned:
+            lines.append('- **%s**: %s' % (_md_cell(host['name']),
+                                           ', '.join('`%s`' % _md_cell(f['cause']) for f in host['findings'])))
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def render_summary(report):
+    totals = report.get('totals') or {}
+    lines = ['dsa.fleet diagnosis: ' + _totals_line(totals)]
+    for cause, entry in (report.get('causes') or {}).items():
+        if entry.get('critical'):
+            lines.append('  %-24s %d host%s' % (cause, entry['critical'], '' if entry['critical'] == 1 else 's'))
+    unreachable = [h['name'] for h in report.get('hosts') or [] if h.get('status') == 'unreachable']
+    if unreachable:
+        lines.append('  unreachable: %s%s' % (', '.join(unreachable[:10]), ' ...' if len(unreachable) > 10 else ''))
+    if report.get('report_dir'):
+        lines.append('report: %s/report.html' % report['report_dir'].rstrip('/'))
+    return '\n'.join(lines)
+
+
+_CSS = """
+:root{--bg:#fff;--fg:#1d2433;--muted:#5b6478;--line:#d9dee8;--crit:#c62828;--warn:#e08a00;--ok:#2e7d32;
+--unr:#6a4fb3;--fail:#7a7a7a;--bar:#c62828;--head:#f3f5f9}
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+color:var(--fg);background:var(--bg)}header{padding:18px 24px;border-bottom:1px solid var(--line)}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:22px 0 8px}.meta{color:var(--muted)}
+main{padding:0 24px 32px;max-width:1400px}.cards{display:flex;gap:12px;flex-wrap:wrap;margin-top:14px}
+.card{border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:110px}
+.card b{display:block;font-size:22px}.card.healthy b{color:var(--ok)}.card.broken b{color:var(--crit)}
+.card.unreachable b{color:var(--unr)}.card.failed b{color:var(--fail)}
+#chart svg{max-width:900px;width:100%;height:auto}#chart .bar{cursor:pointer}#chart .bar:hover rect{opacity:.8}
+#chart text{font-size:12px;fill:var(--fg)}.controls{display:flex;gap:10px;flex-wrap:wrap;align-items:center;margin:8px 0}
+input,select{font:inherit;padding:5px 8px;border:1px solid var(--line);border-radius:6px}
+input{min-width:260px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;
+border-bottom:1px solid var(--line);vertical-align:top}th{background:var(--head);position:sticky;top:0;
+cursor:pointer;user-select:none;white-space:nowrap}th[aria-sort=ascending]::after{content:" \\25B2"}
+th[aria-sort=descending]::after{content:" \\25BC"}.pill{display:inline-block;padding:1px 8px;border-radius:10px;
+font-size:12px;color:#fff}.s-healthy{background:var(--ok)}.s-broken{background:var(--crit)}
+.s-unreachable{background:var(--unr)}.s-failed{background:var(--fail)}.cause{font-family:ui-monospace,monospace;
+font-size:12px;white-space:nowrap}.sev-critical{color:var(--crit)}.sev-warning{color:var(--warn)}
+.sev-info{color:var(--muted)}details summary{cursor:pointer;color:var(--muted)}ul.ev{margin:4px 0 0 18px;padding:0;
+font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}.num{text-align:right}
+#count{color:var(--muted)}.empty{color:var(--muted);font-style:italic}
+td.host{white-space:nowrap;font-weight:600}td.mgr{min-width:150px;max-width:220px;word-break:break-all;
+font-size:12px}td.msg{min-width:260px}td.ver{white-space:nowrap}
+"""
+
+# Sorting and filtering of the host table; state kept in the URL hash (#q=..&cause=..&status=..&sort=..&dir=..)
+# so a filtered view can be linked. It marks <html data-dsa-ready="true"> once wired, and
+# data-dsa-error on any script error, so a headless browser test can tell.
+# The page script of both reports (this one and remediation_report's): a text filter, <select> filters, clickable
+# chart bars and sortable headers, with the state in the URL hash (so a filtered view can be linked).
+# table_script() fills in which selects filter on which row attribute, and what the bars pick.
+_TABLE_JS = r"""
+(function (config) {
+  'use strict';
+  var root = document.documentElement;
+  window.addEventListener('error', function (e) { root.setAttribute('data-dsa-error', String(e.message)); });
+  var table = document.getElementById('hosts');
+  var tbody = table.tBodies[0];
+  var rows = Array.prototype.slice.call(tbody.rows);
+  var q = document.getElementById('q');
+  var count = document.getElementById('count');
+  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
+  var bars = Array.prototype.slice.call(document.querySelectorAll('#chart .bar'));
+  var state = {q: '', sort: '', dir: 'asc'};
+  config.filters.forEach(function (f) { f.el = document.getElementById(f.id); state[f.key] = ''; });
+
+  function readHash() {
+    window.location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+      if (!kv) { return; }
+      var i = kv.indexOf('=');
+      var k = decodeURIComponent(i < 0 ? kv : kv.slice(0, i));
+      var v = i < 0 ? '' : decodeURIComponent(kv.slice(i + 1).replace(/\+/g, ' '));
+      if (Object.prototype.hasOwnProperty.call(state, k)) { state[k] = v; }
+    });
+  }
+  function writeHash() {
+    var parts = [];
+    Object.keys(state).forEach(function (k) {
+      if (state[k] && !(k === 'dir' && state[k] === 'asc')) { parts.push(k + '=' + encodeURIComponent(state[k])); }
+    });
+    var h = parts.length ? '#' + parts.join('&') : window.location.pathname + window.location.search;
+    if (window.history && window.history.replaceState) {
+      try { window.history.replaceState(null, '', h); } catch (e) { /* some browsers refuse it on file:// */ }
+    }
+  }
+  function keyOf(row, col) {
+    var cell = row.cells[col];
+    var v = cell.getAttribute('data-sort');
+    if (v === null) { v = cell.textContent.trim().toLowerCase(); }
+    if (heads[col].getAttribute('data-type') === 'num') { var n = parseFloat(v); return isNaN(n) ? Infinity : n; }
+    return v;
+  }
+  function matches(row, needle) {
+    if (needle && row.textContent.toLowerCase().indexOf(needle) < 0) { return false; }
+    return config.filters.every(function (f) {
+      var want = state[f.key];
+      if (!want) { return true; }
+      var have = row.getAttribute(f.attr) || '';
+      return f.list ? have.split(' ').indexOf(want) >= 0 : have === want;
+    });
+  }
+  function apply() {
+    var needle = state.q.trim().toLowerCase();
+    var shown = 0;
+    rows.forEach(function (row) {
+      var ok = matches(row, needle);
+      row.hidden = !ok;
+      if (ok) { shown += 1; }
+    });
+    var col = -1;
+    heads.forEach(function (th, i) {
+      if (th.getAttribute('data-key') === state.sort) { col = i; }
+      th.removeAttribute('aria-sort');
+    });
+    var sorted = rows.slice();
+    if (col >= 0) {
+      heads[col].setAttribute('aria-sort', state.dir === 'desc' ? 'descending' : 'ascending');
+      var sign = state.dir === 'desc' ? -1 : 1;
+      sorted.sort(function (a, b) {
+        var x = keyOf(a, col), y = keyOf(b, col);
+        if (x < y) { return -sign; }
+        if (x > y) { return sign; }
+        return (+a.getAttribute('data-index')) - (+b.getAttribute('data-index'));
+      });
+    }
+    sorted.forEach(function (row) { tbody.appendChild(row); });
+    count.textContent = shown + ' of ' + rows.length + ' hosts shown';
+    table.setAttribute('data-shown', String(shown));
+    q.value = state.q;
+    config.filters.forEach(function (f) { f.el.value = state[f.key]; });
+    bars.forEach(function (bar) {
+      var mine = bar.getAttribute(config.barAttr);
+      var picked = state[config.barKey];
+      bar.setAttribute('aria-pressed', mine === picked ? 'true' : 'false');
+      bar.style.opacity = (!picked || mine === picked) ? '1' : '0.35';
+    });
+  }
+  function update() { apply(); writeHash(); }
+  function onKey(act) {
+    return function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); act(); } };
+  }
+  heads.forEach(function (th) {
+    th.setAttribute('tabindex', '0');
+    function sortBy() {
+      var key = th.getAttribute('data-key');
+      state.dir = (state.sort === key && state.dir === 'asc') ? 'desc' : 'asc';
+      state.sort = key;
+      update();
+    }
+    th.addEventListener('click', sortBy);
+    th.addEventListener('keydown', onKey(sortBy));
+  });
+  q.addEventListener('input', function () { state.q = q.value; update(); });
+  config.filters.forEach(function (f) {
+    f.el.addEventListener('change', function () { state[f.key] = f.el.value; update(); });
+  });
+  bars.forEach(function (bar) {
+    function pick() {
+      var value = bar.getAttribute(config.barAttr);
+      state[config.barKey] = state[config.barKey] === value ? '' : value;
+      update();
+    }
+    bar.addEventListener('click', pick);
+    bar.addEventListener('keydown', onKey(pick));
+  });
+  window.addEventListener('hashchange', function () { readHash(); apply(); });
+  readHash();
+  apply();
+  root.setAttribute('data-dsa-ready', 'true');
+}(%s));
+"""
+
+
+def table_script(filters, bar_attr, bar_key):
+    """The page script, for <select> ``filters`` [(select id = state key, row attribute, list?)] and chart
+    bars whose ``bar_attr`` value picks ``bar_key``."""
+    config = {'filters': [{'id': fid, 'key': fid, 'attr': attr, 'list': is_list} for fid, attr, is_list in filters],
+              'barAttr': bar_attr, 'barKey': bar_key}
+    return _TABLE_JS % json.dumps(config)
+
+
+_JS = table_script([('cause', 'data-causes', True), ('status', 'data-status', False)], 'data-cause', 'cause')
+
+
+def _e(text):
+    return html.escape(to_text(text if text is not None else ''), quote=True)
+
+
+def _chart_svg(causes):
+    """Horizontal bars: hosts per cause, critical (red) and warning (amber) stacked."""
+    if not causes:
+        return '<p class="empty">No findings on any host.</p>'
+    items = list(causes.items())
+    label_w, bar_w, row_h, top = 230, 560, 26, 8
+    peak = max(entry.get('hosts', 0) for cause, entry in items) or 1
+    height = top + row_h * len(items) + 24
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" role="img" '
+             'aria-label="hosts by cause">' % (label_w + bar_w + 60, height)]
+    for i, (cause, entry) in enumerate(items):
+        y = top + i * row_h
+        crit = entry.get('critical', 0)
+        rest = entry.get('hosts', 0) - crit
+        w_crit = round(bar_w * crit / float(peak), 1)
+        w_rest = round(bar_w * rest / float(peak), 1)
+        parts.append('<g class="bar" data-cause="%s" role="button" tabindex="0"><title>%s: %d host(s), %d critical, '
+                     '%d warning - %s</title>' % (_e(cause), _e(cause), entry.get('hosts', 0), crit,
+                                                  entry.get('warning', 0), _e(entry.get('meaning'))))
+        parts.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (label_w - 8, y + 17, _e(cause)))
+        if w_crit:
+            parts.append('<rect x="%d" y="%d" width="%s" height="%d" rx="3" fill="#c62828"/>'
+                         % (label_w, y + 4, w_crit, row_h - 8))
+        if w_rest:
+            parts.append('<rect x="%s" y="%d" width="%s" height="%d" rx="3" fill="#e08a00"/>'
+                         % (label_w + w_crit, y + 4, w_rest, row_h - 8))
+        parts.append('<text x="%s" y="%d">%d</text></g>' % (label_w + w_crit + w_rest + 6, y + 17,
+                                                            entry.get('hosts', 0)))
+    axis_y = top + row_h * len(items) + 4
+    parts.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#d9dee8"/>' % (label_w, top, label_w, axis_y))
+    parts.append('<text x="%d" y="%d" fill="#5b6478">hosts (red: critical, amber: warning)</text>'
+                 % (label_w, axis_y + 16))
+    parts.append('</svg>')
+    return ''.join(parts)
+
+
+def _host_row(index, host):
+    agent = host.get('agent') or {}
+    findings = host.get('findings') or []
+    cause_html = []
+    for f in findings:
+        cause_html.append('<div><span class="cause sev-%s" title="%s">%s</span></div>'
+                          % (_e(f.get('severity')), _e(f.get('severity') + ', fixed by ' + f.get('remediation', '')),
+                             _e(f.get('cause'))))
+    details = []
+    for f in findings:
+        ev = ''.join('<li>%s</li>' % _e(e) for e in f.get('evidence') or [])
+        details.append('<div><b class="sev-%s">%s</b>: %s%s</div>' % (
+            _e(f.get('severity')), _e(f.get('cause')), _e(f.get('message')),
+            '<ul class="ev">%s</ul>' % ev if ev else ''))
+    if host.get('error'):
+        details.append('<div>%s</div>' % _e(host['error']))
+    message = ''
+    if findings:
+        message = _e(findings[0].get('message'))
+        if len(details) > 1 or any(f.get('evidence') for f in findings):
+            message = '<details><summary>%s</summary>%s</details>' % (message, ''.join(details))
+    elif host.get('error'):
+        message = _e(host['error'])
+    hb = agent.get('heartbeat_age')
+    status_rank = {'broken': 0, 'failed': 1, 'unreachable': 2, 'healthy': 3}.get(host.get('status'), 9)
+    activated = agent.get('activated')
+    return ('<tr data-index="%d" data-status="%s" data-causes="%s">'
+            '<td class="host">%s</td><td data-sort="%d"><span class="pill s-%s">%s</span></td><td>%s</td>'
+            '<td class="ver">%s</td><td>%s</td><td>%s</td><td class="mgr">%s</td><td data-sort="%s" class="num">%s</td>'
+            '<td class="msg">%s</td></tr>') % (
+        index, _e(host.get('status')), _e(' '.join(host.get('causes') or [])),
+        _e(host.get('name')), status_rank, _e(host.get('status')), _e(host.get('status')),
+        ''.join(cause_html), _e(agent.get('version')),
+        '' if activated is None else ('yes' if activated else 'no'), _e(agent.get('agent_state')),
+        _e(agent.get('manager_url')), '' if hb is None else _e(hb), '' if hb is None else _e(hb), message)
+
+
+def render_html(report):
+    totals = report.get('totals') or {}
+    causes = report.get('causes') or {}
+    hosts = report.get('hosts') or []
+    cards = ''.join('<div class="card %s"><b>%d</b>%s</div>' % (s, totals.get(s, 0), s)
+                    for s in ('healthy', 'broken', 'unreachable', 'failed'))
+    options = ''.join('<option value="%s">%s (%d)</option>' % (_e(c), _e(c), e.get('hosts', 0))
+                      for c, e in sorted(causes.items()))
+    statuses = ''.join('<option value="%s">%s (%d)</option>' % (s, s, totals.get(s, 0))
+                       for s in ('broken', 'unreachable', 'failed', 'healthy'))
+    columns = (('name', 'host', 'text'), ('status', 'status', 'num'), ('causes', 'causes', 'text'),
+               ('version', 'version', 'text'), ('activated', 'activated', 'text'),
+               ('agent_state', 'state', 'text'), ('manager_url', 'manager', 'text'),
+               ('heartbeat_age', 'heartbeat (s)', 'num'), ('message', 'finding', 'text'))
+    head = ''.join('<th data-key="%s" data-type="%s" scope="col">%s</th>' % (k, t, _e(label)) for k, label, t in columns)
+    body = ''.join(_host_row(i, h) for i, h in enumerate(hosts))
+    meta = ['generated %s' % _e(report.get('generated_at'))]
+    if report.get('manager_url'):
+        meta.append('manager <code>%s</code>' % _e(report['manager_url']))
+    meta.append('communication %s' % _e(report.get('communication')))
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<title>Deep Security fleet report</title><style>%s</style></head><body>'
+            '<header><h1>Deep Security fleet report</h1><div class="meta">%s</div>'
+            '<div class="cards"><div class="card"><b>%d</b>hosts</div>%s</div></header><main>'
+            '<h2>Causes by host count</h2><div id="chart">%s</div>'
+            '<h2>Hosts</h2><div class="controls"><input id="q" type="search" placeholder="filter: host, cause, text'
+            '&hellip;" aria-label="filter hosts"><select id="cause" aria-label="cause"><option value="">all causes'
+            '</option>%s</select><select id="status" aria-label="status"><option value="">all statuses</option>%s'
+            '</select><span id="count">%d hosts</span></div>'
+            '<table id="hosts"><thead><tr>%s</tr></thead><tbody>%s</tbody></table></main>'
+            '<script>%s</script></body></html>\n') % (
+        _CSS, ' &middot; '.join(meta), totals.get('hosts', 0), cards, _chart_svg(causes), options, statuses,
+        len(hosts), head, body, _JS)
+
+
+def render_report(name, report, fmt, markdown, html, summary):
+    """The shared dispatcher of the report renderers: ``json`` | ``markdown`` (``md``) | ``html`` | ``summary``.
+
+    The report is redacted again first: a report edited or assembled by the caller gets the same protection.
+    """
+    report = redact(report)
+    renderers = {'markdown': markdown, 'md': markdown, 'html': html, 'summary': summary}
+    if fmt == 'json':
+        return json.dumps(report, indent=2, sort_keys=False) + '\n'
+    if fmt in renderers:
+        return renderers[fmt](report)
+    raise AnsibleFilterError("%s: format must be json, markdown, html or summary, got %r" % (name, fmt))
+
+
+def fleet_report_render(report, fmt='json'):
+    """Render a report made by ``fleet_report``: ``json`` | ``markdown`` | ``html`` | ``summary``."""
+    if not isinstance(report, dict) or 'hosts' not in report:
+        raise AnsibleFilterError('fleet_report_render expects the output of dsa.fleet.fleet_report')
+    return render_report('fleet_report_render', report, fmt, render_markdown, render_html, render_summary)
