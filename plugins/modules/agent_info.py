@@ -193,6 +193,22 @@ cert_hash:
   returned: always
   type: str
   sample: "3A:91:0C:5D:7E:22:B4:18:6F:09:AD:E3:71:C8:55:90:2B:4E:DA:17"
+activation:
+  description:
+    - What M(dsa.fleet.agent_control) recorded of the activation it made, when that record still describes this
+      agent (the same certificate hash); null otherwise.
+    - An agent of Trend's cloud reports a regional endpoint in RV(manager_url), not the URL it was activated with;
+      this is the URL it was activated with.
+  returned: always
+  type: dict
+  sample: {manager_url: "dsm://agents.deepsecurity.trendmicro.com:443/", tenant_id: "4A3C2B1D-0000-1111-2222-333344445555"}
+  contains:
+    manager_url:
+      description: The manager URL of the activation.
+      type: str
+    tenant_id:
+      description: The tenant of the activation, as given to M(dsa.fleet.agent_control).
+      type: str
 heartbeat_age:
   description: Seconds since the last agent-to-manager session (C(currentTime - lastAgentToManagerSession)); null when unknown.
   returned: always
