@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The hostile-input suite's runner: one case = one real `ansible` or `ansible-playbook` run on localhost,
 under a wall-clock timeout, a memory cap, a CPU cap and a file-size cap, in its own session (the whole
-process group is killed on timeout).
+process group is killed on timeout) and, where `unshare --net` works, in a network namespace of its own
+(loopback only). Role cases get SAFE_ROLE_VARS (every host path in the scratch folder, no fix step, no
+become) unless they set a variable themselves; firewall role cases must run in check mode.
 
 A case (tests/hostile/cases.yml) says:
 
@@ -70,6 +72,45 @@ TRACEBACK = re.compile(r'Traceback \(most recent call last\)|MODULE FAILURE|exce
                        r'An unhandled exception occurred|ERROR! Unexpected Exception')
 
 
+#: Role variables every role case gets unless it sets them: every host path in the scratch folder, no fix
+#: step allowed, no privilege escalation, no firewall proof. So that even a regression in a role's
+#: validation cannot touch the machine (a case that needs a step names it in its own vars).
+SAFE_ROLE_VARS = {
+    'dsa_fleet_become': False,
+    'dsa_fleet_agent_dir': '{agent}',
+    'dsa_fleet_data_dir': '{data}',
+    'dsa_fleet_hosts_file': '{tmp}/etc/hosts',
+    'dsa_fleet_report_dir': '{tmp}/report',
+    'dsa_fleet_remediate_steps': [],
+    'dsa_fleet_package_cache_dir': '{tmp}/cache',
+    'dsa_fleet_backup_dir': '{tmp}/backup',
+    'dsa_fleet_diag_fetch_dir': '{tmp}/diag',
+    'dsa_fleet_firewall_record_dir': '{tmp}/fwrecord',
+    'dsa_fleet_firewall_nft_file': '{tmp}/nft/dsa_fleet.nft',
+    'dsa_fleet_firewall_nft_conf': '{tmp}/nftables.conf',
+    'dsa_fleet_firewall_verify': False,
+    'dsa_fleet_firewall_persist': False,
+}
+
+
+def _netns_prefix():
+    """``unshare --net`` (a network namespace with only loopback) when it works here, else nothing: no
+    case can send traffic off the machine, whatever a regression makes it try."""
+    exe = shutil.which('unshare')
+    if not exe:
+        return []
+    prefix = [exe, '--net', '--', 'sh', '-c', 'ip link set lo up >/dev/null 2>&1; exec "$@"', 'sh']
+    try:
+        ok = subprocess.run(prefix + ['true'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            timeout=20, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return prefix if ok else []
+
+
+NETNS = _netns_prefix()
+
+
 def _limits():
     """preexec_fn: caps inherited by ansible, the module process and anything it starts."""
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
@@ -81,7 +122,7 @@ def _limits():
 def limited_run(cmd, env, cwd, timeout=TIMEOUT):
     """Run ``cmd`` capped; returns (rc, stdout, stderr, seconds, timed_out)."""
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(NETNS + cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, preexec_fn=_limits, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -269,8 +310,12 @@ def run_case(case, tmp):
         cmd = [os.path.join(BINDIR, 'ansible'), 'localhost', '-c', 'local', '-m', 'dsa.fleet.%s' % case['module'],
                '-a', json.dumps(args), '-vvv']
     else:
+        if case['role'] == 'firewall' and not case.get('check'):
+            raise AssertionError('%s: firewall role cases run in check mode only (the machine\'s firewall '
+                                 'must never change)' % case['id'])
         variables = _subst(case.get('vars') or {}, names)
-        variables.setdefault('dsa_fleet_become', False)
+        for key, value in _subst(SAFE_ROLE_VARS, names).items():
+            variables.setdefault(key, value)
         vars_file = os.path.join(tmp, 'runner', 'vars.json')
         with open(vars_file, 'w') as handle:
             json.dump(variables, handle)
