@@ -9,7 +9,7 @@ export PYTHONPATH := $(ROOT)/.collections
 export ANSIBLE_NOCOLOR := 1
 PYTEST := python -m pytest -q -p no:cacheprovider
 
-.PHONY: setup lint sanity units functional pytest test-e2e test-molecule test demo build changelog clean
+.PHONY: setup lint sanity units functional pytest hostile test-e2e test-molecule test demo build changelog clean
 
 setup:
 	@bash hack/setup.sh
@@ -31,6 +31,11 @@ functional: setup
 pytest: setup
 	$(PYTEST) tests/unit tests/functional tests/report
 
+# the hostile-input suite (tests/hostile/cases.yml): every case one real ansible run on localhost under a
+# timeout and a memory cap; nothing on the machine changes (scratch copies of system files only)
+hostile: setup
+	$(PYTEST) tests/hostile
+
 # the lab fleet end to end: diagnose and remediate (tests/e2e; brings up its own lab fleet)
 test-e2e: setup
 	$(PYTEST) -s tests/e2e
@@ -39,7 +44,7 @@ test-e2e: setup
 test-molecule: test-molecule-activate-proxy test-molecule-firewall test-molecule-reinstall
 
 # Static checks first (fast), then the tests that need no lab, then the lab, the fleet and the roles.
-test: lint sanity pytest test-lab test-e2e test-molecule
+test: lint sanity pytest hostile test-lab test-e2e test-molecule
 
 demo: setup
 	bash hack/demo.sh

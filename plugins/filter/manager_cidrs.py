@@ -22,7 +22,6 @@ try:
 except ImportError:  # pragma: no cover - reported when the filter is used
     HAS_NETADDR = False
 
-_WORLD = {4: '0.0.0.0/0', 6: '::/0'}
 _URL_PORT = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://(\[[^]]+\]|[^/:?#]+)(?::(\d+))?(?:[/?#].*)?$')
 _DEFAULT_PORTS = {'dsm': 443, 'https': 443, 'http': 80}
 
@@ -54,13 +53,54 @@ def _render(net):
     return str(net.cidr)
 
 
+# The coverage rule (docs: roles/firewall/README.md): a manager is one host, a cluster, or its provider's
+# published ranges. A list whose merged networks hold more addresses than MAX_COVERAGE of its family
+# (IPv4: a /8; IPv6: a /32; IPv4-mapped IPv6 counts as IPv4) opens the agent's port to a large part of
+# the Internet, however it is split: refused unless dsa_fleet_firewall_allow_any is true.
+MAX_COVERAGE = {4: 2 ** 24, 6: 2 ** 96}
+_COVERAGE_PREFIX = {4: 8, 6: 32}
+_MAPPED = ('::ffff:0:0/96', '::/96')
+
+
+def _coverage(merged):
+    """{4: addresses, 6: addresses}, IPv4-mapped and IPv4-compatible IPv6 counted as IPv4."""
+    counts = {4: 0, 6: 0}
+    mapped = [netaddr.IPNetwork(m) for m in _MAPPED]
+    for net in merged:
+        if net.version == 6:
+            inside = sum(len(netaddr.IPSet([net]) & netaddr.IPSet([m])) for m in mapped)
+            counts[4] += inside
+            counts[6] += net.size - inside
+        else:
+            counts[4] += net.size
+    return counts
+
+
+def _refuse_broad(merged, items, nets, name):
+    counts = _coverage(merged)
+    for version in (4, 6):
+        if counts[version] <= MAX_COVERAGE[version]:
+            continue
+        given = [str(i).strip() for i, n in zip(items, nets)
+                 if n.version == version or (version == 4 and any(n in netaddr.IPNetwork(m) or
+                                                                   netaddr.IPNetwork(m) in n for m in _MAPPED))]
+        whole = counts[version] >= 2 ** (32 if version == 4 else 128)
+        what = ('the whole %s Internet' if whole else 'too much of the %s Internet') \
+            % ('IPv4' if version == 4 else 'IPv6')
+        raise AnsibleFilterError(
+            '%s opens the agent port to %s (%s cover %s addresses; a manager needs at most a /%d, %s '
+            'addresses): list the manager addresses only, or set dsa_fleet_firewall_allow_any: true if that '
+            'is really meant' % (name, what, ', '.join(given), counts[version], _COVERAGE_PREFIX[version],
+                                 MAX_COVERAGE[version]))
+
+
 def manager_cidrs(value, allow_any=False, family=None, name='dsa_fleet_manager_cidrs'):
     """Validate a list of manager addresses/CIDRs and return it normalised.
 
     Returns the merged, sorted networks as strings (a single address without its /32 or /128).
     ``family`` (4 or 6) returns only that address family (after validating the whole list).
-    Refuses a string, an empty list, an invalid entry, host bits set, and any list whose union
-    covers the whole IPv4 or IPv6 space unless ``allow_any`` is true.
+    Refuses a string, an empty list, an invalid entry, host bits set, and, unless ``allow_any`` is true,
+    any list whose union covers more than ``MAX_COVERAGE`` addresses of a family (see ``_refuse_broad``).
     """
     if not HAS_NETADDR:
         raise AnsibleFilterError('%s: the netaddr Python library is required on the controller' % name)
@@ -82,16 +122,47 @@ def manager_cidrs(value, allow_any=False, family=None, name='dsa_fleet_manager_c
     nets = [_network(item, name) for item in items]
     merged = netaddr.cidr_merge(nets)
     if not allow_any:
-        for version, world in sorted(_WORLD.items()):
-            if any(str(n.cidr) == world for n in merged if n.version == version):
-                given = [i for i, n in zip(items, nets) if n.version == version]
-                raise AnsibleFilterError(
-                    '%s opens the agent port to the whole %s Internet (%s covers %s): list the manager '
-                    'addresses only, or set dsa_fleet_firewall_allow_any: true if that is really meant'
-                    % (name, 'IPv4' if version == 4 else 'IPv6', ', '.join(str(g) for g in given), world))
+        _refuse_broad(merged, items, nets, name)
     if family is not None:
         merged = [n for n in merged if n.version == int(family)]
     return [_render(n) for n in sorted(merged, key=lambda n: (n.version, n.first, n.prefixlen))]
+
+
+_DNS_LABEL = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
+
+
+def host_address(value, name='dsa_fleet_manager_ip'):
+    """One IPv4 or IPv6 address (no CIDR, no name, nothing else on the line), normalised; else
+    AnsibleFilterError naming ``name``. For values written into files such as /etc/hosts."""
+    if not HAS_NETADDR:
+        raise AnsibleFilterError('%s: the netaddr Python library is required on the controller' % name)
+    if isinstance(value, bool) or not isinstance(value, string_types):
+        raise AnsibleFilterError('%s must be an IPv4 or IPv6 address, got %s %r' % (name, type(value).__name__, value))
+    text = to_native(value)
+    if text != text.strip() or not text or any(c in text for c in '\r\n\t /#'):
+        raise AnsibleFilterError('%s must be one IPv4 or IPv6 address and nothing else, got %r' % (name, value))
+    try:
+        address = netaddr.IPAddress(text.split('%', 1)[0], flags=netaddr.INET_PTON)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise AnsibleFilterError('%s: %r is not an IPv4 or IPv6 address' % (name, value))
+    if str(address) in ('0.0.0.0', '::', '255.255.255.255') or address.is_multicast():
+        raise AnsibleFilterError('%s: %r cannot be a manager address' % (name, value))
+    return str(address)
+
+
+def dns_name(value, name='dsa_fleet_manager_url'):
+    """A DNS host name (letters, digits, hyphens, dots; not an IP address), lower-cased; else
+    AnsibleFilterError naming ``name``. For names written into files such as /etc/hosts."""
+    if isinstance(value, bool) or not isinstance(value, string_types) or not value:
+        raise AnsibleFilterError('%s has no manager host name (got %r): an /etc/hosts entry needs one' % (name, value))
+    text = to_native(value).rstrip('.')
+    labels = text.split('.')
+    if len(text) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
+        raise AnsibleFilterError('%s: the manager host %r is not a DNS name' % (name, value))
+    if HAS_NETADDR and netaddr.valid_ipv4(text, flags=netaddr.INET_PTON) or labels[-1].isdigit():
+        raise AnsibleFilterError('%s: the manager host %r is an IP address: it needs no /etc/hosts entry'
+                                 % (name, value))
+    return text.lower()
 
 
 def manager_ports(value, url=None, name='dsa_fleet_manager_ports'):
@@ -140,4 +211,6 @@ class FilterModule(object):
         return {
             'manager_cidrs': manager_cidrs,
             'manager_ports': manager_ports,
+            'host_address': host_address,
+            'dns_name': dns_name,
         }

@@ -14,6 +14,10 @@ Host-side code: Python 3.8+ standard library only.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
+import os
+import tempfile
+
 from ansible_collections.dsa.fleet.plugins.module_utils import _dsa_cli, _layout
 
 #: What a result says of the last dsa_control run (all None until one ran).
@@ -55,6 +59,19 @@ class ControlRun(object):
             cause = 'agent_corrupt' if any(programs.values()) else 'agent_not_installed'
             self.fail('dsa_control not found in %s' % agent_dir, cause)
 
+    def require_record_folder(self, record_path):
+        """Fail, before anything is changed, when the record at ``record_path`` could not be written.
+
+        The folder is made (mode 0700) when missing and a probe file is written and removed in it; in
+        check mode nothing is made and permissions are checked instead. Runs before dsa_control, so an
+        agent is never activated (or its proxy set) by a run that then fails on its record.
+        """
+        folder = os.path.dirname(record_path)
+        problem = record_folder_problem(folder, self.module.check_mode)
+        if problem:
+            self.fail('data_dir: the record %s cannot be written (%s); nothing was changed. Give a data_dir that '
+                      'is a writable folder' % (record_path, problem), None)
+
     def run_dsa_control(self, args, timeout):
         """Run ``dsa_control ARGS``, keeping its command and status; return ``(result, error)``.
 
@@ -69,3 +86,32 @@ class ControlRun(object):
         if result['timed_out'] and result['http_status'] is None:
             return result, 'dsa_control timed out after %d seconds' % timeout
         return result, result['message'] or 'dsa_control printed no status line (rc=%s)' % result['rc']
+
+
+def record_folder_problem(folder, check_mode=False):
+    """Why a record cannot be written in ``folder`` (made when missing, unless check_mode), or None."""
+    existing = folder
+    while existing and not os.path.lexists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if existing and not os.path.isdir(existing):
+        return '%s is not a folder' % existing
+    if check_mode or existing != folder:
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return '%s is not writable' % existing
+        if check_mode:
+            return None
+    try:
+        if not os.path.isdir(folder):
+            os.makedirs(folder, 0o700)
+        handle, probe = tempfile.mkstemp(prefix='.probe-', dir=folder)
+        os.close(handle)
+        os.remove(probe)
+    except (OSError, IOError) as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EROFS:
+            reason = 'read-only file system'
+        return '%s: %s' % (folder, reason)
+    return None

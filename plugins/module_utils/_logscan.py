@@ -15,12 +15,27 @@ How it works, and the decisions taken:
   signatures. A regex with no usable needle (a top-level alternation, ``(?i)``...) makes the scanner search
   the decoded chunk with that regex instead: correct, only slower.
 * Engines: ``python`` does the above in-process. ``grep`` (the default when a ``grep`` program exists and
-  every signature has a needle) lets ``grep -F -a`` find the candidate lines in a child process while
-  Python counts the lines of the same byte range in parallel; the candidates then go through the same
-  exact check. A grep failure falls back to the python engine for that file, with a warning.
+  every signature has a needle) lets ``grep -F -a`` find the candidate lines in a child process. Python
+  reads exactly the byte range of the file, counts its lines and writes it to grep's standard input, with
+  every line cut to ``MAX_LINE`` bytes (grep never sees the open file, nor a line it would have to hold
+  whole); the candidates then go through the same exact check. A grep failure falls back to the python
+  engine for that file, with a warning.
 * Rotated files are scanned oldest first: ``ds_agent.log.3``, ``.2``, ``.1``, then ``ds_agent.log``.
   Compressed rotations (``.gz``, ``.bz2``, ``.xz``, ``.zst``) are skipped with a warning.
 * A missing file, a glob matching nothing, or a file that cannot be read is a warning; the scan goes on.
+* Only regular files are scanned. A character device (``/dev/zero``), a FIFO, a socket or a directory, given
+  or matched by a glob (also through a symbolic link), is skipped with a warning naming it: it is never
+  opened for reading (a FIFO is opened non-blocking only to check what it is). The byte range of a file is
+  fixed when it is opened (its size then): a file that grows while it is scanned is read to that size only.
+* A path that exists is taken literally, even when it holds glob characters (``ds_agent[1].log``); only a
+  path that does not exist is expanded as a glob. At most ``MAX_FILES`` files are scanned.
+* Deadline: the whole scan has one (``timeout``, 120 s by default). When it passes, the scan stops, the
+  result holds what was counted so far, ``complete`` is false and a warning says where it stopped. The grep
+  child is killed; in the main thread a timer also interrupts a regular expression stuck on one line.
+* User regular expressions (``extra_signatures`` with ``regex: true``) are refused when they can take
+  exponential time (a repeat inside a repeat such as ``(a+)+``, or a back-reference); the others are
+  searched in the first ``USER_REGEX_LINE`` characters of a candidate line only, so a polynomial pattern
+  stays bounded too.
 * ``since`` (an ISO 8601 timestamp with or without timezone, or a duration such as ``30m``, ``24h``,
   ``7d``, ``2w``): files last modified before it are skipped; matched lines older than it are not counted.
   Naive timestamps (in the log or in ``since``) are local time of the host, as the agent writes them.
@@ -36,15 +51,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
+import errno
 import collections
 import datetime
 import glob
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 from ansible_collections.dsa.fleet.plugins.module_utils import _signatures
@@ -62,6 +80,11 @@ SAMPLE_CHARS = 512
 ENGINES = ('auto', 'grep', 'python')
 MIN_NEEDLE = 3
 COMPRESSED_SUFFIXES = ('.gz', '.bz2', '.xz', '.zst', '.lz4', '.zip')
+DEFAULT_TIMEOUT = 120
+MAX_FILES = 1000
+USER_REGEX_LINE = _signatures.USER_REGEX_LINE
+# Extra time the timer gives the cooperative checks before it interrupts whatever runs.
+_TIMER_GRACE = 1.0
 
 SEVERITY_RANK = {'critical': 0, 'warning': 1, 'info': 2}
 
@@ -132,11 +155,15 @@ def parse_since(value, now=None):
     if isinstance(value, Since):
         return value
     text = str(value).strip() if value is not None else ''
+    now = time.time() if now is None else now
     duration = _DURATION_RE.match(text.lower())
     if duration:
-        now = time.time() if now is None else now
         epoch = now - float(duration.group(1)) * _DURATION_SECONDS[duration.group(2)]
-        iso = datetime.datetime.fromtimestamp(int(epoch)).astimezone().isoformat()
+        try:
+            iso = datetime.datetime.fromtimestamp(int(epoch)).astimezone().isoformat()
+        except (ValueError, OverflowError, OSError):
+            raise ValueError('since: %r reaches back further than the host can represent (before year 1); '
+                             'give a shorter duration or a date' % (value,))
         return Since(epoch, iso)
     match = _SINCE_DATE_RE.match(text)
     if not match:
@@ -149,13 +176,16 @@ def parse_since(value, now=None):
         if tz:
             _tz_offset(tz)
         epoch = _epoch(parts, fraction, tz)
-    except (ValueError, OverflowError) as exc:
+    except (ValueError, OverflowError, OSError) as exc:
         raise ValueError('since: %r is not a valid date/time (%s)' % (value, exc))
     iso = '%04d-%02d-%02dT%02d:%02d:%02d' % tuple(int(p) for p in parts)
     if fraction:
         iso += '.' + fraction
     if tz:
         iso += _tz_offset(tz)[1]
+    if epoch > now:
+        raise ValueError('since: %r is in the future for this host (its clock says %s): nothing could be '
+                         'counted' % (value, datetime.datetime.fromtimestamp(int(now)).astimezone().isoformat()))
     return Since(epoch, iso)
 
 
@@ -225,18 +255,23 @@ class Matcher(object):
         self.signatures = list(signatures)
         self.needles = []          # bytes, unique
         self.text_regexes = []     # compiled str regexes of signatures without a needle
-        self._checks = []          # (index, literal str, compiled regex or None); literal: a needle the line must hold
+        # (index, literal str, compiled regex or None, characters of the line the regex sees or None);
+        # literal: a needle the line must hold
+        self._checks = []
+        self.running = None        # the id of the user regex being searched (for the deadline's warning)
         seen = set()
+        catalogue = _signatures.CATALOGUE_IDS
         for index, sig in enumerate(self.signatures):
             if sig['regex']:
                 compiled = re.compile(sig['pattern'])
                 needle = regex_needle(sig['pattern'])
-                self._checks.append((index, needle or '', compiled))
+                limit = None if sig['id'] in catalogue else USER_REGEX_LINE
+                self._checks.append((index, needle or '', compiled, limit))
                 if needle is None:
-                    self.text_regexes.append(compiled)
+                    self.text_regexes.append((sig['id'], compiled))
             else:
                 needle = sig['pattern']
-                self._checks.append((index, sig['pattern'], None))
+                self._checks.append((index, sig['pattern'], None, None))
             if needle is not None:
                 encoded = needle.encode('utf-8')
                 if encoded not in seen:
@@ -246,17 +281,25 @@ class Matcher(object):
     def match(self, text):
         """Indexes of the signatures that match one decoded line."""
         hits = []
-        for index, literal, compiled in self._checks:
+        for index, literal, compiled, limit in self._checks:
             # the needle first: a regex runs only on lines that can match it
-            if literal in text and (compiled is None or compiled.search(text)):
+            if literal not in text:
+                continue
+            if compiled is None:
                 hits.append(index)
+                continue
+            self.running = self.signatures[index]['id'] if limit else None
+            if compiled.search(text if limit is None else text[:limit]):
+                hits.append(index)
+            self.running = None
         return hits
 
 
-def _line_starts(buf, start, end, needles, regexes):
+def _line_starts(buf, start, end, needles, regexes, tracker=None):
     """Start offsets of the lines of ``buf[start:end]`` that hold a needle or match a regex.
 
-    ``buf`` is bytes (needles bytes) or str (needles str); lines end with a newline.
+    ``buf`` is bytes (needles bytes) or str (needles str); lines end with a newline. ``regexes``:
+    ``(signature id, compiled)`` pairs; ``tracker.running`` is set to the id being searched.
     """
     newline = b'\n' if isinstance(buf, bytes) else '\n'
     starts = set()
@@ -268,19 +311,75 @@ def _line_starts(buf, start, end, needles, regexes):
             if line_end < 0:
                 break
             pos = buf.find(needle, line_end + 1, end)
-    for compiled in regexes:
+    # A regex without a needle (only user ones have none) is searched line by line, in the first
+    # USER_REGEX_LINE characters of each line: never across a whole chunk, where one long line could
+    # make a slow pattern unbounded.
+    for sig_id, compiled in regexes:
+        if tracker is not None:
+            tracker.running = sig_id
         pos = start
         while pos < end:
-            found = compiled.search(buf, pos, end)
-            if not found:
-                break
-            line_start = max(buf.rfind(newline, start, found.start()) + 1, start)
-            starts.add(line_start)
-            line_end = buf.find(newline, found.start(), end)
-            if line_end < 0:
-                break
-            pos = line_end + 1
+            line_end = buf.find(newline, pos, end)
+            stop = end if line_end < 0 else line_end
+            if compiled.search(buf, pos, min(stop, pos + USER_REGEX_LINE)):
+                starts.add(pos)
+            pos = stop + 1
+    if tracker is not None:
+        tracker.running = None
     return sorted(starts)
+
+
+# ------------------------------------------------------------------------------------------- deadline
+
+class ScanTimeout(Exception):
+    """The scan's deadline passed."""
+
+
+class _Deadline(object):
+    """One deadline for the whole scan.
+
+    ``check()`` is called between chunks and files (any thread). In the main thread, a timer
+    (``SIGALRM``, ``_TIMER_GRACE`` after the deadline) also interrupts what cannot check: a regular
+    expression stuck on one line, a blocked read or write. ``timeout`` 0 or None: no deadline.
+    """
+
+    def __init__(self, timeout):
+        self.timeout = float(timeout) if timeout else 0.0
+        self.at = time.monotonic() + self.timeout if self.timeout else None
+        self.active = False
+        self._armed = False
+        self._old_handler = None
+
+    def check(self):
+        if self.at is not None and time.monotonic() > self.at:
+            raise ScanTimeout()
+
+    def remaining(self):
+        return None if self.at is None else max(0.0, self.at - time.monotonic())
+
+    def _fire(self, signum, frame):  # pylint: disable=unused-argument
+        if self.active:
+            raise ScanTimeout()
+
+    def __enter__(self):
+        self.active = True
+        if self.at is not None and hasattr(signal, 'setitimer') \
+                and threading.current_thread() is threading.main_thread():
+            try:
+                self._old_handler = signal.signal(signal.SIGALRM, self._fire)
+                signal.setitimer(signal.ITIMER_REAL, self.timeout + _TIMER_GRACE)
+                self._armed = True
+            except (ValueError, OSError):  # pragma: no cover - no timer: the cooperative checks remain
+                self._armed = False
+        return self
+
+    def __exit__(self, *exc):
+        self.active = False
+        if self._armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old_handler or signal.SIG_DFL)
+            self._armed = False
+        return False
 
 
 # -------------------------------------------------------------------------------------------- results
@@ -356,22 +455,60 @@ def _rotation_key(path):
     return (directory, name, 2, 0, '')
 
 
-def expand_paths(paths):
-    """Globs and plain paths -> (ordered unique file list, warnings)."""
+def validate_paths(paths, name='paths'):
+    """Refuse what cannot be a list of log files or globs: ValueError starting with ``name:``.
+
+    ``None`` means the default glob; an empty list is refused (it would silently scan nothing, or the
+    default), and so are empty entries and entries with a NUL or a line break.
+    """
+    if paths is None:
+        return [DEFAULT_LOG_GLOB]
+    if isinstance(paths, (str, bytes)) or not isinstance(paths, (list, tuple)):
+        raise ValueError('%s: must be a list of files or globs, got %r' % (name, paths))
+    if not paths:
+        raise ValueError('%s: an empty list would scan nothing; leave %s out to scan the default %s'
+                         % (name, name, DEFAULT_LOG_GLOB))
+    for path in paths:
+        text = str(path) if path is not None else ''
+        if not text.strip():
+            raise ValueError('%s: an entry is empty' % name)
+        if '\x00' in text or '\n' in text or '\r' in text:
+            raise ValueError('%s: %r holds a NUL or a line break, which no log file name has' % (name, text))
+    return [str(path) for path in paths]
+
+
+def expand_paths(paths, deadline=None):
+    """Globs and plain paths -> (ordered unique file list, warnings).
+
+    A path that exists is taken as it is, even when it holds glob characters; only one that does not
+    exist is expanded as a glob. At most ``MAX_FILES`` files in all.
+    """
     files, warnings, seen = [], [], set()
-    for pattern in paths or [DEFAULT_LOG_GLOB]:
-        pattern = os.path.expanduser(str(pattern))
-        if glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern), key=_rotation_key)
+    for pattern in validate_paths(paths):
+        pattern = os.path.expanduser(pattern)
+        if os.path.lexists(pattern):
+            matches = [pattern]
+        elif glob.has_magic(pattern):
+            matches = []
+            for index, match in enumerate(glob.iglob(pattern)):
+                if deadline is not None and index % 256 == 0:
+                    deadline.check()
+                if len(matches) >= MAX_FILES:
+                    warnings.append('%s matches more than %d files: only the first %d are considered'
+                                    % (pattern, MAX_FILES, MAX_FILES))
+                    break
+                matches.append(match)
+            matches.sort(key=_rotation_key)
             if not matches:
                 warnings.append('no log file matches %s' % pattern)
-        elif os.path.lexists(pattern):
-            matches = [pattern]
         else:
             warnings.append('log file %s does not exist' % pattern)
             matches = []
         for path in matches:
             if path not in seen:
+                if len(files) >= MAX_FILES:
+                    warnings.append('more than %d log files: %s and the rest are not scanned' % (MAX_FILES, path))
+                    return files, warnings
                 seen.add(path)
                 files.append(path)
     return files, warnings
@@ -382,34 +519,41 @@ def _first_line_offset(handle, offset):
     if offset <= 0:
         return 0
     handle.seek(offset - 1)
-    while True:
+    read = 0
+    while read <= MAX_LINE:
         piece = handle.read(65536)
         if not piece:
             return handle.tell()
         found = piece.find(b'\n')
         if found >= 0:
             return handle.tell() - len(piece) + found + 1
+        read += len(piece)
+    return offset  # no line start within MAX_LINE: start inside that (over-long) line
 
 
 class _FileScan(object):
     """Scan one byte range [start, end) of an open file; feed candidate lines to the tally."""
 
-    def __init__(self, handle, start, end, tally, matcher):
+    def __init__(self, handle, start, end, tally, matcher, deadline=None):
         self.handle = handle
         self.start = start
         self.end = end
         self.tally = tally
         self.matcher = matcher
+        self.deadline = deadline
         self.bytes = 0
         self.lines = 0
+        self._line_len = 0     # bytes of the current line already fed to grep
 
-    def _chunks(self):
+    def _chunks(self, size=CHUNK_SIZE):
         """Raw chunks of the range; counts bytes and lines (a last line without newline counts too)."""
         self.handle.seek(self.start)
         remaining = self.end - self.start
         last = b'\n'
         while remaining > 0:
-            chunk = self.handle.read(min(CHUNK_SIZE, remaining))
+            if self.deadline is not None:
+                self.deadline.check()
+            chunk = self.handle.read(min(size, remaining))
             if not chunk:
                 break
             remaining -= len(chunk)
@@ -420,9 +564,20 @@ class _FileScan(object):
         if last != b'\n':
             self.lines += 1
 
-    def count_only(self):
-        for _chunk in self._chunks():
-            pass
+    def _capped(self, chunk):
+        """The pieces of ``chunk`` to feed grep, every line cut to MAX_LINE bytes.
+
+        Chunks are at most MAX_LINE bytes, so only the line a chunk continues can be too long: lines
+        that start and end inside a chunk are shorter than that.
+        """
+        first = chunk.find(b'\n')
+        room = MAX_LINE - self._line_len
+        if first < 0:
+            self._line_len += len(chunk)
+            return [chunk[:room]] if room > 0 else []
+        pieces = [chunk] if first <= room else [chunk[:max(room, 0)], chunk[first:]]
+        self._line_len = len(chunk) - chunk.rfind(b'\n') - 1
+        return pieces
 
     def python(self):
         """The in-process engine: needle prefilter per chunk, exact check per candidate line."""
@@ -461,7 +616,7 @@ class _FileScan(object):
     def _search(self, chunk, begin, end, needles, text_needles, regexes):
         if regexes:
             text = chunk[begin:end].decode('utf-8', 'replace')
-            starts = _line_starts(text, 0, len(text), text_needles, regexes)
+            starts = _line_starts(text, 0, len(text), text_needles, regexes, self.matcher)
             buf, end = text, len(text)
         else:
             starts = _line_starts(chunk, begin, end, needles, ())
@@ -473,42 +628,69 @@ class _FileScan(object):
             self.tally.line(line[:MAX_LINE])
 
     def grep(self, grep_path):
-        """The grep engine. Returns None on success, else an error message (nothing was recorded)."""
+        """The grep engine. Returns None on success, else an error message (nothing was recorded).
+
+        Python reads the byte range (and counts its lines) and writes it, lines cut to MAX_LINE, to
+        grep's standard input; grep writes the candidate lines to a temporary file.
+        """
         args = [grep_path, '-F', '-a']
         for needle in self.matcher.needles:
             args.extend(['-e', needle])
         env = dict(os.environ, LC_ALL='C')
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            self.handle.seek(self.start)
             try:
-                proc = subprocess.Popen(args, stdin=self.handle, stdout=out, stderr=err, env=env,
+                proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=out, stderr=err, env=env,
                                         close_fds=True)
-            except OSError as exc:
-                return 'cannot run %s (%s)' % (grep_path, exc.strerror or exc)
-            # Count the lines of the same range here while grep searches it in its own process.
-            with open(self.handle.name, 'rb', buffering=0) as counter:
-                scan = _FileScan(counter, self.start, self.end, None, None)
-                scan.count_only()
-            rc = proc.wait()
+            except (OSError, ValueError) as exc:
+                return 'cannot run %s (%s)' % (grep_path, getattr(exc, 'strerror', None) or exc)
+            try:
+                broken = False
+                self._line_len = 0
+                for chunk in self._chunks(MAX_LINE):
+                    if broken:
+                        continue
+                    try:
+                        for piece in self._capped(chunk):
+                            proc.stdin.write(piece)
+                    except (BrokenPipeError, OSError) as exc:
+                        if getattr(exc, 'errno', None) not in (errno.EPIPE, None) \
+                                and not isinstance(exc, BrokenPipeError):
+                            raise
+                        broken = True  # grep ended early: its exit code tells why
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
+                remaining = self.deadline.remaining() if self.deadline is not None else None
+                try:
+                    rc = proc.wait(timeout=remaining)
+                except subprocess.TimeoutExpired:
+                    raise ScanTimeout()
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
             if rc not in (0, 1):
                 err.seek(0)
                 return '%s exited with %s: %s' % (grep_path, rc, err.read(2000).decode('utf-8', 'replace').strip())
-            self.bytes, self.lines = scan.bytes, scan.lines
             out.seek(0)
-            _OutputScan(out, self.tally).run()
+            _OutputScan(out, self.tally, self.deadline).run()
         return None
 
 
 class _OutputScan(object):
     """Feed the lines of grep's output (a file) to the tally, bounded like the python engine."""
 
-    def __init__(self, handle, tally):
+    def __init__(self, handle, tally, deadline=None):
         self.handle = handle
         self.tally = tally
+        self.deadline = deadline
 
     def run(self):
         carry, skipping = b'', False
         while True:
+            if self.deadline is not None:
+                self.deadline.check()
             chunk = self.handle.read(CHUNK_SIZE)
             if not chunk:
                 break
@@ -542,47 +724,83 @@ def _pick_engine(engine, matcher, grep_path):
     return 'grep', path
 
 
+_KINDS = ((stat.S_ISDIR, 'a directory'), (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'),
+          (stat.S_ISFIFO, 'a FIFO (named pipe)'), (stat.S_ISSOCK, 'a socket'))
+
+
+def _not_regular(mode):
+    """What a non-regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, words in _KINDS:
+        if test(mode):
+            return words
+    return 'not a regular file'
+
+
 def _open_for_scan(path, since, warnings):
-    """Open a file to scan, or None (with a warning unless it is just older than since)."""
+    """Open a regular file to scan, or None (with a warning unless it is just older than since).
+
+    Devices, FIFOs, sockets and directories are never read: the path is checked first, then opened
+    non-blocking (a FIFO swapped in meanwhile cannot block) and the open file checked again.
+    """
     if path.endswith(COMPRESSED_SUFFIXES):
         warnings.append('%s: compressed log skipped (decompress it to scan it)' % path)
         return None, None
     try:
         info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            warnings.append('%s: cannot read (it is a directory)' % path)
+        kind = _not_regular(info.st_mode)
+        if kind:
+            warnings.append('%s: cannot read (it is %s; only regular files are scanned)' % (path, kind))
             return None, None
         if since is not None and info.st_mtime < since.epoch:
             return None, 'old'
-        return open(path, 'rb', buffering=0), info
-    except OSError as exc:
-        warnings.append('%s: cannot read (%s)' % (path, exc.strerror or exc))
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_NOCTTY', 0))
+        try:
+            info = os.fstat(fd)
+            kind = _not_regular(info.st_mode)
+            if kind:
+                warnings.append('%s: cannot read (it is %s; only regular files are scanned)' % (path, kind))
+                os.close(fd)
+                return None, None
+            handle = os.fdopen(fd, 'rb', buffering=0)
+        except Exception:
+            os.close(fd)
+            raise
+        return handle, info
+    except (OSError, ValueError) as exc:
+        warnings.append('%s: cannot read (%s)' % (path, getattr(exc, 'strerror', None) or exc))
         return None, None
 
 
-def _scan_file(path, handle, size, tally, matcher, max_bytes, engine, grep_path, warnings):
+def _scan_file(path, handle, size, tally, matcher, max_bytes, engine, grep_path, warnings, deadline=None):
     """Scan one open file; returns (bytes, lines)."""
     start = _first_line_offset(handle, size - max_bytes) if max_bytes and size > max_bytes else 0
-    scan = _FileScan(handle, start, size, tally, matcher)
+    scan = _FileScan(handle, start, size, tally, matcher, deadline)
     if engine == 'grep':
         error = scan.grep(grep_path)
         if error is None:
             return scan.bytes, scan.lines
         warnings.append('%s: grep failed, scanned in python instead: %s' % (path, error))
-        scan = _FileScan(handle, start, size, tally, matcher)
+        scan = _FileScan(handle, start, size, tally, matcher, deadline)
     scan.python()
     return scan.bytes, scan.lines
 
 
 def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_FILE, extra_signatures=None,
-              engine='auto', grep_path=None):
+              engine='auto', grep_path=None, timeout=DEFAULT_TIMEOUT):
     """Scan the log files for the catalogue (plus ``extra_signatures``) and return the log result shape.
 
     ``paths``: files or globs (default ``DEFAULT_LOG_GLOB``); ``since``: None, a string for
     ``parse_since`` or its result; ``max_bytes_per_file``: 0 for whole files; ``engine``: auto, grep or
-    python. Returns ``{signatures, causes, files_scanned, files_skipped, bytes_scanned, lines_scanned,
-    lines_unparsed, since, engine, warnings}``. Raises ValueError (naming the parameter) on bad input.
+    python; ``timeout``: seconds for the whole scan (0: none). Returns ``{signatures, causes, files_scanned,
+    files_skipped, bytes_scanned, lines_scanned, lines_unparsed, since, engine, complete, warnings}``
+    (``complete`` is false when the deadline stopped the scan). Raises ValueError (naming the parameter) on
+    bad input.
     """
+    paths = validate_paths(paths)
+    if timeout is None or isinstance(timeout, bool) or int(timeout) < 0:
+        raise ValueError('timeout: must be 0 (no deadline) or a number of seconds, got %r' % (timeout,))
     since = parse_since(since) if since is not None and since != '' else None
     if max_bytes_per_file is None:
         max_bytes_per_file = 0
@@ -591,24 +809,40 @@ def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_F
     matcher = Matcher(_signatures.all_signatures(extra_signatures))
     engine, grep_path = _pick_engine(engine, matcher, grep_path)
     tally = _Tally(matcher, since)
-    files, warnings = expand_paths(paths)
-    result = {'files_scanned': [], 'files_skipped': [], 'bytes_scanned': 0, 'lines_scanned': 0}
-    for path in files:
-        handle, info = _open_for_scan(path, since, warnings)
-        if handle is None:
-            if info == 'old':
-                result['files_skipped'].append(path)
-            continue
-        with handle:
-            try:
-                nbytes, nlines = _scan_file(path, handle, info.st_size, tally, matcher, int(max_bytes_per_file),
-                                            engine, grep_path, warnings)
-            except OSError as exc:
-                warnings.append('%s: cannot read (%s)' % (path, exc.strerror or exc))
-                continue
-        result['files_scanned'].append(path)
-        result['bytes_scanned'] += nbytes
-        result['lines_scanned'] += nlines
+    result = {'files_scanned': [], 'files_skipped': [], 'bytes_scanned': 0, 'lines_scanned': 0, 'complete': True}
+    warnings = []
+    current = [None]
+    with _Deadline(int(timeout)) as deadline:
+        try:
+            files, warnings = expand_paths(paths, deadline)
+            for path in files:
+                current[0] = path
+                deadline.check()
+                handle, info = _open_for_scan(path, since, warnings)
+                if handle is None:
+                    if info == 'old':
+                        result['files_skipped'].append(path)
+                    continue
+                with handle:
+                    try:
+                        nbytes, nlines = _scan_file(path, handle, info.st_size, tally, matcher,
+                                                    int(max_bytes_per_file), engine, grep_path, warnings, deadline)
+                    except OSError as exc:
+                        warnings.append('%s: cannot read (%s)' % (path, exc.strerror or exc))
+                        continue
+                result['files_scanned'].append(path)
+                result['bytes_scanned'] += nbytes
+                result['lines_scanned'] += nlines
+            deadline.active = False
+        except ScanTimeout:
+            deadline.active = False
+            result['complete'] = False
+            where = (' while scanning %s' % current[0]) if current[0] else ' while listing the files'
+            if matcher.running:
+                where += (" (in the regular expression of extra_signatures %s, searched on lines cut to %d "
+                          "characters: simplify it)" % (matcher.running, USER_REGEX_LINE))
+            warnings.append('the log scan stopped at its deadline (%s s)%s: the counts cover what was read '
+                            'until then' % (timeout, where))
     signatures = tally.signatures()
     result.update({
         'signatures': signatures,

@@ -21,6 +21,11 @@ Decisions worth knowing:
   ``BIO_do_handshake() failed``, the seed's "blocked port" picture on the agent's own listener: they map
   to ``tls_handshake_failed`` (the channel between manager and agent is broken: firewall or proxy).
 * ``SSLVerifyCallback() - verify error 20`` is ``info``: no manager CA is pinned, usually harmless.
+* User regular expressions are checked before any file is read: a pattern that can take exponential time
+  (a repeat inside a repeat, such as ``(a+)+`` or ``(\\w+\\s?)*``, or a back-reference) is refused with the
+  reason; the scanner searches the others in the first ``USER_REGEX_LINE`` characters of a line only, and
+  under the scan's deadline. At most ``MAX_EXTRA`` signatures, patterns of at most ``MAX_PATTERN``
+  characters.
 * Wording marked "inferred" in a description is plausible wording (libcurl, sqlite, the dsa_control status
   texts) rather than a line seen in a public ds_agent.log sample.
 """
@@ -30,6 +35,13 @@ __metaclass__ = type
 
 import re
 
+try:  # Python 3.11+
+    from re import _parser as _sre_parse  # pylint: disable=ungrouped-imports
+    from re import _constants as _sre_constants  # pylint: disable=ungrouped-imports
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_parse as _sre_parse  # pylint: disable=deprecated-module
+    import sre_constants as _sre_constants  # pylint: disable=deprecated-module
+
 from ansible_collections.dsa.fleet.plugins.module_utils import _causes
 
 CAUSES = tuple(_causes.CAUSES)
@@ -38,6 +50,11 @@ SEVERITIES = _causes.SEVERITIES
 
 
 FIELDS = ('id', 'pattern', 'regex', 'cause', 'severity', 'description')
+
+MAX_EXTRA = 200
+MAX_PATTERN = 1000
+#: User regular expressions see at most this many characters of a line.
+USER_REGEX_LINE = 4096
 
 _ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$')
 
@@ -128,6 +145,86 @@ CATALOGUE = (
 )
 
 
+CATALOGUE_IDS = frozenset(sig['id'] for sig in CATALOGUE)
+
+_REPEATS = tuple(getattr(_sre_constants, name) for name in ('MAX_REPEAT', 'MIN_REPEAT', 'POSSESSIVE_REPEAT')
+                 if hasattr(_sre_constants, name))
+
+
+def _walk(items):
+    """Yield (opcode, argument) of a parsed regex, depth first."""
+    for opcode, arg in items:
+        yield opcode, arg
+        if opcode in _REPEATS:
+            for sub in _walk(arg[2]):
+                yield sub
+        elif opcode == _sre_constants.SUBPATTERN:
+            for sub in _walk(arg[-1]):
+                yield sub
+        elif opcode == _sre_constants.BRANCH:
+            for branch in arg[1]:
+                for sub in _walk(branch):
+                    yield sub
+        elif opcode in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+            for sub in _walk(arg[1]):
+                yield sub
+        elif opcode == getattr(_sre_constants, 'ATOMIC_GROUP', None):
+            for sub in _walk(arg):
+                yield sub
+        elif opcode == _sre_constants.GROUPREF_EXISTS:
+            for part in arg[1:]:
+                if part is not None:
+                    for sub in _walk(part):
+                        yield sub
+
+
+def _slow_regex(pattern):
+    """Why ``pattern`` can take exponential time on one line, or None.
+
+    Refused: a repeat (``*``, ``+``, ``{n,}``, ``{n,m}`` with m > 1) that holds another repeat which can
+    match more than once (``(a+)+``, ``(\\w+\\s?)*``, ``(a{1,9}){1,9}``), and back-references.
+    """
+    for opcode, arg in _walk(_sre_parse.parse(pattern)):
+        if opcode in (_sre_constants.GROUPREF, _sre_constants.GROUPREF_EXISTS):
+            return 'it uses a back-reference, which can make matching take exponential time'
+        if opcode in _REPEATS and arg[1] > 1:
+            for inner, inner_arg in _walk(arg[2]):
+                if inner in _REPEATS and inner_arg[1] > 1:
+                    return ('it nests a repeat inside a repeat (like (a+)+), which can make matching take '
+                            'exponential time on one line: write it without the nesting')
+                if inner == _sre_constants.BRANCH and _branches_overlap(inner_arg[1]):
+                    return ('it repeats an alternation whose branches can start alike (like (a|ab)*), which '
+                            'can make matching take exponential time on one line: use a character class or '
+                            'branches that start with different literal characters')
+    return None
+
+
+_ANY = object()
+
+
+def _first(items):
+    """The literal first character of a parsed sequence, or _ANY when it can be anything or empty."""
+    for opcode, arg in items:
+        if opcode == _sre_constants.LITERAL:
+            return arg
+        if opcode == _sre_constants.SUBPATTERN:
+            return _first(arg[-1])
+        if opcode == _sre_constants.AT:
+            continue
+        return _ANY
+    return _ANY
+
+
+def _branches_overlap(branches):
+    seen = set()
+    for branch in branches:
+        first = _first(branch)
+        if first is _ANY or first in seen:
+            return True
+        seen.add(first)
+    return False
+
+
 def _fail(sig_id, message):
     raise ValueError('extra_signatures: signature %s: %s' % (sig_id, message))
 
@@ -137,11 +234,18 @@ def _check_pattern(sig_id, pattern, regex):
         _fail(sig_id, 'pattern must be a non-empty string')
     if '\n' in pattern or '\r' in pattern:
         _fail(sig_id, 'pattern cannot contain a line break (patterns match one line)')
+    if '\x00' in pattern:
+        _fail(sig_id, 'pattern cannot contain a NUL character')
+    if len(pattern) > MAX_PATTERN:
+        _fail(sig_id, 'pattern is longer than %d characters' % MAX_PATTERN)
     if regex:
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError, ValueError) as exc:
             _fail(sig_id, 'pattern is not a valid regular expression (%s)' % exc)
+        why = _slow_regex(pattern)
+        if why:
+            _fail(sig_id, 'pattern is refused: %s' % why)
 
 
 def _as_bool(sig_id, value):
@@ -199,6 +303,8 @@ def validate_extra_signatures(signatures):
         return []
     if not isinstance(signatures, (list, tuple)):
         raise ValueError('extra_signatures: must be a list of dictionaries')
+    if len(signatures) > MAX_EXTRA:
+        raise ValueError('extra_signatures: at most %d signatures, got %d' % (MAX_EXTRA, len(signatures)))
     taken = set(sig['id'] for sig in CATALOGUE)
     result = []
     for sig in signatures:

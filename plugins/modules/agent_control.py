@@ -231,7 +231,6 @@ tenant_id:
 '''
 
 import re
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control, _diagnosis, _dsa_cli, _endpoint, _layout, _records
@@ -399,6 +398,8 @@ class AgentControl(_control.ControlRun):
         plan.append('activate')
         after = {'activated': True, 'manager_url': wanted_url,
                  'tenant_id': params['tenant_id']}
+        self.require_dsa_control()
+        self.require_record_folder(_records.activation_record_path(params['data_dir']))
         if self.module.check_mode:
             self.actions = plan
             self.changed = True
@@ -433,6 +434,8 @@ class AgentControl(_control.ControlRun):
         after = {'activated': False, 'manager_url': None, 'tenant_id': None}
         if not agent['activated'] and not self.params['force']:
             self.exit(before, before, 'the agent is not activated')
+        self.require_dsa_control()
+        self.require_record_folder(_records.activation_record_path(self.params['data_dir']))
         if self.module.check_mode:
             self.actions = ['reset']
             self.changed = True
@@ -503,7 +506,7 @@ def main():
     try:
         getattr(control, 'state_' + module.params['state'])()
     except (OSError, IOError, ValueError) as exc:
-        control.fail('agent_control failed: %s' % exc, None, exception=traceback.format_exc())
+        control.fail('agent_control failed: %s' % exc, None)
 
 
 if __name__ == '__main__':

@@ -175,7 +175,6 @@ message:
   sample: "HTTP Status: 200 - OK"
 '''
 
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dsa.fleet.plugins.module_utils import _control, _dsa_cli, _endpoint, _layout, _records, _redact
@@ -322,6 +321,7 @@ class AgentProxy(_control.ControlRun):
         self.actions = ['%s %s' % ('set' if params[name] else 'clear', name) for name, _builder in todo]
         if todo:
             self.require_dsa_control()
+            self.require_record_folder(_records.proxy_record_path(params['data_dir']))
         if self.module.check_mode:
             predicted = self.record
             for name, _builder in todo:
@@ -374,7 +374,7 @@ def main():
     try:
         proxy.run()
     except (OSError, IOError, ValueError) as exc:
-        proxy.fail('agent_proxy failed: %s' % exc, None, exception=traceback.format_exc())
+        proxy.fail('agent_proxy failed: %s' % exc, None)
 
 
 if __name__ == '__main__':

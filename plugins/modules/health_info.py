@@ -80,7 +80,10 @@ options:
     choices: [agent_initiated, manager_initiated, bidirectional]
     default: agent_initiated
   log_paths:
-    description: Agent log files to scan; globs allowed.
+    description:
+      - Agent log files to scan; globs allowed (a path that exists is taken as it is, even with V([) in its name).
+      - Only regular files are read; devices, FIFOs, sockets and directories are skipped with a warning.
+      - An empty list is refused (leave the option out for the default).
     type: list
     elements: path
     default: [/var/opt/ds_agent/diag/ds_agent.log*]
@@ -102,6 +105,12 @@ options:
     type: list
     elements: dict
     default: []
+  scan_timeout:
+    description:
+      - Seconds the log scan may take. When they pass, the scan stops with a warning and C(logs.complete)
+        is false; the counts cover what was read until then. V(0) means no deadline.
+    type: int
+    default: 120
 extends_documentation_fragment:
   - dsa.fleet.attributes
   - dsa.fleet.attributes.info_module
@@ -231,6 +240,7 @@ def _argument_spec():
         since=dict(type='str', default='24h'),
         max_bytes_per_file=dict(type='int', default=256 * 1024 * 1024),
         extra_signatures=dict(type='list', elements='dict', default=[]),
+        scan_timeout=dict(type='int', default=_logscan.DEFAULT_TIMEOUT),
     )
     return spec
 
@@ -273,7 +283,10 @@ def _validate(module):
     if params['max_bytes_per_file'] < 0:
         module.fail_json(msg='max_bytes_per_file: must be 0 (whole files) or more, got %s'
                          % params['max_bytes_per_file'])
+    if params['scan_timeout'] < 0:
+        module.fail_json(msg='scan_timeout: must be 0 (no deadline) or more seconds, got %s' % params['scan_timeout'])
     try:
+        _logscan.validate_paths(params['log_paths'], 'log_paths')
         # Without manager_url the agent's own manager is probed: validate the rest against a stand-in.
         _probe.validate_reachability_args(**_reachability_args(params, params['manager_url'] or _STAND_IN_URL))
         since = _logscan.parse_since(params['since']) if params['since'] else None
@@ -314,7 +327,8 @@ def main():
             probes = _Background(_probe.gather_reachability, tls=params['tls'],
                                  **_reachability_args(params, manager_url))
 
-    logs = _logscan.scan_logs(params['log_paths'], since, params['max_bytes_per_file'], signatures)
+    logs = _logscan.scan_logs(params['log_paths'], since, params['max_bytes_per_file'], signatures,
+                              timeout=params['scan_timeout'])
     for warning in logs.get('warnings') or []:
         module.warn(warning)
 

@@ -29,6 +29,10 @@ options:
   paths:
     description:
       - Log files to scan. Shell globs are expanded; a glob that matches nothing is a warning.
+      - A path that exists is taken as it is, even when its name holds glob characters such as V([).
+      - Only regular files are read; a device, FIFO, socket or directory is skipped with a warning.
+        At most 1000 files.
+      - An empty list is refused (leave the option out for the default).
     type: list
     elements: path
     default: ['/var/opt/ds_agent/diag/ds_agent.log*']
@@ -67,6 +71,10 @@ options:
       regex:
         description:
           - Whether O(extra_signatures[].pattern) is a regular expression (searched anywhere in the line).
+          - A regular expression that can take exponential time on one line (a repeat inside a repeat such as
+            V((a+\)+), a repeated alternation whose branches start alike such as V((a|ab\)*), a
+            back-reference) is refused with the reason. The others are searched in the first 4096
+            characters of a line.
           - Regular expressions with a literal part (for example V(Backup of \\S+ failed)) are as fast as
             substrings; others (a top-level alternation, V((?i\))) make the scan slower.
         type: bool
@@ -90,6 +98,12 @@ options:
         description:
           - What the message means, returned with the counts.
         type: str
+  timeout:
+    description:
+      - Seconds the whole scan may take. When they pass, the scan stops with a warning and
+        RV(complete=false); the counts cover what was read until then. V(0) means no deadline.
+    type: int
+    default: 120
   engine:
     description:
       - How candidate lines are found. V(auto) uses C(grep -F) when it is installed and every signature has a
@@ -219,6 +233,11 @@ since:
   returned: always
   type: str
   sample: '2024-05-01T12:00:00+02:00'
+complete:
+  description: False when O(timeout) stopped the scan before its end (a warning says where).
+  returned: always
+  type: bool
+  sample: true
 engine:
   description: How candidate lines were found, C(grep) or C(python).
   returned: always
@@ -246,6 +265,7 @@ def _argument_spec():
         max_bytes_per_file=dict(type='int', default=_logscan.DEFAULT_MAX_BYTES_PER_FILE),
         extra_signatures=dict(type='list', elements='dict', default=[], options=signature),
         engine=dict(type='str', default='auto', choices=list(_logscan.ENGINES)),
+        timeout=dict(type='int', default=_logscan.DEFAULT_TIMEOUT),
     )
 
 
@@ -255,7 +275,10 @@ def _validated(module):
     if params['max_bytes_per_file'] < 0:
         module.fail_json(msg='max_bytes_per_file: must be 0 (whole files) or more, got %s'
                          % params['max_bytes_per_file'])
+    if params['timeout'] < 0:
+        module.fail_json(msg='timeout: must be 0 (no deadline) or more seconds, got %s' % params['timeout'])
     try:
+        _logscan.validate_paths(params['paths'], 'paths')
         since = _logscan.parse_since(params['since']) if params['since'] else None
         signatures = _logscan.validate_extra_signatures(params['extra_signatures'])
     except ValueError as exc:
@@ -270,7 +293,7 @@ def main():
     grep_path = module.get_bin_path('grep') if params['engine'] != 'python' else None
     try:
         result = _logscan.scan_logs(params['paths'], since, params['max_bytes_per_file'], signatures,
-                                    engine=params['engine'], grep_path=grep_path)
+                                    engine=params['engine'], grep_path=grep_path, timeout=params['timeout'])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     for warning in result.pop('warnings'):

@@ -13,7 +13,7 @@ from ansible_collections.dsa.fleet.plugins.filter.manager_cidrs import FilterMod
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {'manager_cidrs', 'manager_ports'}
+    assert {'manager_cidrs', 'manager_ports', 'host_address', 'dns_name'} <= set(FilterModule().filters())
 
 
 @pytest.mark.parametrize('given, expected', [
@@ -92,8 +92,25 @@ def test_allow_any_keeps_the_world_networks():
     assert manager_cidrs(['0.0.0.0/1', '128.0.0.0/1', '::/0'], allow_any=True) == ['0.0.0.0/0', '::/0']
 
 
-def test_large_but_not_whole_networks_are_accepted():
-    assert manager_cidrs(['0.0.0.0/1']) == ['0.0.0.0/1']
+def test_a_manager_sized_network_is_accepted():
+    assert manager_cidrs(['10.0.0.0/8']) == ['10.0.0.0/8']
+    assert manager_cidrs(['2001:db8::/32']) == ['2001:db8::/32']
+    assert manager_cidrs(['10.0.0.0/9', '11.0.0.0/9']) == ['10.0.0.0/9', '11.0.0.0/9']
+
+
+@pytest.mark.parametrize('broad', [
+    ['0.0.0.0/1'],
+    ['0.0.0.0/1', '128.0.0.0/2', '192.0.0.0/3'],      # all of unicast IPv4, split
+    ['2000::/3'],                                     # all of global unicast IPv6
+    ['10.0.0.0/8', '11.0.0.0/8'],                     # two /8s: more than one
+    ['::ffff:0:0/96'],                                # all of IPv4, written as IPv4-mapped IPv6
+    ['2001:db8::/31'],
+])
+def test_coverage_beyond_a_manager_is_refused_unless_allowed(broad):
+    with pytest.raises(AnsibleFilterError, match='opens the agent port to (the whole|too much of the) IPv[46] '
+                                                 'Internet.*dsa_fleet_firewall_allow_any'):
+        manager_cidrs(broad)
+    assert manager_cidrs(broad, allow_any=True)
 
 
 @pytest.mark.parametrize('ports, url, expected', [
