@@ -26,10 +26,10 @@ units: setup
 	$(PYTEST) tests/unit
 
 functional: setup
-	$(PYTEST) tests/functional tests/report
+	$(PYTEST) tests/functional tests/realworld tests/report
 
 pytest: setup
-	$(PYTEST) tests/unit tests/functional tests/report
+	$(PYTEST) tests/unit tests/functional tests/realworld tests/report
 
 # the lab fleet end to end: diagnose and remediate (tests/e2e; brings up its own lab fleet)
 test-e2e: setup
