@@ -26,10 +26,10 @@ units: setup
 	$(PYTEST) tests/unit
 
 functional: setup
-	$(PYTEST) tests/functional tests/report
+	$(PYTEST) tests/functional tests/realworld tests/report
 
 pytest: setup
-	$(PYTEST) tests/unit tests/functional tests/report
+	$(PYTEST) tests/unit tests/functional tests/realworld tests/report
 
 # the hostile-input suite (tests/hostile/cases.yml): every case one real ansible run on localhost under a
 # timeout and a memory cap; nothing on the machine changes (scratch copies of system files only)

@@ -139,20 +139,41 @@ def _log_causes(logs, agent=None):
     """Map cause id -> list of evidence strings from the log scan result.
 
     Signatures whose last line is older than the agent's last successful session with the manager are
-    history: they are returned apart, in the second dict.
+    history: they are returned apart, in the second dict. The third dict tells, per cause, how strong the
+    log evidence is: ``{'severity': the most severe signature's, 'public': True when at least one
+    signature's wording is public}`` (see _signatures.EVIDENCE_KINDS).
     """
-    causes, history = {}, {}
+    causes, history, strength = {}, {}, {}
     session = _last_session(agent)
+    rank = {CRITICAL: 0, WARNING: 1, INFO: 2}
     for sig in (logs or {}).get('signatures') or []:
         cause = sig.get('cause')
         if cause in CAUSES and sig.get('count', 0) > 0 and sig.get('severity') != INFO:
             last = _epoch(sig.get('last_seen'))
             old = session is not None and last is not None and last < session
             (history if old else causes).setdefault(cause, []).append(_log_evidence(sig))
+            entry = strength.setdefault(cause, {'severity': INFO, 'public': False})
+            severity = sig.get('severity') if sig.get('severity') in rank else CRITICAL
+            if rank[severity] < rank[entry['severity']]:
+                entry['severity'] = severity
+            # Signatures of results made before the catalogue carried evidence count as public.
+            if (sig.get('evidence') or {}).get('kind', 'public') != 'inferred':
+                entry['public'] = True
     for cause in list(history):
         if cause in causes:
             causes[cause].extend(history.pop(cause))
-    return causes, history
+    return causes, history, strength
+
+
+def _log_severity(cause, strength, default=None):
+    """Severity of a finding that rests on log lines alone: no more than its most severe signature, no
+    more than the cause's own; ``info`` (a hint) when every signature has inferred wording."""
+    entry = strength.get(cause) or {'severity': CRITICAL, 'public': True}
+    if not entry['public']:
+        return INFO
+    rank = {CRITICAL: 0, WARNING: 1, INFO: 2}
+    ceiling = default or _causes.severity(cause)
+    return entry['severity'] if rank[entry['severity']] > rank[ceiling] else ceiling
 
 
 def _agent_findings(agent, found):
@@ -241,13 +262,6 @@ def _elsewhere_findings(agent, manager_url, tenant_id, found):
               'before it can be activated with the intended one.', evidence)
 
 
-def _self_protection_findings(agent, found):
-    value = str(((agent or {}).get('status') or {}).get('selfProtection', '')).strip().lower()
-    if value in ('on', 'true', '1', 'enabled', 'yes'):
-        found.add('self_protection_enabled', 'Agent self-protection is on: resetting or removing the agent needs '
-                  'its password (dsa_fleet_self_protection_password).', ['AgentStatus.selfProtection: %s' % value])
-
-
 def _heartbeat_fresh(agent):
     age = (agent or {}).get('heartbeat_age')
     return bool((agent or {}).get('activated')) and age is not None and 0 <= age <= FRESH_HEARTBEAT_SECONDS
@@ -323,6 +337,16 @@ def _network_findings(agent, reach, log_causes, found):
     return None
 
 
+def network_cause(reachability, agent=None):
+    """The network root cause the probes point to: ``(cause, evidence)``, ``(None, [])`` when they find the
+    manager reachable (or there are no probes). Used where a ``dsa_control`` run timed out, to say why."""
+    found = _Findings()
+    cause = _network_findings(agent, reachability, {}, found)
+    if cause is None:
+        return None, []
+    return cause, list(found.get(cause)['evidence'])
+
+
 AGENT_DOWN = ('agent_not_installed', 'agent_service_down', 'agent_corrupt')
 # Probe statuses that say nothing about the port: no probe, or the probe itself could not run.
 INBOUND_NO_VERDICT = (None, 'ok', 'skipped', 'error')
@@ -366,8 +390,12 @@ def _disk_findings(agent, found):
                   ['statvfs %s: %d bytes free of %s' % (disk.get('path'), free, disk.get('total_bytes'))])
 
 
-def _log_findings(agent, log_causes, root, network_known, found):
-    """Findings from log signatures, after the probes have had their say."""
+def _log_findings(agent, log_causes, strength, root, network_known, found):
+    """Findings from log signatures, after the probes have had their say.
+
+    A finding that rests on log lines alone is no more severe than its most severe signature, and only a
+    hint (``info``) when every one of its lines has inferred wording (never seen in public agent output).
+    """
     fresh = _heartbeat_fresh(agent)
     for cause, evidence in sorted(log_causes.items()):
         if cause in NETWORK_SYMPTOMS:
@@ -377,24 +405,40 @@ def _log_findings(agent, log_causes, root, network_known, found):
             if network_known:
                 # The probes find the manager reachable now: the log tells of a past outage.
                 found.add(cause, 'The agent log shows %s, but the manager is reachable now.'
-                          % _causes.meaning(cause), evidence, severity=WARNING, remediation='manual')
+                          % _causes.meaning(cause), evidence, severity=_log_severity(cause, strength, WARNING),
+                          remediation='manual')
                 continue
         if cause in ACTIVATION_LOG_CAUSES and fresh:
             found.add(cause, 'The agent log shows that %s, but the agent is activated and heartbeating now.'
-                      % _causes.meaning(cause), evidence, severity=WARNING, remediation='manual')
+                      % _causes.meaning(cause), evidence, severity=_log_severity(cause, strength, WARNING),
+                      remediation='manual')
             continue
-        found.add(cause, 'The agent log shows that %s.' % _causes.meaning(cause), evidence)
+        severity = _log_severity(cause, strength)
+        if severity == INFO:
+            found.add(cause, 'A line of the agent log may mean that %s (hint only: its wording is not seen in '
+                      'public output of real agents, and nothing else shows it).' % _causes.meaning(cause), evidence,
+                      severity=INFO, remediation='manual')
+            continue
+        found.add(cause, 'The agent log shows that %s.' % _causes.meaning(cause), evidence, severity=severity)
 
 
 def _collapse_log_only_network(found):
     """Without probes, the seed's "blocked port" picture (handshake failures + unreachable manager +
-    failing heartbeats) is one problem: keep the most specific cause, fold the rest into it."""
+    failing heartbeats) is one problem: keep the most specific cause, fold the rest into it. The root takes
+    the severity of the worst line folded into it (the seed's handshake lines are warnings on their own,
+    its heartbeat lines critical)."""
     for root in ('dns_unresolvable', 'proxy_auth_failed', 'manager_unreachable', 'tls_handshake_failed'):
-        if found.has(root) and found.get(root)['severity'] == CRITICAL:
-            for other in NETWORK_SYMPTOMS:
-                if other != root and found.has(other) and found.get(other)['severity'] == CRITICAL:
-                    found.fold(other, root)
+        if not found.has(root) or found.get(root)['severity'] == INFO:
+            continue
+        others = [c for c in NETWORK_SYMPTOMS
+                  if c != root and found.has(c) and found.get(c)['severity'] in (CRITICAL, WARNING)]
+        if not others:
             return
+        if any(found.get(c)['severity'] == CRITICAL for c in others):
+            found.get(root)['severity'] = CRITICAL
+        for other in others:
+            found.fold(other, root)
+        return
 
 
 def diagnose(agent=None, reachability=None, logs=None, communication='agent_initiated', inbound_probe=None,
@@ -415,9 +459,8 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
         if not manager_url and reachability and reachability.get('manager'):
             manager_url = reachability['manager'].get('url')
         _elsewhere_findings(agent, manager_url, tenant_id, found)
-        _self_protection_findings(agent, found)
     _disk_findings(agent, found)
-    log_causes, log_history = _log_causes(logs, agent)
+    log_causes, log_history, log_strength = _log_causes(logs, agent)
     root = _network_findings(agent, reachability, log_causes, found)
     _inbound_findings(reachability, inbound_probe, communication, found)
     if not agent_ok:
@@ -426,11 +469,12 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
             log_causes.pop(cause, None)
             log_history.pop(cause, None)
     network_known = bool(reachability and reachability.get('manager'))
-    _log_findings(agent, log_causes, root, network_known, found)
+    _log_findings(agent, log_causes, log_strength, root, network_known, found)
     for cause, evidence in sorted(log_history.items()):
         if not found.has(cause):
             found.add(cause, 'The agent log shows that %s, before the agent\'s last successful session with the '
-                      'manager.' % _causes.meaning(cause), evidence, severity=WARNING, remediation='manual')
+                      'manager.' % _causes.meaning(cause), evidence, severity=_log_severity(cause, log_strength, WARNING),
+                      remediation='manual')
     if not network_known:
         _collapse_log_only_network(found)
     for refusal in REFUSALS:

@@ -38,7 +38,9 @@ How it works, and the decisions taken:
   stays bounded too.
 * ``since`` (an ISO 8601 timestamp with or without timezone, or a duration such as ``30m``, ``24h``,
   ``7d``, ``2w``): files last modified before it are skipped; matched lines older than it are not counted.
-  Naive timestamps (in the log or in ``since``) are local time of the host, as the agent writes them.
+  Naive timestamps (in the log or in ``since``) are local time of the host, as 10.x agents write them;
+  20.x agents add the UTC offset in brackets (``2022-03-17 10:50:42.000000 [+0100]:``), which is kept in
+  ``first_seen``/``last_seen`` and used to compare instants with ``since``.
   A matched line whose timestamp cannot be parsed (a continuation line, another format) is still counted
   (the evidence is kept) and adds one to ``lines_unparsed``; it does not move ``first_seen``/``last_seen``.
   Only matched lines are parsed, so ``lines_unparsed`` counts matched lines, not all lines.
@@ -94,9 +96,13 @@ Since = collections.namedtuple('Since', ['epoch', 'iso'])
 
 # ---------------------------------------------------------------------------------------------- time
 
+# A log line's time stamp, in every form public agents write (tests/realworld):
+#   10.x:  ``2018-06-25 17:52:14.143355: [dsa.Heartbeat/5] | ...``            (no zone: host local time)
+#   20.x:  ``2022-03-17 10:50:42.000000 [+0100]: [Error/1] | ...``            (UTC offset in brackets)
+#   also   ``...T...``, ``,ffffff``, a bare ``+HHMM``/``+HH:MM``/``Z`` after the time.
 _TS_RE = re.compile(
     r'(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?'
-    r'(?: ?(Z|[+-]\d\d(?::?\d\d)?))?')
+    r'(?: ?\[(Z|[+-]\d\d(?::?\d\d)?)\]| ?(Z|[+-]\d\d(?::?\d\d)?))?')
 _SINCE_DATE_RE = re.compile(
     r'^(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d\d(?::?\d\d)?)?$')
 _DURATION_RE = re.compile(r'^(\d+(?:\.\d+)?)\s*([smhdw])$')
@@ -126,14 +132,16 @@ def parse_line_time(line):
     """Timestamp at the start of a log line -> (epoch, ISO 8601 string), or (None, None).
 
     The ISO string keeps the log's date, time and fraction, with a ``T`` separator and the timezone
-    (normalised to ``+HH:MM``) when the line has one.
+    (normalised to ``+HH:MM``) when the line has one: 20.x agents write it in brackets after the time
+    (``2022-03-17 10:50:42.000000 [+0100]: ...``), 10.x agents write none (host local time).
     """
     if len(line) < 19 or line[4:5] != '-' or line[13:14] != ':':
         return None, None
     match = _TS_RE.match(line)
     if not match:
         return None, None
-    year, month, day, hour, minute, second, fraction, tz = match.groups()
+    year, month, day, hour, minute, second, fraction, bracketed, bare = match.groups()
+    tz = bracketed or bare
     try:
         epoch = _epoch((year, month, day, hour, minute, second), fraction, tz)
     except (ValueError, OverflowError):
@@ -432,7 +440,8 @@ class _Tally(object):
             sig = self.matcher.signatures[index]
             result.append({
                 'id': sig['id'], 'cause': sig['cause'], 'severity': sig['severity'],
-                'description': sig['description'], 'count': entry['count'],
+                'description': sig['description'], 'evidence': dict(sig.get('evidence') or {'kind': 'user'}),
+                'count': entry['count'],
                 'first_seen': entry['first'][1] if entry['first'] else None,
                 'last_seen': entry['last'][1] if entry['last'] else None,
                 'sample': redact(entry['sample']),

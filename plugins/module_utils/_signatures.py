@@ -28,6 +28,10 @@ Decisions worth knowing:
   characters.
 * Wording marked "inferred" in a description is plausible wording (libcurl, sqlite, the dsa_control status
   texts) rather than a line seen in a public ds_agent.log sample.
+* Every signature carries ``evidence``: ``public`` with its ``source`` (the text is seen in public output
+  of real agents or Trend's documentation; tests/realworld keeps it verbatim), or ``inferred`` with
+  ``why`` (plausible wording of a library the agent uses, never seen in public agent output). The
+  diagnosis treats an inferred signature as a hint only: it never reports a cause on it alone.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,7 +53,14 @@ CAUSES = tuple(_causes.CAUSES)
 SEVERITIES = _causes.SEVERITIES
 
 
-FIELDS = ('id', 'pattern', 'regex', 'cause', 'severity', 'description')
+FIELDS = ('id', 'pattern', 'regex', 'cause', 'severity', 'description', 'evidence')
+
+#: How sure the catalogue is of a signature's wording: ``public`` (the text is seen in public output of
+#: real agents or in Trend's documentation: ``source`` says where), ``inferred`` (plausible wording, e.g.
+#: of a library the agent uses, never seen in public agent output: ``why`` says why it is there) or
+#: ``user`` (a signature given in extra_signatures). The diagnosis never reports a cause on an inferred
+#: signature alone: such a line is a hint that another observation has to confirm.
+EVIDENCE_KINDS = ('public', 'inferred', 'user')
 
 MAX_EXTRA = 200
 MAX_PATTERN = 1000
@@ -58,90 +69,135 @@ USER_REGEX_LINE = 4096
 
 _ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$')
 
+# Public sources, named once (tests/realworld holds the verbatim text of each, with its provenance).
+_SEED = ('Trend help "Error: Activation Failed", section Blocked port (shared/seed; eriktechwriter/ai-docs-poc '
+         'docs/error-activation-failed.md); tests/realworld cases 01-05')
+_EVENTS = 'Trend "Agent events" table (eriktechwriter/ai-docs-poc docs/agent-events.md)'
+_INTELLICKET = ('real 20.x line quoted by APrinceGPT/intellicket CSDAIv2/analyzers/ds_agent_offline_analyzer.py; '
+                'tests/realworld case 06')
 
-def _sig(sig_id, pattern, cause, severity, description, regex=False):
+
+def _public(source):
+    return {'kind': 'public', 'source': source}
+
+
+def _inferred(why):
+    return {'kind': 'inferred', 'why': why}
+
+
+def _sig(sig_id, pattern, cause, severity, description, evidence, regex=False):
     return {'id': sig_id, 'pattern': pattern, 'regex': regex, 'cause': cause, 'severity': severity,
-            'description': description}
+            'description': description, 'evidence': evidence}
 
 
 CATALOGUE = (
     # The seed's "blocked port" picture.
     _sig('bio_handshake_failed', 'BIO_do_handshake() failed', 'tls_handshake_failed', 'warning',
          'A TLS handshake on the agent side failed (BIO_do_handshake() failed), typically the peer closed '
-         'the connection: a firewall, a proxy or a blocked port between manager and agent.'),
+         'the connection: a firewall, a proxy or a blocked port between manager and agent.', _public(_SEED)),
     _sig('unable_to_reach_manager', 'Unable to reach a manager.', 'heartbeat_failing', 'critical',
-         'The agent could not reach any manager for its heartbeat (dsa.Heartbeat).'),
+         'The agent could not reach any manager for its heartbeat (dsa.Heartbeat).', _public(_SEED)),
     _sig('agent_event_4012', r'AgentEvent 4012\b', 'heartbeat_failing', 'critical',
-         'Agent event 4012: heartbeat failed.', regex=True),
+         'Agent event 4012: heartbeat failed.', _public(_SEED + '; ' + _EVENTS + ': 4012 Heartbeat Failed'),
+         regex=True),
     _sig('agent_event_4011', r'AgentEvent 4011\b', 'heartbeat_failing', 'critical',
          'Agent event 4011: failure to contact the manager. The log does not say why: the network probes '
-         'tell manager_unreachable, proxy or DNS causes apart.', regex=True),
+         'tell manager_unreachable, proxy or DNS causes apart.',
+         _public(_EVENTS + ': 4011 Failure to Contact Manager; logged as "AgentEvent NNNN" like the seed\'s 4012'),
+         regex=True),
     _sig('agent_http_400', "sending status line of 'HTTP/1.1 400", 'tls_handshake_failed', 'warning',
          "The agent's own HTTP server answered 400 to a request (usually the manager's): with handshake "
-         'failures, the seed\'s "blocked port" picture.'),
+         'failures, the seed\'s "blocked port" picture.', _public(_SEED)),
     _sig('agent_event_invalid_header', r'AgentEvent 400[01]\b', 'tls_handshake_failed', 'warning',
          'Agent event 4000/4001: invalid protocol header; something other than the manager (or a proxy '
-         'rewriting the traffic) talks to the agent.', regex=True),
+         'rewriting the traffic) talks to the agent.',
+         _public(_EVENTS + ': 4000/4001 Invalid Protocol Header'), regex=True),
+    # Modules (real 20.x [Error/1] lines).
+    _sig('amsp_install_failed', 'Failed to install or upgrade AMSP', 'agent_corrupt', 'warning',
+         'The anti-malware platform (AMSP) of the agent failed to install or upgrade: the agent still talks '
+         'to its manager, but anti-malware is not working; reinstalling the agent is the usual fix.',
+         _public(_INTELLICKET)),
     # TLS trust.
     _sig('ssl_verify_error_20', r'verify error 20\b', 'tls_handshake_failed', 'info',
          'SSLVerifyCallback() verify error 20 (unable to get local issuer certificate): no manager CA is '
-         'pinned. Usually harmless.', regex=True),
+         'pinned. Usually harmless.',
+         _inferred('OpenSSL verify error 20 wording; no public ds_agent.log line shows it'), regex=True),
     # Disk.
     _sig('sqlite_ioerr', 'SQLITE_IOERR', 'disk_full', 'critical',
-         'SQLite I/O error (SQLITE_IOERR_WRITE and friends) on the agent database: disk full or read-only.'),
+         'SQLite I/O error (SQLITE_IOERR_WRITE and friends) on the agent database: disk full or read-only.',
+         _inferred('SQLite error name; the agent keeps its state in SQLite (ds_agent.db), no public log line')),
     _sig('sqlite_disk_io_error', 'disk I/O error', 'disk_full', 'critical',
-         'SQLite "disk I/O error" on the agent database: disk full or read-only.'),
+         'SQLite "disk I/O error" on the agent database: disk full or read-only.',
+         _inferred('SQLite error text; no public ds_agent.log line shows it')),
     _sig('sqlite_full', 'database or disk is full', 'disk_full', 'critical',
-         'SQLite "database or disk is full" (SQLITE_FULL).'),
+         'SQLite "database or disk is full" (SQLITE_FULL).',
+         _inferred('SQLite error text; no public ds_agent.log line shows it')),
     _sig('no_space_left', 'No space left on device', 'disk_full', 'critical',
-         'A write failed with ENOSPC: no space left on device.'),
+         'A write failed with ENOSPC: no space left on device.',
+         _inferred('strerror(ENOSPC); no public ds_agent.log line shows it')),
     _sig('read_only_filesystem', 'Read-only file system', 'disk_full', 'critical',
-         'A write failed with EROFS: the agent data directory is on a read-only file system.'),
+         'A write failed with EROFS: the agent data directory is on a read-only file system.',
+         _inferred('strerror(EROFS); no public ds_agent.log line shows it')),
     # dsa_control / manager answers, when the agent logs them.
     _sig('reset_agent_first', 'reset agent first', 'reset_required', 'critical',
          'The manager answered 403 "reset agent first": the agent is already activated (reset, then '
-         'activate).'),
+         'activate).', _public('dsa_control status line "HTTP Status: 403 - Forbidden - reset agent first" '
+                               '(tests/realworld case 25); that the agent logs it is inferred')),
     _sig('untrusted_peer', 'untrusted peer', 'untrusted_peer', 'critical',
-         'The manager answered 403 "untrusted peer": it no longer knows this agent.'),
+         'The manager answered 403 "untrusted peer": it no longer knows this agent.',
+         _public('dsa_control -m status line "HTTP Status: 403 - Forbidden - untrusted peer." (tests/realworld '
+                 'case 26); that the agent logs it is inferred')),
     _sig('activation_not_successful', 'activation was not successful', 'activation_refused', 'critical',
          'The manager refused the activation (HTTP 400): agent-initiated activation or re-activation is '
-         'not allowed on the manager.'),
+         'not allowed on the manager.',
+         _public('dsa_control -a output "Error: activation was not successful. ..." (tests/realworld case 23)')),
     _sig('agent_initiated_activation_not_allowed', 'agent-initiated activation is not allowed',
          'activation_refused', 'critical',
          'The manager does not allow agent-initiated activation (inferred wording of the manager\'s reason, '
-         'as the agent logs it).'),
+         'as the agent logs it).',
+         _inferred('paraphrase of the console setting "Allow Agent-Initiated Activation"; no public line')),
     _sig('activate_agent_first', 'activate agent first', 'not_activated', 'critical',
-         'The agent is not activated ("activate agent first").'),
+         'The agent is not activated ("activate agent first").',
+         _public('dsa_control answer quoted by a third party (403 "activate agent first", tests/realworld '
+                 'FINDINGS.md); that the agent logs it is inferred')),
     # Name resolution.
     _sig('dns_name_not_known', 'Name or service not known', 'dns_unresolvable', 'critical',
-         'Name resolution failed (EAI_NONAME: "Name or service not known").'),
+         'Name resolution failed (EAI_NONAME: "Name or service not known").',
+         _inferred('getaddrinfo() error text; no public ds_agent.log line shows it')),
     _sig('dns_temporary_failure', 'Temporary failure in name resolution', 'dns_unresolvable', 'critical',
-         'Name resolution failed (EAI_AGAIN: no DNS server answered).'),
+         'Name resolution failed (EAI_AGAIN: no DNS server answered).',
+         _inferred('getaddrinfo() error text; no public ds_agent.log line shows it')),
     _sig('dns_unable_to_resolve', r'Unable to resolve (?:the )?host ?name', 'dns_unresolvable', 'critical',
          '"Unable to resolve hostname" (the manager-side "Activation Failed" wording; inferred in the '
-         'agent log).', regex=True),
+         'agent log).', _inferred('the manager-side event text of the seed page; not seen in an agent log'),
+         regex=True),
     _sig('dns_could_not_resolve', r"(?:Could not|Couldn't) resolve (?:host|proxy)", 'dns_unresolvable',
-         'critical', 'libcurl could not resolve the manager or proxy name (inferred wording).', regex=True),
+         'critical', 'libcurl could not resolve the manager or proxy name (inferred wording).',
+         _inferred('libcurl error text; no public ds_agent.log line shows it'), regex=True),
     # Proxy.
     _sig('proxy_auth_required', 'Proxy Authentication Required', 'proxy_auth_failed', 'critical',
-         'The proxy answered 407 Proxy Authentication Required: missing or wrong proxy credentials.'),
+         'The proxy answered 407 Proxy Authentication Required: missing or wrong proxy credentials.',
+         _inferred('HTTP reason phrase of 407; no public ds_agent.log line shows it')),
     _sig('proxy_connect_407', r'HTTP code 407\b', 'proxy_auth_failed', 'critical',
-         'The proxy answered 407 to CONNECT (libcurl wording, inferred).', regex=True),
+         'The proxy answered 407 to CONNECT (libcurl wording, inferred).',
+         _inferred('libcurl error text; no public ds_agent.log line shows it'), regex=True),
     # Plain connection failures (inferred wording).
     _sig('connect_failed', r'Failed to connect to \S+ port \d+', 'manager_unreachable', 'warning',
          'A TCP connection failed ("Failed to connect to HOST port N", libcurl wording, inferred).',
-         regex=True),
+         _inferred('libcurl error text; no public ds_agent.log line shows it'), regex=True),
     # Subscription (inferred wording, from the troubleshooting page's "Expired subscription").
     _sig('subscription_expired', r'[Ss]ubscription (?:has )?(?:expired|ended)', 'subscription_expired',
          'critical', 'The manager refused because the subscription has expired (inferred wording).',
-         regex=True),
+         _inferred('paraphrase of the seed page\'s "Expired subscription" section; no public line'), regex=True),
     _sig('trial_expired', r'\b[Tt]rial (?:period )?(?:has )?(?:expired|ended|is over)', 'subscription_expired',
-         'critical', 'The manager refused because the trial is over (inferred wording).', regex=True),
+         'critical', 'The manager refused because the trial is over (inferred wording).',
+         _inferred('paraphrase of the seed page\'s "30-day trial is over"; no public line'), regex=True),
     # Self-protection (inferred wording).
     _sig('self_protection_enabled', r'[Ss]elf[- ]?[Pp]rotection (?:is )?(?:enabled|on)\b',
          'self_protection_enabled', 'warning',
          'Agent self-protection is on: reset and uninstall need the self-protection password (inferred '
-         'wording).', regex=True),
+         'wording).', _inferred('paraphrase of Trend\'s self-protection documentation; no public line'),
+         regex=True),
 )
 
 
@@ -271,9 +327,11 @@ def validate_signature(sig, taken=()):
     if not isinstance(sig_id, str) or not _ID_RE.match(sig_id):
         raise ValueError('extra_signatures: signature id %r is not valid (letters, digits, "_", "." and "-", '
                          'at most 100 characters)' % (sig_id,))
+    # ``evidence`` is accepted (a signature validated once passes again) but always becomes ``user``.
+    known = [name for name in FIELDS if name != 'evidence']
     unknown = sorted(set(sig) - set(FIELDS))
     if unknown:
-        _fail(sig_id, 'unknown field(s) %s (known: %s)' % (', '.join(unknown), ', '.join(FIELDS)))
+        _fail(sig_id, 'unknown field(s) %s (known: %s)' % (', '.join(unknown), ', '.join(known)))
     if sig_id in taken:
         _fail(sig_id, 'this id is already used (by the catalogue or another signature)')
     regex = _as_bool(sig_id, sig.get('regex') if sig.get('regex') is not None else False)
@@ -290,7 +348,7 @@ def validate_signature(sig, taken=()):
     if not isinstance(description, str):
         _fail(sig_id, 'description must be a string')
     return {'id': sig_id, 'pattern': sig['pattern'], 'regex': regex, 'cause': cause, 'severity': severity,
-            'description': description}
+            'description': description, 'evidence': {'kind': 'user', 'source': 'extra_signatures'}}
 
 
 def validate_extra_signatures(signatures):

@@ -177,15 +177,24 @@ signatures:
       description: What the message means.
       type: str
       sample: The agent could not reach any manager for its heartbeat (dsa.Heartbeat).
+    evidence:
+      description:
+        - How sure the catalogue is of the signature's wording. C(kind=public) with C(source) (the text
+          is seen in public output of real agents or in Trend's documentation), C(kind=inferred) with
+          C(why) (plausible wording never seen in public agent output; the diagnosis uses it as a hint
+          only) or C(kind=user) (from O(extra_signatures)).
+      type: dict
+      sample: {kind: public, source: 'Trend help "Error: Activation Failed", section Blocked port'}
     count:
       description: Matching lines (since O(since)).
       type: int
       sample: 12
     first_seen:
-      description: Timestamp of the earliest matching line, ISO 8601 as in the log (timezone kept when
-        present); null when no matching line had a timestamp.
+      description: Timestamp of the earliest matching line, ISO 8601 as in the log, timezone kept when
+        present (20.x agents write it, as C([+0100]) after the time; 10.x agents do not); null when no
+        matching line had a timestamp.
       type: str
-      sample: '2018-06-25T17:52:14.143355'
+      sample: '2022-03-17T10:50:42.000000+01:00'
     last_seen:
       description: Timestamp of the latest matching line, like RV(signatures[].first_seen).
       type: str

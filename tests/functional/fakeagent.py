@@ -30,8 +30,14 @@ States (``STATES``):
   * ``absent``: nothing at all (the folder is emptied of the fake's files).
 
 ``status`` adds/overrides ``AgentStatus`` keys (a value of None removes the key);
-``control`` maps a dsa_control flag (``-a``, ``-r``, ``-m``, ``-x``, ``-y``, ``-s``, ``-d``) to
-the text it prints (exit code 0), or to ``(text, rc)``. ``stateful=True`` makes a successful ``-a``
+``query`` maps a dsa_query command (``GetAgentStatus``, ``GetComponentInfo``, ..., or ``*`` for any
+other) to the exact text it prints (exit code 0), or to ``(text, rc)``: recorded output of a real
+agent is replayed as it is (``status`` is then ignored for that command);
+``control`` maps a dsa_control flag (``-a``, ``-r``, ``-m``, ``-x``, ``-y``, ``-s``, ``-d``, or ``*``)
+to the text it prints (exit code 0), to ``(text, rc)``, or to a dict ``{text, rc, sleep,
+ignore_term}``: print ``text``, then (``ignore_term``) ignore SIGTERM, then sleep ``sleep`` seconds
+before exiting with ``rc`` (a CLI that blocks, as a real ``dsa_control -a`` does against a manager it
+cannot reach). ``stateful=True`` makes a successful ``-a``
 or ``-r`` switch the fake's state the way a real agent's changes. Every dsa_control/dsa_query run is
 logged; ``calls(agent_dir)`` returns the argument lists (without the program name); the log
 survives a state switch (not ``absent``/``missing``).
@@ -83,7 +89,7 @@ sys.stdout.write(answer[0]); sys.stderr.write(answer[1]); sys.exit(answer[2])
 
 _CONTROL_SCRIPT = r'''#!%(python)s
 """Fake dsa_control written by tests/functional/fakeagent.py."""
-import json, os, sys, time
+import json, os, signal, sys, time
 spec_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), '.fakeagent')
 with open(os.path.join(spec_dir, 'spec.json')) as f:
     spec = json.load(f)
@@ -97,6 +103,14 @@ for flag in ('-a', '-r', '-m', '-x', '-y', '-s', '-d'):
         answer = spec['control'].get(flag)
         break
 answer = answer or spec['control'].get('*', ['', '', 1])
+if len(answer) > 3:   # [text, err, rc, sleep, ignore_term]: print, then block
+    sys.stdout.write(answer[0]); sys.stdout.flush()
+    if answer[4]:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    deadline = time.time() + answer[3]
+    while time.time() < deadline:
+        time.sleep(0.2)
+    sys.stderr.write(answer[1]); sys.exit(answer[2])
 flag = next((f for f in ('-a', '-r') if f in sys.argv[1:]), None)
 switch = spec.get('transitions', {}).get(flag) if 'HTTP Status: 200' in answer[0] else None
 if switch:
@@ -155,7 +169,17 @@ def _transitions():
     return result
 
 
-def _spec(state, status, control):
+def _answer(answer):
+    """A control/query answer as the fake programs read it: [text, err, rc] or
+    [text, err, rc, sleep, ignore_term]."""
+    if isinstance(answer, dict):
+        return [answer.get('text', ''), answer.get('err', ''), answer.get('rc', 0),
+                answer.get('sleep', 0), bool(answer.get('ignore_term'))]
+    text, rc = answer if isinstance(answer, tuple) else (answer, 0)
+    return [text, '', rc]
+
+
+def _spec(state, status, control, query=None):
     """The JSON spec the fake programs read."""
     if state == 'service_down':
         down = [CONTROL['agent_service_down'], '', 1]
@@ -186,8 +210,9 @@ def _spec(state, status, control):
     for flag, text in answers.items():
         spec['control'][flag] = [text, '', 0]
     for flag, answer in (control or {}).items():
-        text, rc = answer if isinstance(answer, tuple) else (answer, 0)
-        spec['control'][flag] = [text, '', rc]
+        spec['control'][flag] = _answer(answer)
+    for command, answer in (query or {}).items():
+        spec['query'][command] = _answer(answer)
     return spec
 
 
@@ -208,7 +233,8 @@ def remove_agent(agent_dir):
             os.remove(path)
 
 
-def make_agent(agent_dir, state='activated', status=None, control=None, version=VERSION, stateful=False):
+def make_agent(agent_dir, state='activated', status=None, control=None, version=VERSION, stateful=False,
+               query=None):
     """Write (or switch) a fake agent in ``agent_dir`` in ``state``; return ``agent_dir``.
 
     ``stateful=True``: a ``dsa_control -a URL`` answered with 200 turns the fake into an agent activated
@@ -238,7 +264,7 @@ def make_agent(agent_dir, state='activated', status=None, control=None, version=
     with open(log_path, 'w') as handle:
         handle.write(history)
     with open(os.path.join(spec_dir, 'spec.json'), 'w') as handle:
-        spec = _spec(state, status, control)
+        spec = _spec(state, status, control, query)
         if stateful:
             spec['transitions'] = _transitions()
         json.dump(spec, handle)

@@ -137,8 +137,8 @@ CASES = [
      logs(), 'agent_initiated', None, ['dns_unresolvable']),
     ('activated against another manager', agent(manager_url='https://old-dsm.example:4120/'), reach(), logs(),
      'agent_initiated', None, ['reset_required']),
-    ('self-protection on is a warning', agent(status={'selfProtection': 'on'}), reach(), logs(), 'agent_initiated',
-     None, []),
+    ('a selfProtection status key (shown by no public agent output) is ignored',
+     agent(status={'selfProtection': 'on'}), reach(), logs(), 'agent_initiated', None, []),
     ('inbound blocked on a host without the agent is the missing agent',
      agent(installed=False, activated=False, service={'state': 'not_found'}),
      reach(inbound={'port': 4118, 'listening': False}), logs(), 'bidirectional',
@@ -235,10 +235,11 @@ def test_tenant_and_manager_expectations():
     assert 'expected 11111111-2222-3333-4444-555555555555' in findings[0]['evidence'][0]
 
 
-def test_self_protection_is_reported_as_a_warning():
+def test_invented_self_protection_key_is_not_evidence():
+    # No public dsa_query output shows AgentStatus.selfProtection (tests/realworld/FINDINGS.md): the
+    # diagnosis must not report self-protection from it. agent_control finds it from the CLI's refusal.
     findings, healthy = diagnose(agent(status={'selfProtection': 'on'}), reach(), logs())
-    assert healthy
-    assert [(f['cause'], f['severity']) for f in findings] == [('self_protection_enabled', 'warning')]
+    assert healthy and findings == []
 
 
 def test_apply_inbound_probe_matches_diagnose():
@@ -333,3 +334,25 @@ def test_causes_table_in_the_docs_is_the_registry():
     with open(docs) as handle:
         text = handle.read()
     assert _causes.markdown_table() in text, 'docs/causes.md: regenerate the table from _causes.markdown_table()'
+
+
+def test_a_cause_on_inferred_wording_alone_is_a_hint():
+    # tests/realworld: no public agent output shows the libcurl/sqlite texts; alone they prove nothing.
+    inferred = dict(sig('sqlite_ioerr', 'disk_full'), evidence={'kind': 'inferred', 'why': 'sqlite text'})
+    findings, healthy = diagnose(agent(), reach(), logs(inferred))
+    assert healthy
+    assert [(f['cause'], f['severity']) for f in findings] == [('disk_full', 'info')]
+    assert 'hint' in findings[0]['message']
+
+
+def test_a_public_line_keeps_the_cause_but_not_above_its_own_severity():
+    amsp = dict(sig('amsp_install_failed', 'agent_corrupt', severity='warning'),
+                evidence={'kind': 'public', 'source': 'intellicket'})
+    findings, healthy = diagnose(agent(), reach(), logs(amsp))
+    assert healthy
+    assert [(f['cause'], f['severity']) for f in findings] == [('agent_corrupt', 'warning')]
+    # an inferred line next to a public one of the same cause does not lower it
+    public_hb = dict(sig('agent_event_4012', 'heartbeat_failing'), evidence={'kind': 'public', 'source': 'seed'})
+    inferred_hb = dict(sig('x', 'heartbeat_failing'), evidence={'kind': 'inferred', 'why': 'x'})
+    findings, healthy = diagnose(agent(), None, logs(public_hb, inferred_hb))
+    assert not healthy and ('heartbeat_failing', 'critical') in [(f['cause'], f['severity']) for f in findings]

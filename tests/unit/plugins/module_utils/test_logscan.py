@@ -75,7 +75,8 @@ def test_seed_lines_give_their_causes(tmp_path, engine):
     sig = [s for s in result['signatures'] if s['id'] == 'unable_to_reach_manager'][0]
     assert sig['first_seen'] == sig['last_seen'] == '2018-06-25T17:52:14.143355'
     assert sig['sample'] == SEED[1]
-    assert set(sig) == {'id', 'cause', 'severity', 'description', 'count', 'first_seen', 'last_seen', 'sample'}
+    assert set(sig) == {'id', 'cause', 'severity', 'description', 'evidence', 'count', 'first_seen', 'last_seen',
+                        'sample'}
 
 
 def test_engines_agree_on_a_mixed_file(tmp_path):

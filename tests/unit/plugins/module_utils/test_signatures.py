@@ -56,6 +56,10 @@ CASES = {
                       TS + '[Info/5] | 2 GB of space left on device /var' + SRC),
     'read_only_filesystem': (TS + '[Error/1] | open(/var/opt/ds_agent/x) failed: Read-only file system' + SRC,
                              TS + '[Info/5] | Mounted read-write file system' + SRC),
+    'amsp_install_failed': (
+        '2022-03-17 10:50:42.000000 [+0100]: [Error/1] | Failed to install or upgrade AMSP | Amsp\\AmInterface.cpp:260:'
+        'dsam_init | 528:2FA0:dsp.am.service',
+        TS + '[Info/5] | Installed or upgraded AMSP' + SRC),
     'reset_agent_first': (TS + '[Error/1] | HTTP Status: 403 - Forbidden - reset agent first' + SRC,
                           TS + '[Info/5] | agent reset finished first time' + SRC),
     'untrusted_peer': (TS + '[Error/1] | HTTP Status: 403 - Forbidden - untrusted peer.' + SRC,
@@ -116,6 +120,9 @@ def test_signature_shape(sig):
     assert sig['cause'] in DESIGN_CAUSES
     assert sig['severity'] in ('critical', 'warning', 'info')
     assert sig['description']
+    evidence = sig['evidence']
+    assert evidence['kind'] in ('public', 'inferred')
+    assert evidence.get('source' if evidence['kind'] == 'public' else 'why')
     if sig['regex']:
         re.compile(sig['pattern'])
         # Every catalogue regex has a literal needle, so the fast prefilter (and grep) apply.
@@ -141,7 +148,8 @@ def test_4011_decision_and_verify_error_is_info():
 def test_validate_extra_signatures_normalises():
     result = _signatures.validate_extra_signatures([{'id': 'mine', 'pattern': 'boom', 'cause': 'disk_full'}])
     assert result == [{'id': 'mine', 'pattern': 'boom', 'regex': False, 'cause': 'disk_full',
-                       'severity': 'warning', 'description': 'User-supplied signature mine.'}]
+                       'severity': 'warning', 'description': 'User-supplied signature mine.',
+                       'evidence': {'kind': 'user', 'source': 'extra_signatures'}}]
     assert _signatures.validate_extra_signatures(None) == []
 
 
@@ -168,3 +176,19 @@ def test_duplicate_extra_ids_rejected():
     sig = {'id': 'twice', 'pattern': 'x', 'cause': 'disk_full'}
     with pytest.raises(ValueError, match='twice'):
         _signatures.validate_extra_signatures([sig, dict(sig)])
+
+
+def test_docs_list_every_signature_with_its_evidence():
+    import os
+    root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
+    with open(os.path.join(root, 'docs', 'causes.md')) as handle:
+        doc = handle.read()
+    signatures = doc.split('### Log signatures', 1)[1]
+    for sig in _signatures.CATALOGUE:
+        row = [line for line in signatures.splitlines() if line.startswith('| `%s` |' % sig['id'])]
+        assert row, 'docs/causes.md has no row for signature %s' % sig['id']
+        assert ('| %s: ' % sig['evidence']['kind']) in row[0], row[0]
+    detailed = doc.split('## The causes', 1)[1].split('## Evidence', 1)[0]
+    for cause in _signatures.CAUSES:
+        row = [line for line in detailed.splitlines() if line.startswith('| `%s` |' % cause)]
+        assert row and row[0].count('|') >= 7, 'docs/causes.md: cause %s needs its evidence column' % cause
