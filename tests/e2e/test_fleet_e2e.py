@@ -170,9 +170,10 @@ def test_diagnose_names_each_injected_cause(fleet, tmp_path):
             continue
         host = hosts[name]
         found = set(critical(host))
-        # self-protection is reported as a warning: the agent works, only its removal needs the password
-        found |= set(f['cause'] for f in host['findings'] if f['cause'] == 'self_protection_enabled')
-        expected = set(expected)
+        # self-protection: the agent works, only its reset/removal needs the password. No public status key or
+        # log line shows it (tests/lab/EVIDENCE.md): the lab shows it only by refusing a reset without the
+        # password, so a read-only diagnosis may or may not report it; it is not counted either way.
+        expected = set(expected) - set(['self_protection_enabled'])
         true_pos += len(found & expected)
         false_pos += len(found - expected)
         false_neg += len(expected - found)

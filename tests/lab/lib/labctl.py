@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import secrets
 import shlex
 import shutil
@@ -33,6 +34,8 @@ NETWORK = PREFIX + "-net"
 BRIDGE = PREFIX + "0"
 DEFAULT_SUBNET = "10.231.118.0/24"
 MANAGER_NAME = "agents.workload.lab.example"
+# the numbered regional endpoint the cloud-style tenant hands its agents (tests/lab/EVIDENCE.md, E11)
+REGIONAL_NAME = "agents-001.workload.lab.example"
 PROXY_NAME = "proxy.lab.example"
 PROXY_PORT = 3128
 MANAGER_PORTS = (443, 4119, 4120)
@@ -54,13 +57,20 @@ ALIASES = {"healthy": None}
 NEEDS_AGENT = set(FAULTS) - {"agent_not_installed"}
 NOT_ACTIVATED = {"not_activated", "activation_refused", "subscription_expired", "agent_not_installed"}
 
-# Tenants of the manager simulator.  Hosts belong to tenant 1 unless a fault says otherwise.
+# Tenants of the manager simulator.  Hosts belong to tenant 1 unless their spec (tenant: N) or a fault says
+# otherwise.  Tenant 5 is cloud-style: its agents get the regional endpoint REGIONAL_NAME at activation.
 TENANTS = [
     {"id": 1, "name": "Lab Tenant"},
     {"id": 2, "name": "Legacy Tenant"},                                   # reset_required: activated here
     {"id": 3, "name": "Expired Trial", "expired": True},                  # subscription_expired
     {"id": 4, "name": "Locked Tenant", "allow_agent_initiated": False},   # activation_refused
+    {"id": 5, "name": "Cloud Tenant", "regional_host": REGIONAL_NAME},    # Workload Security-style endpoint
 ]
+CLOUD_TENANT = 5
+
+# Agent generations: the package each installs.  Versions from public install output (EVIDENCE.md, E15).
+AGENT_VERSIONS = {"10": "10.0.0.2775", "20": "20.0.0.7303"}
+DEFAULT_GENERATION = "20"
 
 
 def log(msg):
@@ -125,9 +135,11 @@ def load_spec(path):
             faults = []
         if isinstance(faults, str):
             faults = [faults]
+        opts = {}
         if isinstance(faults, dict):
+            opts = {k: v for k, v in faults.items() if k != "faults"}
             faults = faults.get("faults") or []
-        out[str(name)] = list(faults)
+        out[str(name)] = {"faults": list(faults), "opts": opts}
     return out, (doc if isinstance(doc, dict) else {})
 
 
@@ -141,16 +153,48 @@ def seeded_spec(n, seed):
     k = 0
     for i in range(n):
         if i % 3 == 0:
-            hosts["h%02d" % (i + 1)] = ["healthy"]
+            hosts["h%02d" % (i + 1)] = {"faults": ["healthy"], "opts": {}}
         else:
-            hosts["h%02d" % (i + 1)] = [cycle[k % len(cycle)]]
+            hosts["h%02d" % (i + 1)] = {"faults": [cycle[k % len(cycle)]], "opts": {}}
             k += 1
     return hosts
 
 
+UTC_OFFSET_RE = re.compile(r"^([+-])(\d\d)00$")
+
+
+def host_options(name, opts):
+    """Per-host spec options: agent (generation 10 or 20), utc_offset (+HH00, the host's local time),
+    tenant (id of the tenant the host is meant for; 5 = the cloud-style tenant)."""
+    unknown = set(opts) - {"agent", "utc_offset", "tenant"}
+    if unknown:
+        sys.exit("lab: host %s: unknown option(s) %s (known: agent, utc_offset, tenant)" % (name, sorted(unknown)))
+    gen = str(opts.get("agent", DEFAULT_GENERATION)).split(".")[0]
+    if gen not in AGENT_VERSIONS:
+        sys.exit("lab: host %s: agent must be one of %s" % (name, ", ".join(sorted(AGENT_VERSIONS))))
+    off = str(opts.get("utc_offset", "+0000"))
+    m = UTC_OFFSET_RE.match(off)
+    if not m or int(m.group(2)) > 14:
+        sys.exit("lab: host %s: utc_offset must be +HH00 or -HH00 (whole hours), got %r" % (name, off))
+    tenant = int(opts.get("tenant", 1))
+    if tenant not in (1, CLOUD_TENANT):
+        sys.exit("lab: host %s: tenant must be 1 or %d (others are set by faults)" % (name, CLOUD_TENANT))
+    return {"agent": gen, "utc_offset": off, "tenant": tenant}
+
+
+def zoneinfo_of(offset):
+    """+0700 -> Etc/GMT-7 (POSIX sign: Etc/GMT-7 is seven hours ahead of UTC)."""
+    m = UTC_OFFSET_RE.match(offset)
+    hours = int(m.group(2))
+    if hours == 0:
+        return "Etc/UTC"
+    return "Etc/GMT%s%d" % ("-" if m.group(1) == "+" else "+", hours)
+
+
 def normalise(hosts):
     out = {}
-    for name, faults in hosts.items():
+    for name, entry in hosts.items():
+        faults = entry["faults"]
         cname = name if name.startswith(PREFIX + "-") else "%s-%s" % (PREFIX, name)
         fl = []
         for f in faults:
@@ -161,7 +205,7 @@ def normalise(hosts):
             fl.append(f)
         if "agent_not_installed" in fl and len(fl) > 1:
             sys.exit("lab: host %s: agent_not_installed cannot be combined with other faults" % name)
-        out[cname] = sorted(set(fl), key=FAULTS.index)
+        out[cname] = {"faults": sorted(set(fl), key=FAULTS.index), "opts": host_options(name, entry["opts"])}
     return out
 
 
@@ -271,9 +315,17 @@ def restore_host():
 
 # ------------------------------------------------------------------------------------- ingredients
 def ensure_ingredients():
+    """The base image and one agent package per generation: {generation: path of the .deb}."""
     image = run(["bash", os.path.join(LAB_DIR, "image", "build.sh")], capture=True).stdout.strip().splitlines()[-1]
-    deb = run(["bash", os.path.join(LAB_DIR, "agent", "build_deb.sh")]).stdout.strip().splitlines()[-1]
-    return image, deb
+    debs = {}
+    for gen, version in sorted(AGENT_VERSIONS.items()):
+        env = dict(os.environ, DSA_AGENT_VERSION=version)
+        p = subprocess.run(["bash", os.path.join(LAB_DIR, "agent", "build_deb.sh")], env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+        if p.returncode != 0:
+            raise RuntimeError("building the %s.x agent package failed:\n%s%s" % (gen, p.stdout, p.stderr))
+        debs[gen] = p.stdout.strip().splitlines()[-1]
+    return image, debs
 
 
 def ensure_ssh_key():
@@ -295,9 +347,9 @@ def ensure_pki(manager_ip):
              "-out", ca_crt, "-subj", "/CN=dsa.fleet lab CA/O=dsa.fleet lab"])
     ext = os.path.join(d, "manager.ext")
     with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:%s,DNS:%s-manager,IP:%s\nbasicConstraints=CA:FALSE\n"
+        f.write("subjectAltName=DNS:%s,DNS:%s,DNS:%s-manager,IP:%s\nbasicConstraints=CA:FALSE\n"
                 "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-                % (MANAGER_NAME, PREFIX, manager_ip))
+                % (MANAGER_NAME, REGIONAL_NAME, PREFIX, manager_ip))
     run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt + ".csr",
          "-subj", "/CN=%s/O=Trend Micro Deep Security Manager (lab)" % MANAGER_NAME])
     run(["openssl", "x509", "-req", "-in", crt + ".csr", "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
@@ -381,25 +433,27 @@ table inet filter {
 def provision_script(name, faults, f):
     """The shell run inside one host (podman exec) to install, activate and break it."""
     t = f["tenants"]
-    main_t = t["1"]
+    h = f["hosts"][name]
     q = shlex.quote
-    target = "1"
-    if "activation_refused" in faults:
-        target = "4"
-    if "subscription_expired" in faults:
-        target = "3"
+    target = str(h["tenant_id"])
     # wait for the end of boot first: systemd-tmpfiles-setup would wipe /tmp under our feet
     lines = ["echo provisioning-started", "set -eu",
              "for i in $(seq 600); do case \"$(systemctl is-system-running 2>/dev/null)\" in "
              "running|degraded) break;; esac; sleep 0.1; done",
              "W=/root/.dsafl-provision; mkdir -p $W",
              "mkdir -p /etc/dsafl && cat > /etc/dsafl/lab-ca.crt <<'EOF'\n%sEOF" % f["_ca_pem"],
-             "cat > /etc/default/ds_agent <<'EOF'\n%sEOF" % host_env(f["heartbeat_interval"])]
+             "cat > /etc/default/ds_agent <<'EOF'\n%sEOF" % host_env(f["heartbeat_interval"]),
+             # the host's local time (20.x agents stamp log lines with its offset)
+             "ln -sf /usr/share/zoneinfo/%s /etc/localtime" % zoneinfo_of(h["utc_offset"])]
     if "agent_not_installed" not in faults:
-        url = "https://%s:4119/software/agent/Debian_12/x86_64/agent.deb?tenantID=%s" % (MANAGER_NAME, target)
+        if h["agent_generation"] == DEFAULT_GENERATION:
+            url = "https://%s:4119/software/agent/Debian_12/x86_64/agent.deb?tenantID=%s" % (MANAGER_NAME, target)
+            lines.append("curl -fsS --retry 3 --cacert /etc/dsafl/lab-ca.crt -H 'Agent-Version-Control: on' "
+                         "-o $W/agent.deb %s" % q(url))
+        else:
+            # the manager's download serves the 20.x package: an older agent is copied in by the lab
+            lines.append("mv /root/.dsafl-agent.deb $W/agent.deb")
         lines += [
-            "curl -fsS --retry 3 --cacert /etc/dsafl/lab-ca.crt -H 'Agent-Version-Control: on' -o $W/agent.deb %s"
-            % q(url),
             "dpkg -i $W/agent.deb >$W/dpkg.log 2>&1 || { cat $W/dpkg.log; exit 1; }",
             "for i in $(seq 100); do [ -S /var/opt/ds_agent/dsa_core/ds_agent.sock ] && break; sleep 0.1; done",
         ]
@@ -412,7 +466,7 @@ def provision_script(name, faults, f):
         elif "subscription_expired" in faults:
             lines.append(act % ("3", q(t["3"]["token"])))        # the tenant's subscription is over (400)
         elif "not_activated" not in faults:
-            lines.append(act % ("1", q(main_t["token"])))
+            lines.append(act % (target, q(t[target]["token"])))
         lines.append("cat $W/activate.out 2>/dev/null || true")
     if "self_protection_enabled" in faults:
         lines.append("/opt/ds_agent/dsa_control -s 1 -p %s" % q(f["self_protection_password"]))
@@ -424,12 +478,18 @@ def provision_script(name, faults, f):
         lines += ["cat > /etc/nftables.conf <<'EOF'\n%sEOF" % conf,
                   "systemctl enable nftables.service >/dev/null 2>&1", "systemctl restart nftables.service"]
     if "dns_unresolvable" in faults:
-        lines.append("grep -v %s /etc/hosts > $W/hosts.new; cat $W/hosts.new > /etc/hosts"
-                     % q(MANAGER_NAME))
+        # every name of the manager (activation host and regional endpoint)
+        lines.append("grep -v -e %s -e %s /etc/hosts > $W/hosts.new; cat $W/hosts.new > /etc/hosts"
+                     % (q(MANAGER_NAME), q(REGIONAL_NAME)))
     if "disk_full" in faults:
         lines.append("dd if=/dev/zero of=/var/opt/ds_agent/dsa_core/lab_disk_fill bs=16k >/dev/null 2>&1 || true")
     if "agent_service_down" in faults:
-        lines.append("systemctl stop ds_agent.service")
+        # stopped by the admin: the daemon ends at once on SIGTERM (exit 0), so the unit ends "inactive"; the
+        # loop makes sure the stop is over (not "deactivating") before the host is handed to the tests
+        lines += ["systemctl stop ds_agent.service",
+                  "for i in $(seq 300); do case \"$(systemctl show -p ActiveState --value ds_agent.service)\" in "
+                  "inactive|failed) break;; esac; sleep 0.1; done",
+                  "systemctl reset-failed ds_agent.service 2>/dev/null || true"]
     if "agent_corrupt" in faults:
         lines += ["rm -f /opt/ds_agent/ds_agent", "systemctl restart ds_agent.service >/dev/null 2>&1 || true"]
     if not faults & {"agent_not_installed", "agent_service_down", "agent_corrupt"}:
@@ -444,6 +504,7 @@ def start_host(name, ip, faults, image, f):
     args = ["run", "-d", "--name", name, "--hostname", name, "--network", NETWORK, "--ip", ip,
             "--cap-add", "NET_ADMIN,NET_RAW", "--systemd", "always", "--dns", "127.0.0.1",
             "--add-host", "%s:%s" % (MANAGER_NAME, f["manager"]["ip"]),
+            "--add-host", "%s:%s" % (REGIONAL_NAME, f["manager"]["ip"]),
             "--add-host", "%s:%s" % (PROXY_NAME, f["proxy"]["ip"]),
             "--label", "dsafl.role=host", "--label", "dsafl.faults=" + ",".join(faults),
             "-v", "%s:/root/.ssh/authorized_keys:ro" % os.path.join(STATE, "ssh", "authorized_keys")]
@@ -453,6 +514,9 @@ def start_host(name, ip, faults, image, f):
 
 
 def provision_host(name, faults, f):
+    h = f["hosts"][name]
+    if "agent_not_installed" not in faults and h["agent_generation"] != DEFAULT_GENERATION:
+        podman("cp", f["_debs"][h["agent_generation"]], "%s:/root/.dsafl-agent.deb" % name, timeout=120)
     script = provision_script(name, set(faults), f)
     for attempt in range(3):
         p = podman("exec", "-i", name, "bash", "-s", input=script, check=False, timeout=180)
@@ -520,6 +584,7 @@ def write_inventory(f):
         "ansible_user": "root", "ansible_ssh_private_key_file": SSH_KEY, "ansible_ssh_common_args": common,
         "ansible_ssh_pipelining": True, "ansible_python_interpreter": "/usr/bin/python3",
         "lab_manager_url": MANAGER_URL, "lab_manager_name": MANAGER_NAME, "lab_manager_ip": f["manager"]["ip"],
+        "lab_manager_regional_url": f["manager"]["regional_url"],
         "lab_manager_api": f["manager"]["api_ip"], "lab_manager_ca": f["manager"]["ca_cert"],
         "lab_manager_cidr": f["manager"]["ip"] + "/32",
         "lab_package_url": f["manager"]["package_url"],
@@ -538,6 +603,8 @@ def write_inventory(f):
         L.append("          lab_tenant_id: %s" % yaml_scalar(h["tenant_id"]))
         L.append("          lab_tenant_token: %s" % yaml_scalar(h["tenant_token"]))
         L.append("          lab_tenant_guid: %s" % yaml_scalar(f["tenants"][str(h["tenant_id"])]["guid"]))
+        L.append("          lab_agent_generation: %s" % yaml_scalar(h["agent_generation"]))
+        L.append("          lab_utc_offset: %s" % yaml_scalar(h["utc_offset"]))
         if h.get("self_protection_password"):
             L.append("          lab_self_protection_password: %s" % yaml_scalar(h["self_protection_password"]))
     groups = {"healthy": []}
@@ -559,9 +626,10 @@ def write_inventory(f):
 
 # --------------------------------------------------------------------------------------- commands
 def cmd_image(_args):
-    image, deb = ensure_ingredients()
+    image, debs = ensure_ingredients()
     print(image)
-    print(deb)
+    for gen in sorted(debs):
+        print(debs[gen])
 
 
 def lab_containers():
@@ -600,7 +668,8 @@ def cmd_up(args):
     addrs = list(net.hosts())
     gw, mgr_ip, proxy_ip = str(addrs[0]), str(addrs[1]), str(addrs[2])
     log("base image and agent package")
-    image, deb = ensure_ingredients()
+    image, debs = ensure_ingredients()
+    deb = debs[DEFAULT_GENERATION]
     ensure_ssh_key()
     ca = ensure_pki(mgr_ip)
     t_ready = time.time()
@@ -611,7 +680,8 @@ def cmd_up(args):
         tenants[str(t["id"])] = {"id": t["id"], "name": t["name"], "guid": str(uuid.uuid4()).upper(),
                                  "token": str(uuid.uuid4()).upper(), "expired": t.get("expired", False),
                                  "allow_agent_initiated": t.get("allow_agent_initiated", True),
-                                 "allow_reactivation": t.get("allow_reactivation", True)}
+                                 "allow_reactivation": t.get("allow_reactivation", True),
+                                 "regional_host": t.get("regional_host", "")}
     f = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "image": image, "network": NETWORK, "bridge": BRIDGE, "subnet": str(net), "gateway": gw,
@@ -619,6 +689,7 @@ def cmd_up(args):
         "inventory": INVENTORY,
         "ssh": {"user": "root", "key": SSH_KEY, "known_hosts": KNOWN_HOSTS},
         "manager": {"url": MANAGER_URL, "name": MANAGER_NAME, "ip": mgr_ip, "ports": list(MANAGER_PORTS),
+                    "regional_name": REGIONAL_NAME, "regional_url": "https://%s:443/" % REGIONAL_NAME,
                     "api": "https://%s:4119" % MANAGER_NAME, "api_ip": "https://%s:4119" % mgr_ip,
                     "ca_cert": ca, "admin_key": secrets.token_hex(16), "container": PREFIX + "-manager",
                     "package_url": "https://%s:4119/software/agent/Debian_12/x86_64/agent.deb?tenantID=1"
@@ -663,16 +734,17 @@ def cmd_up(args):
     os.chmod(os.path.join(pdir, "passwd"), 0o644)
     podman("run", "-d", "--name", PREFIX + "-proxy", "--hostname", PREFIX + "-proxy", "--network", NETWORK,
            "--ip", proxy_ip, "--dns", "127.0.0.1", "--label", "dsafl.role=proxy",
-           "--add-host", "%s:%s" % (MANAGER_NAME, mgr_ip),
+           "--add-host", "%s:%s" % (MANAGER_NAME, mgr_ip), "--add-host", "%s:%s" % (REGIONAL_NAME, mgr_ip),
            "-v", "%s:/etc/squid/dsafl.conf:ro" % os.path.join(pdir, "squid.conf"),
            "-v", "%s:/etc/squid/dsafl.passwd:ro" % os.path.join(pdir, "passwd"),
            image, "squid", "-N", "-f", "/etc/squid/dsafl.conf")
 
     # hosts
     names = list(hosts)
+    f["_debs"] = debs
     for i, name in enumerate(names):
-        faults = hosts[name]
-        tid = "1"
+        faults, opts = hosts[name]["faults"], hosts[name]["opts"]
+        tid = str(opts["tenant"])
         if "activation_refused" in faults:
             tid = "4"
         if "subscription_expired" in faults:
@@ -680,23 +752,24 @@ def cmd_up(args):
         f["hosts"][name] = {"ip": str(addrs[9 + i]), "faults": faults, "tenant_id": int(tid),
                             "tenant_token": tenants[tid]["token"],
                             "activated_tenant_id": None if set(faults) & NOT_ACTIVATED
-                            else (2 if "reset_required" in faults else 1),
-                            "container": name}
+                            else (2 if "reset_required" in faults else int(tid)),
+                            "agent_generation": opts["agent"], "agent_version": AGENT_VERSIONS[opts["agent"]],
+                            "utc_offset": opts["utc_offset"], "container": name}
         if "self_protection_enabled" in faults:
             f["hosts"][name]["self_protection_password"] = f["self_protection_password"]
     raise_inotify_instances(len(names))
     log("starting %d hosts" % len(names))
     with cf.ThreadPoolExecutor(4) as ex:
-        list(ex.map(lambda n: start_host(n, f["hosts"][n]["ip"], hosts[n], image, f), names))
+        list(ex.map(lambda n: start_host(n, f["hosts"][n]["ip"], hosts[n]["faults"], image, f), names))
     t_started = time.time()
     deadline = time.time() + 60
     wait_tcp(mgr_ip, 4119, deadline)
     wait_tcp(proxy_ip, PROXY_PORT, deadline)
     log("provisioning (install from the manager, activate, inject faults)")
     with cf.ThreadPoolExecutor(min(8, max(1, len(names)))) as ex:
-        outs = dict(zip(names, ex.map(lambda n: provision_host(n, hosts[n], f), names)))
+        outs = dict(zip(names, ex.map(lambda n: provision_host(n, hosts[n]["faults"], f), names)))
     for name in names:
-        if "untrusted_peer" in hosts[name]:
+        if "untrusted_peer" in hosts[name]["faults"]:
             manager_api(f, "POST", "/lab/forget", {"hostname": name})
             # a heartbeat now, so the agent's log shows the refusal without waiting for the interval
             podman("exec", name, "/opt/ds_agent/dsa_control", "-m", check=False, timeout=60)
@@ -709,6 +782,7 @@ def cmd_up(args):
         noise = ("provisioned", "provisioning-started")
         f["hosts"][name]["provision_output"] = [l for l in outs[name].splitlines() if l and l not in noise]
     del f["_ca_pem"]
+    del f["_debs"]
     f["timings"] = {"ingredients_s": round(t_ready - t0, 1), "containers_started_s": round(t_started - t_ready, 1),
                     "provisioned_s": round(t_prov - t_started, 1), "ssh_ready_s": round(t_ssh - t_prov, 1),
                     "up_total_s": round(t_ssh - t0, 1), "hosts_up_after_ingredients_s": round(t_ssh - t_ready, 1)}

@@ -7,6 +7,15 @@ Ports (all HTTPS, certificate from the lab's own CA):
 
 The lab sets faults with the admin API (header X-Lab-Admin-Key): tenant flags (expired, agent-initiated
 activation allowed, re-activation allowed) and "forget" (the manager no longer knows an agent: untrusted peer).
+
+A cloud-style tenant (config "regional_host") hands its agents, at activation, a numbered regional endpoint
+different from the activation host, as Workload Security does (tests/lab/EVIDENCE.md, E11): activated with
+dsm://agents.workload.lab.example:443/, the agent then talks to (and dsa_query shows)
+https://agents-001.workload.lab.example:443/.  The lab's hosts resolve both names to this manager.
+
+Its answers are the lab's own API (JSON), not Trend's wire protocol (invention); what the agent shows of them
+(status lines, transcript) is traced in tests/lab/EVIDENCE.md.  Computer statuses "Managed (Online)",
+"Managed (Offline)", "Activation Failed" follow Trend's console (E14).
 """
 import argparse
 import hashlib
@@ -20,6 +29,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.RLock()
+# E4: the "Received a '<Command>' command from the manager." lines of public activation transcripts
+ACTIVATION_COMMANDS = ["GetHostInfo", "SetDSMCert", "SetAgentCredentials", "GetAgentEvents", "SetAgentStatus",
+                       "GetInterfaces", "GetAgentEvents", "GetHostMetaData", "GetCapabilities", "GetAgentStatus",
+                       "SetSecurityConfiguration", "GetAgentEvents", "GetAgentStatus"]
 CFG = {}
 STATE = {"computers": {}, "failures": {}, "events": []}
 ARGS = None
@@ -214,11 +227,19 @@ class Handler(BaseHTTPRequestHandler):
             "activatedAt": round(now(), 3), "lastHeartbeat": round(now(), 3), "heartbeats": 0,
             "certHash": cert_hash}
         STATE["failures"].pop(key, None)
-        event("activated", hostName=host, agentGUID=guid, tenantID=str(t["id"]), ip=ip)
+        endpoint = ""
+        if t.get("regional_host"):
+            endpoint = "https://%s:443/" % t["regional_host"]
+            STATE["computers"][guid]["endpoint"] = endpoint
+        event("activated", hostName=host, agentGUID=guid, tenantID=str(t["id"]), ip=ip, endpoint=endpoint)
         save()
         return self.reply(200, "OK", {
-            "agentGUID": guid, "tenantGUID": t["guid"], "certHash": cert_hash,
-            "dsmDN": "CN=%s,OU=%s,O=Trend Micro Deep Security Manager" % (CFG["dns_name"], t["guid"])})
+            "agentGUID": guid, "tenantGUID": t["guid"], "certHash": cert_hash, "dsmUrl": endpoint,
+            # the commands of the manager's first session, as real transcripts list them (E4)
+            "commands": ACTIVATION_COMMANDS,
+            # dsmDN holds the tenant GUID (DOMAIN.md); the exact DN layout is invention
+            "dsmDN": "CN=%s,OU=%s,O=Trend Micro Deep Security Manager"
+                     % (t.get("regional_host") or CFG["dns_name"], t["guid"])})
 
     def admin(self, path, doc):
         with LOCK:

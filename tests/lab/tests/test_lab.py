@@ -24,8 +24,14 @@ BOOTSTRAP = "D0:68:DE:48:1B:DC:4D:00:89:07:7F:85:15:20:C5:90:11:EB:56:6A"
 ACTIVATION_ERROR = ("Error: activation was not successful. The manager may not be configured to allow "
                     "agent-initiated activation, or the manager may not be configured to allow re-activation "
                     "of existing hosts.")
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}( [+-]\d{4})?: \[[\w.]+/\d\] \| .* \| .+ \| "
+# 10.x: "YYYY-MM-DD HH:MM:SS.ffffff: [...", 20.x: "YYYY-MM-DD HH:MM:SS.ffffff [+HHMM]: [..." (tests/lab/EVIDENCE.md)
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}(?P<tz> \[[+-]\d{4}\])?: \[[\w.]+/\d\] \| .* \| .+ \| "
                       r"[0-9A-F]+:[0-9A-F]+:.+$")
+STAMP20 = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \[(?P<tz>[+-]\d{4})\]: ")
+REGIONAL_URL = "https://agents-001.workload.lab.example:443/"
+# the AgentStatus keys public output shows (tests/lab/EVIDENCE.md, E10/E12); nothing else may appear
+PUBLIC_STATUS_KEYS = {"agentState", "auStatus", "currentTime", "driverChecked", "driverHooked",
+                      "lastAgentToManagerSession", "dsmUrl", "dsmDN", "agentCertHash"}
 
 SPEC = {
     "heartbeat_interval": 10,
@@ -47,6 +53,10 @@ SPEC = {
         "t-in4118": ["inbound_4118_blocked"],
         "t-selfprot": ["self_protection_enabled"],
         "t-diskfull": ["disk_full"],
+        # agent generations, local time offsets and the cloud-style tenant (regional endpoint)
+        "t-ok10": {"faults": [], "agent": 10},
+        "t-cloud": {"faults": [], "tenant": 5, "utc_offset": "+0700"},
+        "t-block": {"faults": ["not_activated", "manager_unreachable"], "agent": 10},
     },
 }
 
@@ -102,6 +112,11 @@ def status(facts, host):
     return lines, kv
 
 
+def sim_state(facts, host):
+    """The simulator's own state (a lab-only file: no real agent has it, the collection never reads it)."""
+    return json.loads(out(facts, host, "cat /etc/dsafl/ds_agent-sim.json"))
+
+
 def tcp_open(ip, port, timeout=2.0):
     try:
         socket.create_connection((ip, port), timeout=timeout).close()
@@ -141,7 +156,9 @@ def test_inventory_groups_by_fault_and_ansible_ping(fleet):
     p = subprocess.run([ansible, "healthy:fault_agent_service_down", "-i", INVENTORY, "-m", "ping", "-o"],
                        capture_output=True, text=True, check=False, timeout=120, env=env)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert p.stdout.count("SUCCESS") == 3
+    healthy = [n for n, faults in SPEC["hosts"].items() if not (faults.get("faults") if isinstance(faults, dict)
+                                                               else [f for f in faults if f != "healthy"])]
+    assert p.stdout.count("SUCCESS") == len(healthy) + 1
 
 
 def test_systemd_is_pid1_and_unit(fleet):
@@ -166,12 +183,14 @@ def test_healthy_host(fleet):
     assert fleet["tenants"]["1"]["guid"] in kv["AgentStatus.dsmDN"]
     age = int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"])
     assert 0 <= age < 30
-    # already activated: the real CLI says reset first
+    assert set(k.split(".", 1)[1] for k in kv if not k.split(".", 1)[1].isdigit()) <= PUBLIC_STATUS_KEYS
+    # already activated: the real CLI says reset first (after its retry line, stamped on a 20.x agent)
     t = fleet["tenants"]["1"]
     o = out(fleet, "t-ok", "/opt/ds_agent/dsa_control -a dsm://agents.workload.lab.example:443/ "
-                           "tenantID:%s token:%s --max-dsm-retries 0" % (t["id"], t["token"]))
-    assert o.splitlines()[0] == "HTTP Status: 403 - Forbidden - reset agent first"
-    for q, prefix in (("GetComponentInfo", "Component."), ("GetPluginVersion", "PluginVersion.")):
+                           "tenantID:%s token:%s --max-dsm-retries 0" % (t["id"], t["token"])).splitlines()
+    assert STAMP20.match(o[0]) and o[0].endswith(": Activation will be re-attempted 0 time(s) in case of failure")
+    assert o[1] == "HTTP Status: 403 - Forbidden - reset agent first"
+    for q, prefix in (("GetComponentInfo", "Component."), ("GetPluginVersion", "PluginVersion.")):  # noqa
         lines = out(fleet, "t-ok", "/opt/ds_agent/dsa_query -c " + q).splitlines()
         assert lines and all(l.startswith(prefix) and ": " in l for l in lines)
     assert "PluginVersion.core: " in "\n".join(out(fleet, "t-ok", "/opt/ds_agent/dsa_query -c GetPluginVersion").splitlines())
@@ -228,7 +247,12 @@ def test_agent_not_installed(fleet):
 
 
 def test_agent_service_down(fleet):
-    assert out(fleet, "t-svcdown", "systemctl is-active ds_agent").strip() == "inactive"
+    # what the cause means: installed, the service is not running (no main process, no daemon), the CLIs
+    # cannot reach it; not which of systemd's not-running states the unit is in
+    props = dict(l.split("=", 1) for l in out(fleet, "t-svcdown", "systemctl show -p ActiveState -p SubState "
+                                                                  "-p MainPID ds_agent.service").split())
+    assert props["ActiveState"] in ("inactive", "failed") and props["MainPID"] == "0", props
+    assert ssh(fleet, "t-svcdown", "pgrep -f /opt/ds_agent/ds_agent").returncode != 0
     assert "couldn't connect to" in out(fleet, "t-svcdown", "/opt/ds_agent/dsa_control -m")
     assert "install ok installed" in out(fleet, "t-svcdown", "dpkg-query -W -f '${Status}' ds-agent")
 
@@ -251,10 +275,15 @@ def test_not_activated(fleet):
 def test_activation_refused_and_subscription_expired(fleet, host, tenant, reason):
     t = fleet["tenants"][tenant]
     o = out(fleet, host, "/opt/ds_agent/dsa_control -a dsm://agents.workload.lab.example:443/ tenantID:%s token:%s "
-                         "--max-dsm-retries 0" % (t["id"], t["token"]))
-    assert o.splitlines() == ["HTTP Status: 400 - OK", ACTIVATION_ERROR]
+                         "--max-dsm-retries 0" % (t["id"], t["token"])).splitlines()
+    # the public transcript of a refused activation (EVIDENCE.md, E6), stamped on a 20.x agent
+    assert STAMP20.match(o[0]) and o[0].endswith("Activation will be re-attempted 0 time(s) in case of failure")
+    assert o[1:] == ["HTTP Status: 400 - OK", "Response:",
+                     "Attempting to connect to https://agents.workload.lab.example:443/", ACTIVATION_ERROR]
     text = out(fleet, host, "cat /var/opt/ds_agent/diag/ds_agent.log")
-    assert "received status line of 'HTTP/1.1 400 OK'" in text and reason in text and "AgentEvent 4011" in text
+    assert "received status line of 'HTTP/1.1 400 OK'" in text and reason in text
+    # the manager answered: no "failure to contact manager" event (4011) for a refusal
+    assert "AgentEvent 4011" not in text
     assert status(fleet, host)[1]["AgentStatus.agentCertHash"] == BOOTSTRAP
 
 
@@ -265,7 +294,7 @@ def test_reset_required(fleet):
     t = fleet["tenants"]["1"]
     o = out(fleet, "t-reset", "/opt/ds_agent/dsa_control -a dsm://agents.workload.lab.example:443/ "
                               "tenantID:%s token:%s" % (t["id"], t["token"]))
-    assert o.splitlines()[0] == "HTTP Status: 403 - Forbidden - reset agent first"
+    assert o.splitlines()[1:] == ["HTTP Status: 403 - Forbidden - reset agent first"]
 
 
 def test_untrusted_peer(fleet):
@@ -306,7 +335,7 @@ def test_proxy_required(fleet):
                                  "-x http://%s:%s@%s:%d https://agents.workload.lab.example:443/"
                                  % (p["user"], p["password"], p["name"], p["port"]))
     assert o == "200"
-    assert status(fleet, "t-proxyreq")[1]["AgentStatus.dsmProxy"] == ""     # the agent's proxy is not set
+    assert sim_state(fleet, "t-proxyreq")["dsm_proxy"]["url"] == ""     # the agent's proxy is not set
     assert "Unable to reach a manager." in wait_log(fleet, "t-proxyreq", "Unable to reach a manager.")
 
 
@@ -315,8 +344,7 @@ def test_proxy_auth_failed(fleet):
     o = out(fleet, "t-proxyauth", "curl -sv -p -x http://%s:%s@%s:%d https://agents.workload.lab.example:443/ 2>&1 "
                                   "| grep '^< HTTP'" % (p["user"], p["wrong_password"], p["name"], p["port"]))
     assert "407" in o
-    dummy, kv = status(fleet, "t-proxyauth")
-    assert kv["AgentStatus.dsmProxy"] == "dsm_proxy://%s:%d/" % (p["name"], p["port"])
+    assert sim_state(fleet, "t-proxyauth")["dsm_proxy"]["url"] == "dsm_proxy://%s:%d/" % (p["name"], p["port"])
     text = wait_log(fleet, "t-proxyauth", "407")
     assert "answered 'HTTP/1.1 407 Proxy Authentication Required'" in text
     assert "Unable to reach a manager." in text
@@ -333,13 +361,78 @@ def test_self_protection_enabled(fleet):
     o = out(fleet, "t-selfprot", "/opt/ds_agent/dsa_control -r")
     assert o.startswith("HTTP Status: 403 - Forbidden - self protection")
     assert ssh(fleet, "t-selfprot", "dpkg -r ds-agent").returncode != 0
-    assert status(fleet, "t-selfprot")[1]["AgentStatus.selfProtection"] == "on"
-    assert status(fleet, "t-selfprot")[1]["AgentStatus.agentCertHash"] != BOOTSTRAP
+    # no invented status key shows it: only the refusals do (and a lab-only file the collection never reads)
+    lines, kv = status(fleet, "t-selfprot")
+    assert not [l for l in lines if "elfProtection" in l]
+    assert kv["AgentStatus.agentCertHash"] != BOOTSTRAP
 
 
 def test_disk_full(fleet):
     assert "100%" in out(fleet, "t-diskfull", "df --output=pcent /var/opt/ds_agent/dsa_core")
     assert "SQLITE_IOERR_WRITE" in wait_log(fleet, "t-diskfull", "SQLITE_IOERR_WRITE")
+
+
+# ------------------------------------------------------------------------- generations, regional endpoint
+def log_lines(facts, host):
+    return [l for l in out(facts, host, "cat /var/opt/ds_agent/diag/ds_agent.log").splitlines() if l]
+
+
+def test_generation_stamps(fleet):
+    ten = log_lines(fleet, "t-ok10")
+    assert ten and all(LOG_LINE.match(l) and LOG_LINE.match(l).group("tz") is None for l in ten), ten[:3]
+    assert out(fleet, "t-ok10", "cat /opt/ds_agent/version.txt").startswith("10.")
+    twenty = log_lines(fleet, "t-ok")
+    assert twenty and all(LOG_LINE.match(l).group("tz") == " [+0000]" for l in twenty), twenty[:3]
+    cloud = log_lines(fleet, "t-cloud")
+    assert cloud and all(LOG_LINE.match(l).group("tz") == " [+0700]" for l in cloud), cloud[:3]
+    # the 10.x CLI prints its retry line without a stamp
+    o = out(fleet, "t-ok10", "/opt/ds_agent/dsa_control -a dsm://agents.workload.lab.example:443/ "
+                             "tenantID:1 token:x --max-dsm-retries 2").splitlines()
+    assert o[:2] == ["Activation will be re-attempted 2 time(s) in case of failure",
+                     "HTTP Status: 403 - Forbidden - reset agent first"]
+
+
+def test_cloud_tenant_regional_endpoint(fleet):
+    dummy, kv = status(fleet, "t-cloud")
+    assert kv["AgentStatus.agentState"] == "green"
+    assert kv["AgentStatus.dsmUrl"] == REGIONAL_URL           # not the activation host
+    assert fleet["tenants"]["5"]["guid"] in kv["AgentStatus.dsmDN"]
+    assert ssh(fleet, "t-cloud", "getent hosts agents-001.workload.lab.example").returncode == 0
+    assert out(fleet, "t-cloud", "/opt/ds_agent/dsa_control -m").splitlines()[0] == "HTTP Status: 200 - OK"
+    assert REGIONAL_URL in wait_log(fleet, "t-cloud", REGIONAL_URL)
+
+
+def test_activation_blocks_ignoring_sigterm(fleet):
+    """Against an unreachable manager `dsa_control -a` prints its retry line and blocks; SIGTERM does not end it."""
+    t = fleet["tenants"]["1"]
+    script = ("/opt/ds_agent/dsa_control -a dsm://agents.workload.lab.example:443/ tenantID:%s token:%s "
+              "--max-dsm-retries 1 --dsm-retry-interval 1 > /tmp/act.out 2>&1 & pid=$!; sleep 4; "
+              "kill -TERM $pid; sleep 3; if kill -0 $pid 2>/dev/null; then echo ALIVE; fi; kill -KILL $pid; "
+              "cat /tmp/act.out" % (t["id"], t["token"]))
+    t0 = time.time()
+    o = out(fleet, "t-block", script)
+    assert time.time() - t0 < 30
+    assert "ALIVE" in o.splitlines(), o
+    assert "Activation will be re-attempted 1 time(s) in case of failure" in o.splitlines()
+    assert "HTTP Status" not in o
+
+
+def test_activation_transcript_and_regional_endpoint(fleet):
+    """Reset and activate the cloud host again: the public transcript form, and the regional endpoint."""
+    assert out(fleet, "t-cloud", "/opt/ds_agent/dsa_control -r").splitlines() == ["HTTP Status: 200 - OK"]
+    t = fleet["tenants"]["5"]
+    o = out(fleet, "t-cloud", "/opt/ds_agent/dsa_control -a dsm://agents.workload.lab.example:443/ "
+                              "tenantID:%s token:%s" % (t["id"], t["token"])).splitlines()
+    assert STAMP20.match(o[0]).group("tz") == "+0700"
+    assert o[0].endswith(": Activation will be re-attempted 30 time(s) in case of failure")
+    assert STAMP20.match(o[1]) and o[1].endswith(": dsa_control")
+    assert o[2:6] == ["HTTP Status: 200 - OK", "Response:",
+                      "Attempting to connect to https://agents.workload.lab.example:443/",
+                      "SSL handshake completed successfully - initiating command session."]
+    assert o[6].startswith("Connected with ") and o[6].endswith(" to peer at agents.workload.lab.example")
+    assert all(re.fullmatch(r"Received a '\w+' command from the manager\.", l) for l in o[7:-1])
+    assert o[-1] == "Command session completed."
+    assert status(fleet, "t-cloud")[1]["AgentStatus.dsmUrl"] == REGIONAL_URL
 
 
 # ------------------------------------------------------------------------------------------ teardown

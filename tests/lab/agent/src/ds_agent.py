@@ -7,7 +7,17 @@
 #  - activates against the manager (agent-initiated), heartbeats to it over HTTPS, directly or through
 #    the configured HTTP proxy (basic auth), and writes every outcome to
 #    /var/opt/ds_agent/diag/ds_agent.log in the real line format, with rotation (ds_agent.log.1 ...);
-#  - keeps its state under /var/opt/ds_agent/dsa_core/ (ds_agent.config, ds_agent.db).
+#  - keeps its database under /var/opt/ds_agent/dsa_core/ (ds_agent.db); the simulator's own state (activation,
+#    proxies, self-protection) lives in /etc/dsafl/ds_agent-sim.json, a lab-only file no real agent has and the
+#    collection never reads.
+#
+# Every string it prints or logs is traced in tests/lab/EVIDENCE.md: "E<n>" comments point at a public source
+# there, "invention" marks text no public source shows (kept only where the behaviour behind it is observable
+# by other means: a probe, the CLI's refusal, the package/service state).
+#
+# Agent generation: from /opt/ds_agent/version.txt.  20.x agents stamp log lines (and the first dsa_control
+# transcript lines) with the bracketed UTC offset "YYYY-MM-DD HH:MM:SS.ffffff [+HHMM]: " (E3, E3b); 10.x agents write
+# "YYYY-MM-DD HH:MM:SS.ffffff: " (E1, E2).
 import base64
 import datetime
 import hashlib
@@ -29,7 +39,7 @@ VERSION = open("/opt/ds_agent/version.txt").read().strip() if os.path.exists("/o
 BOOTSTRAP_CERT_HASH = "D0:68:DE:48:1B:DC:4D:00:89:07:7F:85:15:20:C5:90:11:EB:56:6A"
 CORE = "/var/opt/ds_agent/dsa_core"
 DIAG = "/var/opt/ds_agent/diag"
-CONFIG = os.path.join(CORE, "ds_agent.config")
+CONFIG = "/etc/dsafl/ds_agent-sim.json"   # lab-only state (see above); not a real agent file
 DB = os.path.join(CORE, "ds_agent.db")
 SOCK = os.path.join(CORE, "ds_agent.sock")
 LOG = os.path.join(DIAG, "ds_agent.log")
@@ -42,6 +52,10 @@ LOG_MAX = int(os.environ.get("DSA_LOG_MAX_BYTES", str(4 * 1024 * 1024)))
 LOG_KEEP = int(os.environ.get("DSA_LOG_KEEP", "5"))
 LISTEN_PORT = int(os.environ.get("DSA_LISTEN_PORT", "4118"))
 
+try:
+    GENERATION = int(VERSION.split(".")[0])
+except ValueError:
+    GENERATION = 20
 PID = os.getpid()
 _log_lock = threading.Lock()
 _state_lock = threading.RLock()
@@ -49,16 +63,23 @@ _hb_wakeup = threading.Event()
 
 
 # ---------------------------------------------------------------------------------------------- log
+def stamp(now=None):
+    """The time stamp a line starts with, without the final ': '.
+    10.x: 'YYYY-MM-DD HH:MM:SS.ffffff' (E1, E2); 20.x: 'YYYY-MM-DD HH:MM:SS.ffffff [+HHMM]' (E3), host-local time."""
+    now = now or datetime.datetime.now().astimezone()
+    text = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if GENERATION >= 20:
+        text += " [%s]" % now.strftime("%z")
+    return text
+
+
 def log(component, level, message, source):
-    """One line in the real format:
-    YYYY-MM-DD HH:MM:SS.ffffff +TZ: [Component/level] | message | source:line:function | pid:tid:thread
+    """One line in the real format (E1):
+    STAMP: [Component/level] | message | source:line:function | pid:tid:thread
     """
-    now = datetime.datetime.now().astimezone()
-    tz = now.strftime("%z")
     th = threading.current_thread()
-    line = "%s %s: [%s/%d] | %s | %s | %X:%X:%s\n" % (
-        now.strftime("%Y-%m-%d %H:%M:%S.%f"), tz, component, level, message, source,
-        PID, (th.native_id or 0), th.name)
+    line = "%s: [%s/%d] | %s | %s | %X:%X:%s\n" % (
+        stamp(), component, level, message, source, PID, (th.native_id or 0), th.name)
     with _log_lock:
         try:
             if os.path.exists(LOG) and os.path.getsize(LOG) + len(line) > LOG_MAX:
@@ -74,12 +95,14 @@ def log(component, level, message, source):
 
 
 def agent_event(num, thread_src="common/DomainPrivate.cpp:493:DsaCore::DomPrivateData::AgentEventWriteHaveLock"):
+    # E1: "[Info/5] | AgentEvent 4012 | common\DomainPrivate.cpp:493:..."; only numbers whose meaning in Trend's
+    # agent-event table (E5) fits are used: 4011 failure to contact manager, 4012 heartbeat failed.
     log("Info", 5, "AgentEvent %d" % num, thread_src)
 
 
 # -------------------------------------------------------------------------------------------- state
 DEFAULT_STATE = {
-    "activated": False, "dsm_url": "", "tenant_id": "", "tenant_guid": "", "agent_guid": "",
+    "activated": False, "dsm_url": "", "endpoint": "", "tenant_id": "", "tenant_guid": "", "agent_guid": "",
     "cert_hash": BOOTSTRAP_CERT_HASH, "dsm_dn": "", "policy_id": "", "group_id": "",
     "relay_group_id": "", "display_name": "", "description": "",
     "dsm_proxy": {"url": "", "user": "", "password": ""},
@@ -100,29 +123,28 @@ def load_state():
 
 
 def save_state(st):
+    os.makedirs(os.path.dirname(CONFIG), exist_ok=True)
     tmp = CONFIG + ".tmp"
     try:
         with open(tmp, "w") as f:
             json.dump(st, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, CONFIG)
-    except OSError as e:
+    except OSError:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        db_error(e, "ds_agent.config")
 
 
 def db_error(exc, what):
+    # "SQLITE_IOERR_WRITE" / disk I/O error: the keyword is public (DOMAIN.md, E9); the line around it is invention.
     log("Error", 1, "SQLITE_IOERR_WRITE: disk I/O error writing %s (%s)" % (what, exc),
         "dsa/Database.cpp:412:DsaCore::CDatabase::Exec")
-    agent_event(4006 if "No space" in str(exc) or "full" in str(exc) else 4007)
 
 
 def db_record(kind, detail):
+    """The agent's database (ds_agent.db, E8) takes a row per exchange: on a full disk this write fails."""
     try:
         con = sqlite3.connect(DB, timeout=5)
         con.execute("CREATE TABLE IF NOT EXISTS events (t REAL, kind TEXT, detail TEXT)")
@@ -168,10 +190,20 @@ def parse_proxy_url(url):
     return _parse(url, ("dsm_proxy", "relay_proxy", "http"), 8080, "proxy")
 
 
-def manager_call(url, path, payload, st):
+def https_url(url):
+    """dsm://HOST:PORT/ -> https://HOST:PORT/, the form AgentStatus.dsmUrl and the transcript show (E4, E6)."""
+    h, p = parse_dsm_url(url)
+    return "https://%s:%d/" % ("[%s]" % h if ":" in h else h, p)
+
+
+def manager_call(url, path, payload, st, timeout=None):
+    """POST to the manager. ``timeout`` None: the connect waits as long as the OS lets it (a dropped SYN takes
+    about two minutes on Linux), which is what makes an activation against an unreachable manager block."""
+    timeout = CONNECT_TIMEOUT if timeout is None else (timeout or None)
     host, port = parse_dsm_url(url)
     src = "dsa/HTTPClient.cpp:%d:DsaCore::CHTTPClient::%s"
     proxy = st["dsm_proxy"]
+    conn = None
     try:
         if proxy.get("url"):
             phost, pport = parse_proxy_url(proxy["url"])
@@ -179,8 +211,7 @@ def manager_call(url, path, payload, st):
                 socket.getaddrinfo(phost, pport, type=socket.SOCK_STREAM)
             except socket.gaierror as e:
                 raise ManagerError("resolve", "unable to resolve proxy hostname '%s': %s" % (phost, e.strerror))
-            conn = http.client.HTTPSConnection(phost, pport, timeout=CONNECT_TIMEOUT,
-                                               context=_client_ctx())
+            conn = http.client.HTTPSConnection(phost, pport, timeout=timeout, context=_client_ctx())
             headers = {}
             if proxy.get("user"):
                 cred = "%s:%s" % (proxy["user"], proxy.get("password", ""))
@@ -191,7 +222,7 @@ def manager_call(url, path, payload, st):
                 socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except socket.gaierror as e:
                 raise ManagerError("resolve", "unable to resolve hostname '%s': %s" % (host, e.strerror))
-            conn = http.client.HTTPSConnection(host, port, timeout=CONNECT_TIMEOUT, context=_client_ctx())
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_client_ctx())
         body = json.dumps(payload).encode()
         try:
             conn.request("POST", path, body=body, headers={"Content-Type": "application/json",
@@ -220,6 +251,7 @@ def manager_call(url, path, payload, st):
             doc = json.loads(data.decode() or "{}")
         except ValueError:
             doc = {}
+        # invention: the lab's client-side counterpart of the seed's "Respond() - sending status line of ..." (E1)
         log("Cmd", 5, "Send() - received status line of 'HTTP/1.1 %d %s'" % (resp.status, resp.reason),
             src % (288, "Send"))
         if resp.status != 200:
@@ -228,7 +260,8 @@ def manager_call(url, path, payload, st):
         return doc
     finally:
         try:
-            conn.close()
+            if conn is not None:
+                conn.close()
         except Exception:
             pass
 
@@ -240,11 +273,8 @@ def _ssl_reason(e):
     return str(r).lower().replace("_", " ")
 
 
-_warned_verify = set()
-
-
 def _client_ctx():
-    # The real agent does not pin a manager CA until activation: it logs verify error 20 and goes on.
+    # The real agent does not pin a manager CA until activation (DOMAIN.md: verify error 20 is usually harmless).
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -252,7 +282,10 @@ def _client_ctx():
 
 
 def log_manager_failure(e, what):
-    """Log one failed exchange with the manager the way the real agent does."""
+    """Log one failed exchange with the manager.  Public (E1): "Unable to reach a manager." from
+    dsa.Heartbeat, AgentEvent 4012 (heartbeat failed); AgentEvent 4011 (failure to contact manager, E5) for a
+    failed activation attempt.  The first line for resolve/connect/proxy failures is invention (no public
+    agent text): the behaviour behind it is observable by probes (DNS, TCP, CONNECT through the proxy)."""
     src_hb = "dsa/Heartbeat.lua:149:(null)"
     if e.kind == "resolve":
         log("Error", 1, "CHTTPClient::Connect() - %s" % e, "dsa/HTTPClient.cpp:121:DsaCore::CHTTPClient::Resolve")
@@ -260,9 +293,6 @@ def log_manager_failure(e, what):
         log("Error", 1, str(e), "dsa/HTTPClient.cpp:164:DsaCore::CHTTPClient::Connect")
     elif e.kind in ("proxy_auth", "proxy"):
         log("Error", 1, str(e), "dsa/HTTPClient.cpp:201:DsaCore::CHTTPClient::ConnectProxy")
-        if e.kind == "proxy_auth":
-            log("Error", 1, "Proxy authentication failed (407 Proxy Authentication Required)",
-                "dsa/HTTPClient.cpp:207:DsaCore::CHTTPClient::ConnectProxy")
     elif e.kind == "handshake":
         log("Error", 1, str(e), "dsa/HTTPClient.cpp:233:DsaCore::CHTTPClient::ConnectSSL")
     elif e.kind == "http":
@@ -273,9 +303,7 @@ def log_manager_failure(e, what):
         if e.kind != "http":
             log("dsa.Heartbeat", 5, "Unable to reach a manager.", src_hb)
         agent_event(4012)
-    else:
-        if e.kind != "http":
-            log("dsa.Activation", 5, "Unable to reach a manager.", "dsa/Activation.lua:97:(null)")
+    elif e.kind != "http":
         agent_event(4011)
 
 
@@ -285,13 +313,13 @@ def local_info():
 
 
 def heartbeat(st):
-    """One heartbeat; returns (status, reason, extra_lines)."""
+    """One heartbeat, to the endpoint the manager handed out at activation; returns (status, reason, lines)."""
     with _state_lock:
         if not st["activated"]:
             return 403, "Forbidden - activate agent first", []
         st["last_attempt"] = int(time.time())
         payload = dict(local_info(), agentGUID=st["agent_guid"], tenantID=st["tenant_id"])
-        url = st["dsm_url"]
+        url = st.get("endpoint") or st["dsm_url"]
     try:
         doc = manager_call(url, "/agent/heartbeat", payload, st)
     except ManagerError as e:
@@ -303,53 +331,62 @@ def heartbeat(st):
         db_record("heartbeat", "failed: %s" % e)
         if e.kind == "http":
             return e.status, e.body.get("status_text") or e.reason, []
+        # invention: no public text for a heartbeat (-m) that cannot reach the manager
         return None, None, ["Error: Unable to reach a manager: %s" % e]
     with _state_lock:
         st["last_session"] = int(time.time())
         st["last_result"] = "ok"
         st["consecutive_failures"] = 0
         save_state(st)
-    log("dsa.Heartbeat", 5, "Heartbeat to manager %s completed (%s)." % (url, doc.get("result", "ok")),
-        "dsa/Heartbeat.lua:212:(null)")
+    log("dsa.Heartbeat", 5, "Heartbeat to manager %s completed (%s)." % (https_url(url), doc.get("result", "ok")),
+        "dsa/Heartbeat.lua:212:(null)")   # invention
     db_record("heartbeat", "ok")
     return 200, "OK", []
 
 
+# E6: the error line dsa_control prints after "HTTP Status: 400 - OK" on a refused activation.
 ACTIVATION_ERROR = ("Error: activation was not successful. The manager may not be configured to allow "
                     "agent-initiated activation, or the manager may not be configured to allow re-activation "
                     "of existing hosts.")
 
 
 def activate(st, url, params, retries, interval):
+    """Agent-initiated activation.  Returns (status, reason, lines): the lines follow the public transcripts
+    (E4, E6): on success "Response:", "Attempting to connect to https://HOST:PORT/", the TLS lines, one
+    "Received a '<Command>' command from the manager." per command of the manager's session, "Command session
+    completed."; on a refusal "Response:", "Attempting to connect to ...", the Error line."""
     with _state_lock:
         if st["activated"]:
             log("Cmd", 5, "Respond() - sending status line of 'HTTP/1.1 403 Forbidden - reset agent first'",
-                "http/HTTPServer.cpp:369:DsaCore::CHTTPServer::Respond")
+                "http/HTTPServer.cpp:369:DsaCore::CHTTPServer::Respond")   # E1 form, E7 status
             return 403, "Forbidden - reset agent first", []
     try:
-        parse_dsm_url(url)
+        target = https_url(url)
     except ValueError as e:
-        return 400, "Bad Request", ["Error: %s" % e]
+        return 400, "Bad Request", ["Error: %s" % e]   # invention
     payload = dict(local_info(), **params)
-    log("dsa.Activation", 5, "Agent-initiated activation to %s requested" % url, "dsa/Activation.lua:41:(null)")
+    log("dsa.Activation", 5, "Agent-initiated activation to %s requested" % target,
+        "dsa/Activation.lua:41:(null)")   # invention
     attempt = 0
     while True:
         try:
-            doc = manager_call(url, "/agent/activate", payload, st)
+            doc = manager_call(url, "/agent/activate", payload, st, timeout=0)
             break
         except ManagerError as e:
             log_manager_failure(e, "Activation")
             if e.kind == "http":
-                return e.status, e.body.get("status_text") or e.reason, \
-                    [ACTIVATION_ERROR] if e.status == 400 else []
+                lines = ["Response:", "Attempting to connect to %s" % target]
+                if e.status == 400:
+                    lines.append(ACTIVATION_ERROR)
+                return e.status, e.body.get("status_text") or e.reason, lines
             if attempt >= retries:
+                # invention: what the CLI prints once every retry failed is not public
                 return None, None, ["Error: Unable to reach a manager: %s" % e]
             attempt += 1
-            log("dsa.Activation", 5, "Activation will be re-attempted in %d second(s) (%d of %d)"
-                % (interval, attempt, retries), "dsa/Activation.lua:120:(null)")
             time.sleep(interval)
     with _state_lock:
-        st.update(activated=True, dsm_url=url, tenant_id=str(params.get("tenantID", "")),
+        st.update(activated=True, dsm_url=url, endpoint=doc.get("dsmUrl", ""),
+                  tenant_id=str(params.get("tenantID", "")),
                   tenant_guid=doc.get("tenantGUID", ""), agent_guid=doc["agentGUID"],
                   cert_hash=doc["certHash"], dsm_dn=doc.get("dsmDN", ""),
                   policy_id=str(params.get("policyid", params.get("policy", ""))),
@@ -358,71 +395,73 @@ def activate(st, url, params, retries, interval):
                   display_name=params.get("displayname", ""), description=params.get("description", ""),
                   last_session=int(time.time()), last_result="ok", consecutive_failures=0)
         save_state(st)
-    log("dsa.Activation", 5, "Activation succeeded: agent %s, manager %s" % (doc["agentGUID"], url),
-        "dsa/Activation.lua:156:(null)")
-    agent_event(4003)
+    log("dsa.Activation", 5, "Activation succeeded: agent %s, manager %s" % (doc["agentGUID"], target),
+        "dsa/Activation.lua:156:(null)")   # invention
     db_record("activation", "ok")
     _hb_wakeup.set()
-    return 200, "OK", []
+    peer = parse_dsm_url(url)[0]
+    lines = ["Response:", "Attempting to connect to %s" % target,
+             "SSL handshake completed successfully - initiating command session.",
+             "Connected with ECDHE-RSA-AES256-GCM-SHA384 to peer at %s" % peer]
+    lines += ["Received a '%s' command from the manager." % c for c in doc.get("commands", [])]
+    lines.append("Command session completed.")
+    return 200, "OK", lines
 
 
 def reset(st):
     with _state_lock:
         if st["activated"]:
             try:
-                manager_call(st["dsm_url"], "/agent/deactivate",
+                manager_call(st.get("endpoint") or st["dsm_url"], "/agent/deactivate",
                              dict(local_info(), agentGUID=st["agent_guid"], tenantID=st["tenant_id"]), st)
             except ManagerError as e:
                 log("Warning", 2, "Deactivation notice to the manager failed: %s" % e,
-                    "dsa/Reset.lua:33:(null)")
+                    "dsa/Reset.lua:33:(null)")   # invention
         keep = {k: st[k] for k in ("dsm_proxy", "relay_proxy", "self_protection")}
         st.clear()
         st.update(json.loads(json.dumps(DEFAULT_STATE)))
         st.update(keep)
         save_state(st)
-    log("dsa.Reset", 5, "Agent reset: back to the bootstrap certificate", "dsa/Reset.lua:58:(null)")
-    agent_event(4004)
+    log("dsa.Reset", 5, "Agent reset: back to the bootstrap certificate", "dsa/Reset.lua:58:(null)")   # invention
     return 200, "OK", []
 
 
 def check_password(st, password):
+    """Self-protection: the only way the lab shows it is the CLI's refusal (texts: invention, no public source)."""
     sp = st["self_protection"]
     if not sp.get("enabled"):
         return None
     if password is None:
         return (403, "Forbidden - self protection is enabled, password required", [])
     if hashlib.sha256(password.encode()).hexdigest() != sp.get("password_sha256"):
-        log("Warning", 2, "Self-protection: authentication failed for a local command",
-            "dsa/SelfProtect.cpp:77:DsaCore::CSelfProtect::Authenticate")
         return (403, "Forbidden - self protection authentication failed", [])
     return None
 
 
 def diag_package(st):
+    # `dsa_control -d` writes a package under /var/opt/ds_agent/diag (DOMAIN.md); name and content: invention
     name = os.path.join(DIAG, time.strftime("%Y-%m-%d_%H-%M-%S_") + socket.gethostname() + ".zip")
     try:
         with zipfile.ZipFile(name, "w", zipfile.ZIP_DEFLATED) as z:
             for f in sorted(os.listdir(DIAG)):
                 if f.startswith("ds_agent") and ".log" in f:
                     z.write(os.path.join(DIAG, f), "diag/" + f)
-            red = json.loads(json.dumps(st))
-            for p in ("dsm_proxy", "relay_proxy"):
-                if red[p].get("password"):
-                    red[p]["password"] = "********"
-            red["self_protection"]["password_sha256"] = "********"
-            z.writestr("dsa_core/ds_agent.config", json.dumps(red, indent=1))
     except OSError as e:
         return 500, "Internal Server Error", ["Error: %s" % e]
     return 200, "OK", ["Diagnostic package: %s" % name]
 
 
 # -------------------------------------------------------------------------------- dsa_query answers
+# E10: GetAgentStatus opens with an index of field names ("AgentStatus.13: driverHooked",
+# "AgentStatus.15: driverState"); the other names of the index are invention (padding to the public positions).
 AGENT_STATUS_INDEX = ["dsaCoreRunning", "configurationLoaded", "amRunning", "wrsRunning", "fwRunning",
                       "dpiRunning", "imRunning", "liRunning", "acRunning", "heartbeatEnabled",
-                      "commandChannelReady", "relayClientReady", "filterDriverOnline", "driverHooked"]
+                      "commandChannelReady", "relayClientReady", "filterDriverOnline", "driverHooked",
+                      "driverChecked", "driverState"]
 
 
 def agent_state(st):
+    """AgentStatus.agentState: 'green' is public (E10, E4); the other colours are the lab's choice (invention)."""
     if not st["activated"]:
         return "gray"
     if st["last_result"] == "ok" and time.time() - st["last_session"] <= 3 * HB_INTERVAL + 5:
@@ -436,31 +475,28 @@ def query(st, cmd):
     now = int(time.time())
     if cmd == "GetAgentStatus":
         lines = ["AgentStatus.%d: %s" % (i, k) for i, k in enumerate(AGENT_STATUS_INDEX)]
-        host = ""
+        url = ""
         if st["dsm_url"]:
-            h, p = parse_dsm_url(st["dsm_url"])
-            host = "https://%s:%d/" % (h, p)
-        kv = [("agentState", agent_state(st)), ("activated", "true" if st["activated"] else "false"),
-              ("agentGUID", st["agent_guid"]), ("dsmUrl", host), ("dsmDN", st["dsm_dn"]),
-              ("agentCertHash", st["cert_hash"]), ("currentTime", str(now)),
+            # E10/E11: the endpoint the agent talks to, https://HOST:PORT/; for a cloud-style tenant the
+            # numbered regional host the manager handed out, not the activation host
+            url = https_url(st.get("endpoint") or st["dsm_url"])
+        # Only keys public output shows (E10, E12): no 'activated', 'selfProtection', proxies or version keys.
+        kv = [("agentState", agent_state(st)), ("auStatus", "2"), ("currentTime", str(now)),
+              ("driverChecked", "7"), ("driverHooked", "7"),
               ("lastAgentToManagerSession", str(st["last_session"])),
-              ("heartbeatInterval", str(HB_INTERVAL)),
-              ("dsmProxy", st["dsm_proxy"]["url"]), ("relayProxy", st["relay_proxy"]["url"]),
-              ("selfProtection", "on" if st["self_protection"]["enabled"] else "off"),
-              ("agentVersion", VERSION)]
+              ("dsmUrl", url), ("dsmDN", st["dsm_dn"]), ("agentCertHash", st["cert_hash"])]
         return lines + ["AgentStatus.%s: %s" % kv_ for kv_ in kv]
     if cmd == "GetComponentInfo":
+        # E12: "Component.AM.mode: on"; the other components' lines follow its form (invention)
         comps = [("AM", "on"), ("WRS", "off"), ("FW", "off"), ("DPI", "off"), ("IM", "off"), ("LI", "off"),
                  ("AC", "off")]
-        lines = ["Component.%d: %s" % (i, c) for i, (c, _m) in enumerate(comps)]
-        for c, m in comps:
-            lines += ["Component.%s.mode: %s" % (c, m), "Component.%s.version: %s" % (c, VERSION)]
-        return lines
+        return ["Component.%s.mode: %s" % (c, m) for c, m in comps]
     if cmd == "GetPluginVersion":
+        # E12: "PluginVersion.core: <version>"; the other plugins' lines follow its form (invention)
         plugins = ["core", "am", "fw", "dpi", "im", "li", "wrs", "ac"]
-        lines = ["PluginVersion.%d: %s" % (i, p) for i, p in enumerate(plugins)]
-        return lines + ["PluginVersion.%s: %s" % (p, VERSION.replace("-", ".")) for p in plugins]
+        return ["PluginVersion.%s: %s" % (p, VERSION.replace("-", ".")) for p in plugins]
     if cmd == "GetHostInfo":
+        # invention: no public GetHostInfo output was found
         return ["HostInfo.hostname: %s" % socket.gethostname(), "HostInfo.platform: Debian_12",
                 "HostInfo.arch: x86_64"]
     return None
@@ -499,7 +535,7 @@ def handle_command(req):
                 user, dummy, password = req["cred"].partition(":")
                 st[which]["user"], st[which]["password"] = user, password
             save_state(st)
-        log("dsa.Config", 5, "%s set to '%s'" % (which, st[which]["url"]), "dsa/Config.lua:61:(null)")
+        log("dsa.Config", 5, "%s set to '%s'" % (which, st[which]["url"]), "dsa/Config.lua:61:(null)")   # invention
         return {"status": 200, "reason": "OK"}
     if op == "activate":
         s, r, lines = activate(st, req["url"], req.get("params", {}), req.get("retries", 30),
@@ -515,14 +551,13 @@ def handle_command(req):
             if req["value"] == 1:
                 if not pw:
                     return {"status": 400, "reason": "Bad Request",
-                            "lines": ["Error: a password (-p) is required to enable self-protection"]}
+                            "lines": ["Error: a password (-p) is required to enable self-protection"]}   # invention
                 st["self_protection"] = {"enabled": True,
                                          "password_sha256": hashlib.sha256(pw.encode()).hexdigest()}
             else:
                 st["self_protection"] = {"enabled": False, "password_sha256": ""}
             save_state(st)
-        log("dsa.SelfProtect", 5, "Self-protection %s" % ("enabled" if req["value"] else "disabled"),
-            "dsa/SelfProtect.cpp:40:DsaCore::CSelfProtect::Set")
+        # no log line: self-protection shows only through the CLI's refusals (no public log text either)
         s, r, lines = 200, "OK", []
     else:
         return {"lines": ["Error: unknown operation"], "rc": 1}
@@ -538,7 +573,10 @@ class ControlHandler(socketserver.StreamRequestHandler):
             resp = {"lines": ["Error: %s" % e], "rc": 1}
             log("Error", 1, "control: %s" % traceback.format_exc().splitlines()[-1],
                 "dsa/Control.cpp:90:DsaCore::CControl::Dispatch")
-        self.wfile.write((json.dumps(resp) + "\n").encode())
+        try:
+            self.wfile.write((json.dumps(resp) + "\n").encode())
+        except OSError:
+            pass   # the CLI went away (killed while it waited): the daemon carries on
 
 
 class ThreadingUnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -555,6 +593,7 @@ class AgentHTTPSHandler(socketserver.BaseRequestHandler):
         except (ssl.SSLError, OSError) as e:
             why = "peer closed connection" if ("EOF" in str(e) or isinstance(e, ConnectionError)
                                                or "timed out" in str(e)) else _ssl_reason(e)
+            # E1: "CHTTPServer::AcceptSSL(<IP>:<PORT>) - BIO_do_handshake() failed - peer closed connection."
             log("Error", 1, "CHTTPServer::AcceptSSL(%s) - BIO_do_handshake() failed - %s." % (peer, why),
                 "http/HTTPServer.cpp:246:DsaCore::CHTTPServer::AcceptSSL")
             return
@@ -566,8 +605,10 @@ class AgentHTTPSHandler(socketserver.BaseRequestHandler):
                     break
                 data += chunk
             first = data.split(b"\r\n", 1)[0].decode(errors="replace")
-            log("Cmd", 5, "Request from %s: %s" % (peer, first), "http/HTTPServer.cpp:301:DsaCore::CHTTPServer::Read")
+            log("Cmd", 5, "Request from %s: %s" % (peer, first),
+                "http/HTTPServer.cpp:301:DsaCore::CHTTPServer::Read")   # invention
             # Manager-initiated commands need a manager certificate the lab does not simulate: 400 OK.
+            # E1: "Respond() - sending status line of 'HTTP/1.1 400 OK'"
             log("Cmd", 5, "Respond() - sending status line of 'HTTP/1.1 400 OK'",
                 "http/HTTPServer.cpp:369:DsaCore::CHTTPServer::Respond")
             tls.sendall(b"HTTP/1.1 400 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
@@ -602,10 +643,16 @@ def heartbeat_loop():
 
 def main():
     global SERVER_CTX
+    # SIGTERM first: a stop that comes while the daemon is still starting must end it cleanly (exit 0), so
+    # that `systemctl stop` always leaves the unit inactive, never failed.
+    import signal
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
     os.makedirs(CORE, exist_ok=True)
     os.makedirs(DIAG, exist_ok=True)
     threading.current_thread().name = "Main"
-    log("Info", 5, "Deep Security Agent %s starting (pid %d)" % (VERSION, PID), "dsa/Main.cpp:88:main")
+    log("Info", 5, "Deep Security Agent %s starting (pid %d)" % (VERSION, PID), "dsa/Main.cpp:88:main")   # invention
     if not os.path.exists(CONFIG):
         save_state(STATE)
     SERVER_CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -622,17 +669,15 @@ def main():
         threading.Thread(target=target, name=name, daemon=True).start()
     log("Info", 5, "Listening on port %d; heartbeat interval %d s; state %s" % (
         LISTEN_PORT, HB_INTERVAL, "activated" if STATE["activated"] else "not activated (bootstrap certificate)"),
-        "dsa/Main.cpp:131:main")
-    import signal
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    done.wait()
-    log("Info", 5, "Deep Security Agent stopping", "dsa/Main.cpp:160:main")
+        "dsa/Main.cpp:131:main")   # invention
+    while not done.wait(1):
+        pass
+    log("Info", 5, "Deep Security Agent stopping", "dsa/Main.cpp:160:main")   # invention
     try:
         os.unlink(SOCK)
     except OSError:
         pass
+    os._exit(0)   # no interpreter shutdown with threads still blocked in sockets: the stop is immediate
 
 
 if __name__ == "__main__":

@@ -1,17 +1,26 @@
 # dsa_control: the dsa.fleet lab's simulator of the Deep Security Agent control CLI (stdlib only).
 # It talks to the local ds_agent service; when the service does not answer it prints
-# "couldn't connect to ...", as the real one does.  Status lines follow the real CLI:
+# "couldn't connect to ...", as the real one does.  Every printed string is traced in tests/lab/EVIDENCE.md
+# (E<n> comments; "invention" where no public text exists).  Status lines follow the real CLI (E6, E7):
 #   HTTP Status: 200 - OK
 #   HTTP Status: 400 - OK  + Error: activation was not successful. ...
 #   HTTP Status: 403 - Forbidden - reset agent first
 #   HTTP Status: 403 - Forbidden - untrusted peer.
 #   HTTP Status: 403 - Forbidden - activate agent first
+# `-a` prints first "Activation will be re-attempted N time(s) in case of failure" (E4, E6), stamped like a log
+# line on 20.x agents ("YYYY-MM-DD HH:MM:SS.ffffff [+HHMM]: ...", E3), and then waits for the agent, ignoring
+# SIGTERM (E17): against an unreachable manager it blocks (the agent's connect waits as long as the OS lets it, then
+# retries --max-dsm-retries times every --dsm-retry-interval seconds); only SIGKILL ends it sooner.
+import datetime
 import json
+import os
+import signal
 import socket
 import sys
 
 SOCK = "/var/opt/ds_agent/dsa_core/ds_agent.sock"
 
+# invention: the real help text is not reproduced (its options are from DOMAIN.md)
 USAGE = """Usage: dsa_control [-a <str>] [-b] [-c <str>] [-d] [-g <str>] [-s <num>] [-m] [-p <str>] [-r] [-R <str>]
                    [-t <num>] [-u <str>] [-w <str>] [-x <str>] [-y <str>] [--buildBaseline] [--scanForChanges]
                    [--max-dsm-retries <num>] [--dsm-retry-interval <num>] [Additional activation arguments]
@@ -39,6 +48,22 @@ ACT_KEYS = {"tenantid": "tenantID", "token": "token", "policyid": "policyid", "p
             "displayname": "displayname", "externalid": "externalid"}
 
 
+def generation():
+    try:
+        with open("/opt/ds_agent/version.txt") as f:
+            return int(f.read().strip().split(".")[0])
+    except (OSError, ValueError):
+        return 20
+
+
+def stamped(text):
+    """20.x: 'YYYY-MM-DD HH:MM:SS.ffffff [+HHMM]: text' (E3); 10.x: the text alone (E4)."""
+    if generation() < 20:
+        return text
+    now = datetime.datetime.now().astimezone()
+    return "%s [%s]: %s" % (now.strftime("%Y-%m-%d %H:%M:%S.%f"), now.strftime("%z"), text)
+
+
 def usage(msg=None):
     if msg:
         print("Error: " + msg)
@@ -51,6 +76,7 @@ def send(req):
     try:
         s.connect(SOCK)
     except OSError as e:
+        # "couldn't connect to" is public (DOMAIN.md, E7); the rest of the line is invention
         print("Error: couldn't connect to the agent service ds_agent (%s): %s" % (SOCK, e.strerror or e))
         sys.exit(1)
     s.sendall((json.dumps(req) + "\n").encode())
@@ -69,7 +95,7 @@ def send(req):
 
 def show(resp):
     if resp.get("status") is not None:
-        print("HTTP Status: %d - %s" % (resp["status"], resp["reason"]))
+        print("HTTP Status: %d - %s" % (resp["status"], resp["reason"]), flush=True)
     for line in resp.get("lines", []):
         print(line)
     if resp.get("rc") is not None:
@@ -152,8 +178,13 @@ def main(argv):
     if "-r" in opts:
         rc |= show(send({"op": "reset", "password": password}))
     if "-a" in opts:
-        rc |= show(send({"op": "activate", "url": opts["-a"], "params": params, "retries": retries,
-                         "interval": interval, "password": password}))
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)   # as the real CLI does (E17)
+        print(stamped("Activation will be re-attempted %d time(s) in case of failure" % retries), flush=True)
+        resp = send({"op": "activate", "url": opts["-a"], "params": params, "retries": retries,
+                     "interval": interval, "password": password})
+        if resp.get("status") == 200:
+            print(stamped("dsa_control"), flush=True)   # E4: printed before the status line of a success
+        rc |= show(resp)
     if "-m" in opts:
         rc |= show(send({"op": "heartbeat", "password": password}))
     if "-d" in opts:

@@ -1,5 +1,6 @@
 # dsa_query: the dsa.fleet lab's simulator of the Deep Security Agent query CLI (stdlib only).
-# Output: one "Prefix.key: value" per line, an index block first (e.g. "AgentStatus.13: driverHooked").
+# Output: one "Prefix.key: value" per line, an index block first (e.g. "AgentStatus.13: driverHooked", E10).
+# Which keys it prints, and their sources, is in the daemon (ds_agent.py, query()) and tests/lab/EVIDENCE.md.
 import json
 import socket
 import sys
@@ -23,6 +24,7 @@ def main(argv):
         else:
             i += 1
     if cmd not in COMMANDS:
+        # invention: the real usage text is not reproduced
         print("Usage: dsa_query -c <command> [-r <argument>]")
         print("Commands: " + ", ".join(COMMANDS))
         return 2
@@ -30,6 +32,7 @@ def main(argv):
     try:
         s.connect(SOCK)
     except OSError as e:
+        # "couldn't connect to" is public (DOMAIN.md, E7); the rest of the line is invention
         print("Error: couldn't connect to the agent service ds_agent (%s): %s" % (SOCK, e.strerror or e))
         return 1
     s.sendall((json.dumps({"op": "query", "command": cmd}) + "\n").encode())
