@@ -169,7 +169,7 @@ def host_options(name, opts):
     unknown = set(opts) - {"agent", "utc_offset", "tenant"}
     if unknown:
         sys.exit("lab: host %s: unknown option(s) %s (known: agent, utc_offset, tenant)" % (name, sorted(unknown)))
-    gen = str(opts.get("agent", DEFAULT_GENERATION)).split(".")[0]
+    gen = str(opts.get("agent", DEFAULT_GENERATION)).split(".", 1)[0]
     if gen not in AGENT_VERSIONS:
         sys.exit("lab: host %s: agent must be one of %s" % (name, ", ".join(sorted(AGENT_VERSIONS))))
     off = str(opts.get("utc_offset", "+0000"))

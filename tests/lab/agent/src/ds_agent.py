@@ -53,7 +53,7 @@ LOG_KEEP = int(os.environ.get("DSA_LOG_KEEP", "5"))
 LISTEN_PORT = int(os.environ.get("DSA_LISTEN_PORT", "4118"))
 
 try:
-    GENERATION = int(VERSION.split(".")[0])
+    GENERATION = int(VERSION.split(".", 1)[0])
 except ValueError:
     GENERATION = 20
 PID = os.getpid()

@@ -13,7 +13,6 @@
 # retries --max-dsm-retries times every --dsm-retry-interval seconds); only SIGKILL ends it sooner.
 import datetime
 import json
-import os
 import signal
 import socket
 import sys
@@ -51,7 +50,7 @@ ACT_KEYS = {"tenantid": "tenantID", "token": "token", "policyid": "policyid", "p
 def generation():
     try:
         with open("/opt/ds_agent/version.txt") as f:
-            return int(f.read().strip().split(".")[0])
+            return int(f.read().strip().split(".", 1)[0])
     except (OSError, ValueError):
         return 20
 
