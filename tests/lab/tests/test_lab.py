@@ -156,6 +156,7 @@ def test_inventory_groups_by_fault_and_ansible_ping(fleet):
     p = subprocess.run([ansible, "healthy:fault_agent_service_down", "-i", INVENTORY, "-m", "ping", "-o"],
                        capture_output=True, text=True, check=False, timeout=120, env=env)
     assert p.returncode == 0, p.stdout + p.stderr
+
     def faulty(entry):
         return entry.get("faults") if isinstance(entry, dict) else [f for f in entry if f != "healthy"]
     healthy = [n for n, entry in SPEC["hosts"].items() if not faulty(entry)]
