@@ -201,8 +201,6 @@ def _instant(line):
     return naive.replace(tzinfo=datetime.timezone(offset))
 
 
-@pytest.mark.xfail(reason='needs the 20.x stamp parsing of the log scanner (issue 12 item 2, the realworld '
-                          'helper\'s work): since/first_seen must keep and compare the bracketed offset', strict=False)
 def test_since_with_offset_selects_the_right_lines(fleet):
     """A 20.x log written at +0700 on a host whose clock zone is now UTC: `since` compares instants."""
     needle = 'Unable to reach a manager.'
