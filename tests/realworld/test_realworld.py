@@ -199,8 +199,8 @@ def test_case(case, tmp_path, ds_agent_process):
             assert elapsed <= spec['max_seconds'], 'took %.1f s' % elapsed
         for flag, count in (spec.get('expect_calls') or {}).items():
             runs = [c for c in calls(agent_dir) if flag in c]
-            assert len(runs) == count, '%s: dsa_control %s ran %d times: %r' % (case, flag, len(runs),
-                                                                                   calls(agent_dir))
+            message = '%s: dsa_control %s ran %d times: %r' % (case, flag, len(runs), calls(agent_dir))
+            assert len(runs) == count, message
     except AssertionError:
         if spec.get('pending'):
             pytest.xfail('pending: %s' % spec['pending'])
