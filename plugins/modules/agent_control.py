@@ -19,10 +19,10 @@ description:
   - Activation always passes C(--max-dsm-retries) and C(--dsm-retry-interval), so that a manager that
     cannot be reached fails in bounded time instead of blocking for hours (the agent's own defaults are
     30 retries, 300 seconds apart).
-  - A C(dsa_control) run is bounded by O(timeout) (SIGTERM, then SIGKILL 5 seconds later: a real C(dsa_control -a)
-    that cannot reach its manager ignores SIGTERM). A run that timed out fails saying so, with the seconds and the
-    CLI's last words, and names the network cause the probes of the manager point to (RV(cause),
-    RV(timeout_evidence)).
+  - A C(dsa_control) run is bounded by O(timeout) (SIGTERM, then SIGKILL 5 seconds later, since a real
+    C(dsa_control -a) that cannot reach its manager ignores SIGTERM). A run that timed out fails saying so,
+    with the seconds and the last line the CLI printed, and names the network cause the probes of the
+    manager point to (RV(cause), RV(timeout_evidence)).
   - "The outcome is decided from the status line C(dsa_control) prints (C(HTTP Status: 200 - OK) and the
     error texts after it), never from its exit code alone. A failure carries the cause id in RV(cause)
     and in its message (see the collection's docs/causes.md)."
