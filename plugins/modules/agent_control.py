@@ -232,6 +232,14 @@ timeout_evidence:
   type: list
   elements: str
   sample: ["tcp 127.0.0.1:1 direct: refused after 0 ms - Connection refused"]
+heartbeat_age:
+  description:
+    - With O(state=heartbeat), when C(dsa_control -m) was refused with C(403 - Forbidden - untrusted peer.) while
+      the agent's last session with its manager is under an hour old, its age in seconds; the manager still
+      accepts the agent then (a forced heartbeat can be refused by the agent itself), so RV(cause) stays null.
+  returned: in that case
+  type: int
+  sample: 401
 activated:
   description: Whether the agent is activated after the run (predicted in check mode).
   returned: when O(state=activated) or O(state=reset)
@@ -257,6 +265,8 @@ from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control,
 GATHER_TIMEOUT = 30
 #: Seconds the network probes get after a dsa_control run timed out (to name the cause).
 PROBE_TIMEOUT = 5
+#: A last session with the manager younger than this says the manager accepts the agent.
+FRESH_SESSION_SECONDS = 3600
 
 
 class ControlError(Exception):
@@ -508,11 +518,19 @@ class AgentControl(_control.ControlRun):
                          control_timeout(self.params))
         except ControlError as error:
             manager_url = None
-            if error.result.get('timed_out'):
+            if error.result.get('timed_out') or error.result['cause'] == 'untrusted_peer':
                 agent = _agent.gather_agent(self.run_command, self.params['agent_dir'], self.params['data_dir'],
                                             GATHER_TIMEOUT)
                 self.agent = agent
                 manager_url = _endpoint.normalize_manager_url(agent.get('manager_url'))
+                age = agent.get('heartbeat_age')
+                if error.result['cause'] == 'untrusted_peer' and age is not None and age <= FRESH_SESSION_SECONDS:
+                    # Seen live (tests/realworld/FINDINGS.md): a forced heartbeat answered "403 - Forbidden -
+                    # untrusted peer." by the agent's own listener while its sessions with the manager were fine.
+                    self.fail('heartbeat (dsa_control -m) failed: %s; but the agent\'s last session with its '
+                              'manager is %d seconds old, so the manager still accepts it (a forced heartbeat can be '
+                              'refused locally); not reported as untrusted_peer' % (error, age), None,
+                              heartbeat_age=age)
             self.control_failed('heartbeat (dsa_control -m)', error, manager_url)
         self.exit(None, None, 'heartbeat succeeded')
 
