@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _dsa_cli, _host, _layout, _records
+from ansible_collections.dsa.fleet.plugins.module_utils import _agentproxy, _dsa_cli, _host, _layout, _records
 from ansible_collections.dsa.fleet.plugins.module_utils._redact import redact_userinfo
 
 _GUID = re.compile(r'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}')
@@ -120,7 +120,8 @@ def gather_agent(run_command, agent_dir=_layout.DEFAULT_AGENT_DIR, data_dir=_lay
         'cert_hash': cert_hash,
         'activation': activation_record_for(data_dir, cert_hash) if is_activated(status) else None,
         'heartbeat_age': heartbeat_age(status),
-        'proxies': _records.proxies_from_record(_records.read_proxy_record(data_dir)),
+        'proxies': _agentproxy.agent_proxies(status, data_dir,
+                                             _records.proxies_from_record(_records.read_proxy_record(data_dir))),
         'disk': _host.disk_info(data_dir),
         'platform': _host.platform_info(),
         'status': status,

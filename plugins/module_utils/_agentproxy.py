@@ -31,27 +31,32 @@ import os
 import re
 import zipfile
 
+from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint
+
 #: Members of a diagnostic package read here, and the most read of each.
 PACKAGE_MEMBERS = ('Agent/proxyInfo.json', 'Agent/AgentStatus.xml')
 MAX_MEMBER_BYTES = 1024 * 1024
 #: A package bigger than this is not opened (they are tens of MB; this only guards against odd files).
 MAX_PACKAGE_BYTES = 4 * 1024 * 1024 * 1024
 
-_PROXY_URL = re.compile(r'^(?:(?:https?|dsm_proxy|relay_proxy)://)?(?:[^@/\s]*@)?'
-                        r'(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d{1,5})/?$')
+_CREDENTIALS = re.compile(r'(://)[^/@\s]*@')
 _XML_ATTR = r'''\b%s\s*=\s*(?:'([^']*)'|"([^"]*)")'''
 
 
 def normalize_proxy(url):
     """``http://host:port/`` for a proxy URL in any form the agent shows (``dsm_proxy://h:p``,
-    ``http://h:p``, ``h:p``); credentials in it are dropped. None when it is empty or not a proxy URL."""
-    match = _PROXY_URL.match((url or '').strip())
-    if not match:
+    ``http://h:p``, ``h:p``); credentials in it are dropped. None when it is empty or not a proxy URL.
+    Parsing is _endpoint's (the collection's one URL parser)."""
+    text = (url or '').strip() if isinstance(url, str) else ''
+    if not text:
         return None
-    port = int(match.group('port'))
-    if not 0 < port < 65536:
+    if '://' not in text:
+        text = 'http://' + text
+    try:
+        parsed = _endpoint.parse_proxy_url(_CREDENTIALS.sub(r'\1', text))
+    except (ValueError, TypeError):
         return None
-    return 'http://%s:%d/' % (match.group('host').lower(), port)
+    return 'http://%s/' % _endpoint.format_host_port(parsed['host'], parsed['port'])
 
 
 def _bool(value):

@@ -21,7 +21,7 @@ import tempfile
 from ansible_collections.dsa.fleet.plugins.module_utils import _dsa_cli, _layout
 
 #: What a result says of the last dsa_control run (all None until one ran).
-LAST_KEYS = ('cause', 'status_line', 'http_status', 'message')
+LAST_KEYS = ('cause', 'status_line', 'http_status', 'message', 'timed_out')
 
 
 class ControlRun(object):
@@ -84,7 +84,7 @@ class ControlRun(object):
         if result['ok']:
             return result, None
         if result['timed_out'] and result['http_status'] is None:
-            return result, 'dsa_control timed out after %d seconds' % timeout
+            return result, result['message'] or 'dsa_control timed out after %d seconds' % timeout
         return result, result['message'] or 'dsa_control printed no status line (rc=%s)' % result['rc']
 
 

@@ -313,13 +313,16 @@ def _network_findings(agent, reach, log_causes, found):
                       [_probe_evidence(p) for p in direct + via_proxy])
             return 'proxy_auth_failed'
         if reach.get('proxy_ok'):
-            if 'proxy_auth_failed' in log_causes:
-                # The given credentials pass the proxy, the agent's own are refused: fix the agent's.
+            proxies = (agent or {}).get('proxies') or {}
+            failing = not _heartbeat_fresh(agent) or 'heartbeat_failing' in log_causes
+            if 'proxy_auth_failed' in log_causes and failing:
+                # The given credentials pass the proxy while the agent cannot reach its manager: its own
+                # credentials are refused, fix them. (The 407 line has inferred wording: it only names the
+                # credentials; the probe and the agent's failing contact are what show the cause.)
                 found.add('proxy_auth_failed', 'The proxy refuses the agent\'s credentials (HTTP 407); the path '
                           'through the proxy to %s works with the credentials given to the probe.' % target,
                           [_probe_evidence(p) for p in direct + via_proxy] + log_causes['proxy_auth_failed'])
                 return 'proxy_auth_failed'
-            proxies = (agent or {}).get('proxies') or {}
             if proxies.get('manager_proxy'):
                 return None
             found.add('proxy_required', 'The manager %s is reachable only through the proxy, and the agent '

@@ -16,7 +16,9 @@ __metaclass__ = type
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from collections import namedtuple
 
 from ansible_collections.dsa.fleet.plugins.module_utils import _layout
@@ -55,7 +57,7 @@ TIMEOUT_RCS = (124, 137)   # coreutils timeout: 124 timed out, 128+9 killed afte
 KILL_GRACE = 5             # seconds between TERM and KILL
 
 _QUERY_LINE = re.compile(r'^\s*([A-Za-z][\w-]*)\.([^:\s][^:]*?)\s*:\s?(.*?)\s*$')
-_HTTP_STATUS = re.compile(r'HTTP\s+Status:\s*(\d{3})\b[^\r\n]*', re.IGNORECASE)
+_HTTP_STATUS = re.compile(r'HTTP\s+Status:\s*(\d{3})\b(?:(?!HTTP\s+Status:)[^\r\n])*', re.IGNORECASE)
 
 # --------------------------------------------------------------------------------------------
 # Finding and running programs
@@ -93,35 +95,73 @@ def to_text(value):
     return value.replace('\x00', '')
 
 
+def timed_out(rc, elapsed, timeout):
+    """Did a run bounded by ``timeout`` seconds end because of it?
+
+    Whatever ended it: coreutils ``timeout`` (124; 137 when the program ignored SIGTERM and had to be
+    killed: a real ``dsa_control -a`` against an unreachable manager does, tests/realworld case 28), or a
+    signal (rc -9/-15 from Python, 137/143 from a shell) once the time was up. A program that ends on its
+    own with an error before the time is up did not time out.
+    """
+    if rc in TIMEOUT_RCS:
+        return True
+    return elapsed >= timeout and rc != 0
+
+
 def run(run_command, args, timeout=DEFAULT_TIMEOUT):
     """Run ``args`` (a list) bounded by ``timeout`` seconds; return a CommandResult.
 
     With coreutils ``timeout`` on the host, the command goes through ``run_command``
-    (``module.run_command``-compatible) wrapped as ``timeout -k 5 T ...``. Without it, the
-    command runs in our own subprocess with a timeout. Never raises for a failing command.
+    (``module.run_command``-compatible) wrapped as ``timeout -k 5 T ...`` (SIGTERM after T seconds,
+    SIGKILL 5 seconds later to the whole process group). Without it, the command runs in our own
+    subprocess, in its own process group, killed the same way. Never raises for a failing command.
     """
     args = [str(a) for a in args]
     timeout = max(1, int(timeout or DEFAULT_TIMEOUT))
     wrapper = find_program('timeout')
     if wrapper:
+        started = time.time()
         try:
             rc, out, err = run_command([wrapper, '-k', str(KILL_GRACE), str(timeout)] + args)
         except (OSError, ValueError) as exc:
             return CommandResult(127, '', to_text(str(exc)), False)
-        return CommandResult(rc, to_text(out), to_text(err), rc in TIMEOUT_RCS)
+        return CommandResult(rc, to_text(out), to_text(err), timed_out(rc, time.time() - started, timeout))
     return _run_subprocess(args, timeout)
 
 
-def _run_subprocess(args, timeout):
-    """Fallback runner without coreutils ``timeout``: stdlib subprocess with a timeout."""
+def _kill_group(proc, sig):
+    """Send ``sig`` to the process group of ``proc`` (its own, see _run_subprocess); ignore a gone one."""
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        return CommandResult(124, to_text(exc.stdout), to_text(exc.stderr), True)
+        os.killpg(proc.pid, sig)
+    except (OSError, AttributeError):
+        try:
+            proc.send_signal(sig)
+        except OSError:
+            pass
+
+
+def _run_subprocess(args, timeout):
+    """Fallback runner without coreutils ``timeout``: our own process group, SIGTERM at ``timeout``,
+    SIGKILL KILL_GRACE seconds later (a program that ignores SIGTERM still ends)."""
+    try:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
     except (OSError, ValueError) as exc:
         return CommandResult(127, '', to_text(str(exc)), False)
-    return CommandResult(proc.returncode, to_text(proc.stdout), to_text(proc.stderr), False)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return CommandResult(proc.returncode, to_text(out), to_text(err), False)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc, signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc, signal.SIGKILL)
+        try:
+            out, err = proc.communicate(timeout=KILL_GRACE)
+        except subprocess.TimeoutExpired:   # a grandchild still holds the pipes: give up on them
+            out, err = b'', b''
+    return CommandResult(124, to_text(out), to_text(err), True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,7 +223,9 @@ def parse_control_output(text):
     with no known meaning such as ``400 - Bad Request``). Secrets are redacted from the texts.
     """
     text = to_text(text)
-    match = _HTTP_STATUS.search(text)
+    # The last status line is the answer (a deployment script's output holds the 200 of its reset first).
+    matches = list(_HTTP_STATUS.finditer(text))
+    match = matches[-1] if matches else None
     http_status = int(match.group(1)) if match else None
     status_line = redact_text(match.group(0).strip()) if match else None
     cause = None
@@ -315,10 +357,19 @@ def run_control(run_command, agent_dir, args, timeout=DEFAULT_TIMEOUT):
     result = run(run_command, [path] + list(args), timeout)
     parsed = parse_control_output(result.out + '\n' + result.err)
     if result.timed_out and parsed['http_status'] is None:
-        parsed['message'] = 'dsa_control timed out after %s seconds' % timeout
+        # e.g. "Activation will be re-attempted 30 time(s) in case of failure", then nothing.
+        last = _last_line(result.out + '\n' + result.err)
+        parsed['message'] = 'dsa_control timed out after %s seconds%s' % (
+            timeout, ' (its last words: %s)' % last if last else '')
     parsed.update({'rc': result.rc, 'timed_out': result.timed_out,
                    'cmd': redact_args([path] + list(args))})
     return parsed
+
+
+def _last_line(text):
+    """Last non-empty line of ``text``, redacted and cut, or None."""
+    lines = [line.strip() for line in to_text(text).splitlines() if line.strip()]
+    return _cut(redact_text(lines[-1]), 256) if lines else None
 
 
 def query(run_command, agent_dir, command='GetAgentStatus', timeout=DEFAULT_TIMEOUT):

@@ -19,6 +19,10 @@ description:
   - Activation always passes C(--max-dsm-retries) and C(--dsm-retry-interval), so that a manager that
     cannot be reached fails in bounded time instead of blocking for hours (the agent's own defaults are
     30 retries, 300 seconds apart).
+  - A C(dsa_control) run is bounded by O(timeout) (SIGTERM, then SIGKILL 5 seconds later, since a real
+    C(dsa_control -a) that cannot reach its manager ignores SIGTERM). A run that timed out fails saying so,
+    with the seconds and the last line the CLI printed, and names the network cause the probes of the
+    manager point to (RV(cause), RV(timeout_evidence)).
   - "The outcome is decided from the status line C(dsa_control) prints (C(HTTP Status: 200 - OK) and the
     error texts after it), never from its exit code alone. A failure carries the cause id in RV(cause)
     and in its message (see the collection's docs/causes.md)."
@@ -213,6 +217,29 @@ message:
   returned: always
   type: str
   sample: "Error: activation was not successful. The manager may not be configured to allow agent-initiated activation, ..."
+timed_out:
+  description:
+    - The last C(dsa_control) run was ended by its time limit (whatever ended it, a real C(dsa_control -a)
+      ignores SIGTERM while it retries an unreachable manager); null when nothing ran.
+  returned: always
+  type: bool
+  sample: false
+timeout_evidence:
+  description:
+    - When C(dsa_control) timed out, what the network probes of the manager found; RV(cause) is then the
+      network cause they point to (C(manager_unreachable), C(dns_unresolvable), C(proxy_required) ...).
+  returned: when a dsa_control run timed out
+  type: list
+  elements: str
+  sample: ["tcp 127.0.0.1:1 direct: refused after 0 ms - Connection refused"]
+heartbeat_age:
+  description:
+    - With O(state=heartbeat), when C(dsa_control -m) was refused with C(403 - Forbidden - untrusted peer.) while
+      the agent's last session with its manager is under an hour old, its age in seconds; the manager still
+      accepts the agent then (a forced heartbeat can be refused by the agent itself), so RV(cause) stays null.
+  returned: in that case
+  type: int
+  sample: 401
 activated:
   description: Whether the agent is activated after the run (predicted in check mode).
   returned: when O(state=activated) or O(state=reset)
@@ -233,9 +260,13 @@ tenant_id:
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control, _diagnosis, _dsa_cli, _endpoint, _layout, _records
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control, _diagnosis, _dsa_cli, _endpoint, _layout, _probe, _records
 
 GATHER_TIMEOUT = 30
+#: Seconds the network probes get after a dsa_control run timed out (to name the cause).
+PROBE_TIMEOUT = 5
+#: A last session with the manager younger than this says the manager accepts the agent.
+FRESH_SESSION_SECONDS = 3600
 
 
 class ControlError(Exception):
@@ -309,6 +340,7 @@ class AgentControl(_control.ControlRun):
         if not agent['cli']['ok']:
             self.fail('the agent cannot be asked for its state: %s' % agent['cli']['error'],
                       agent['cli']['cause'])
+        self.agent = agent
         return agent
 
     def view(self, agent):
@@ -343,9 +375,35 @@ class AgentControl(_control.ControlRun):
             self.changed = True
         return result
 
-    def control_failed(self, what, error):
-        """Fail after a ControlError, with the cause and the agent's (or manager's) words."""
+    def timeout_cause(self, manager_url):
+        """After a dsa_control run that timed out: ``(cause, evidence)`` of the network cause the probes of
+        ``manager_url`` point to (through the agent's manager proxy too, when it has one), or ``(None,
+        [why not])``. A real ``dsa_control -a`` blocks, ignoring SIGTERM, when it cannot reach the manager."""
+        if not manager_url:
+            return None, []
+        agent = getattr(self, 'agent', None) or {}
+        proxy = (agent.get('proxies') or {}).get('manager_proxy')
+        try:
+            reach = _probe.gather_reachability(manager_url=manager_url, proxy=proxy, timeout=PROBE_TIMEOUT,
+                                               inbound_port=0)
+        except (ValueError, OSError) as exc:
+            return None, ['the probes of %s could not run: %s' % (manager_url, exc)]
+        cause, evidence = _diagnosis.network_cause(reach, agent)
+        if cause == 'proxy_auth_failed' and (agent.get('proxies') or {}).get('manager_proxy_auth'):
+            # The probe had no credentials; the agent has its own: a 407 here says nothing about them.
+            return None, evidence + ['the proxy asks for credentials; the agent has its own, not checked here']
+        if cause is None:
+            return None, ['the probes reach %s: the network is not why it timed out' % manager_url]
+        return cause, evidence
+
+    def control_failed(self, what, error, manager_url=None):
+        """Fail after a ControlError, with the cause and the agent's (or manager's) words. A run that timed
+        out fails naming the network cause the probes of ``manager_url`` point to."""
         cause = error.result['cause']
+        if error.result.get('timed_out') and not cause:
+            cause, evidence = self.timeout_cause(manager_url)
+            self.fail('%s failed: %s; %s' % (what, error, '; '.join(evidence) or 'no probe was made'), cause,
+                      timeout_evidence=evidence)
         hint = {
             'reset_required': '; set reset_if_needed=true to reset the agent and activate it again',
             'self_protection_enabled': '; give self_protection_password',
@@ -416,7 +474,9 @@ class AgentControl(_control.ControlRun):
                 self.reset()
                 self.activate()
         except ControlError as error:
-            self.control_failed('dsa_control %s' % ('-a' if self.actions[-1] == 'activate' else '-r'), error)
+            activating = self.actions[-1] == 'activate'
+            self.control_failed('dsa_control %s' % ('-a' if activating else '-r'), error,
+                                wanted_url if activating else None)
 
         agent = _agent.gather_agent(self.run_command, params['agent_dir'], params['data_dir'], GATHER_TIMEOUT)
         if agent['activated'] and agent['cert_hash'] and not _agent.is_bootstrap_hash(agent['cert_hash']):
@@ -457,7 +517,21 @@ class AgentControl(_control.ControlRun):
             self.control('heartbeat', _dsa_cli.heartbeat_args(password=self.params['self_protection_password']),
                          control_timeout(self.params))
         except ControlError as error:
-            self.control_failed('heartbeat (dsa_control -m)', error)
+            manager_url = None
+            if error.result.get('timed_out') or error.result['cause'] == 'untrusted_peer':
+                agent = _agent.gather_agent(self.run_command, self.params['agent_dir'], self.params['data_dir'],
+                                            GATHER_TIMEOUT)
+                self.agent = agent
+                manager_url = _endpoint.normalize_manager_url(agent.get('manager_url'))
+                age = agent.get('heartbeat_age')
+                if error.result['cause'] == 'untrusted_peer' and age is not None and age <= FRESH_SESSION_SECONDS:
+                    # Seen live (tests/realworld/FINDINGS.md): a forced heartbeat answered "403 - Forbidden -
+                    # untrusted peer." by the agent's own listener while its sessions with the manager were fine.
+                    self.fail('heartbeat (dsa_control -m) failed: %s; but the agent\'s last session with its '
+                              'manager is %d seconds old, so the manager still accepts it (a forced heartbeat can be '
+                              'refused locally); not reported as untrusted_peer' % (error, age), None,
+                              heartbeat_age=age)
+            self.control_failed('heartbeat (dsa_control -m)', error, manager_url)
         self.exit(None, None, 'heartbeat succeeded')
 
     def exit(self, before, after, msg):

@@ -215,27 +215,59 @@ heartbeat_age:
   type: int
   sample: 42
 proxies:
-  description: Agent proxies recorded by M(dsa.fleet.agent_proxy). URLs only; passwords are never returned.
+  description:
+    - The agent's own proxies, wherever they were set (by M(dsa.fleet.agent_proxy), Trend's deployment script
+      or the manager's policy), and where each value was read. URLs only; passwords are never returned.
+    - Sources, first that knows wins. The agent's status (C(AgentStatus.dsm_proxy) and
+      C(AgentStatus.relay_proxy) when C(dsa_query) prints them). The newest diagnostic package the agent
+      wrote (C(<data_dir>/diag/*.zip) made by C(dsa_control -d); its C(Agent/proxyInfo.json) and
+      C(Agent/AgentStatus.xml); no package is made here). The record M(dsa.fleet.agent_proxy) keeps.
   returned: always
   type: dict
-  sample: {manager_proxy: "http://proxy.example.com:3128/", manager_proxy_auth: true, relay_proxy: null, relay_proxy_auth: false}
+  sample: {manager_proxy: "http://proxy.example.com:3128/", manager_proxy_auth: true,
+           manager_proxy_source: "dsa.fleet record (agent_proxy)", manager_proxy_setting: null,
+           relay_proxy: null, relay_proxy_auth: false, relay_proxy_source: null, relay_proxy_setting: null,
+           heartbeat_proxy: null}
   contains:
     manager_proxy:
-      description: Proxy towards the manager (C(-x)); null when none recorded.
+      description: Proxy towards the manager (C(-x)), as C(http://HOST:PORT/); null when none is known.
       type: str
       sample: http://proxy.example.com:3128/
     manager_proxy_auth:
-      description: Credentials are set for the manager proxy (C(-u)).
+      description: Credentials are set for the manager proxy (C(-u)); null when the source does not tell.
       type: bool
       sample: true
+    manager_proxy_source:
+      description: Where RV(proxies.manager_proxy) was read (C(dsa_query AgentStatus.dsm_proxy),
+        C(diagnostic package PATH (Agent/proxyInfo.json)), C(dsa.fleet record (agent_proxy))); null when none.
+      type: str
+      sample: diagnostic package /var/opt/ds_agent/diag/1234567890.zip (Agent/proxyInfo.json)
+    manager_proxy_setting:
+      description: Who set it, as the diagnostic package says (C(Local command) for C(dsa_control), C(Config)
+        for the manager's policy); null when unknown.
+      type: str
+      sample: Local command
     relay_proxy:
-      description: Proxy towards the relays (C(-y)); null when none recorded.
+      description: Proxy towards the relays (C(-y)), as C(http://HOST:PORT/); null when none is known.
       type: str
       sample: http://proxy.example.com:3128/
     relay_proxy_auth:
-      description: Credentials are set for the relay proxy (C(-w)).
+      description: Credentials are set for the relay proxy (C(-w)); null when the source does not tell.
       type: bool
       sample: false
+    relay_proxy_source:
+      description: Where RV(proxies.relay_proxy) was read, like RV(proxies.manager_proxy_source).
+      type: str
+      sample: dsa.fleet record (agent_proxy)
+    relay_proxy_setting:
+      description: Who set the relay proxy, like RV(proxies.manager_proxy_setting).
+      type: str
+      sample: Config
+    heartbeat_proxy:
+      description: The proxy the agent's last heartbeat used (C(HBUsedProxy) of the diagnostic package); null
+        when unknown.
+      type: str
+      sample: http://proxy.example.com:3128/
 disk:
   description: Space on the file system of O(data_dir) (or of its nearest existing parent); null if it cannot be read.
   returned: always

@@ -173,6 +173,13 @@ message:
   returned: always
   type: str
   sample: "HTTP Status: 200 - OK"
+timed_out:
+  description:
+    - The last C(dsa_control) run was ended by its time limit (whatever ended it, a real C(dsa_control -a)
+      ignores SIGTERM while it retries an unreachable manager); null when nothing ran.
+  returned: always
+  type: bool
+  sample: false
 '''
 
 

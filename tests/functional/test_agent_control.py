@@ -8,7 +8,7 @@ import os
 import pytest
 
 from conftest import run_module
-from fakeagent import CONTROL, MANAGER_URL, calls, make_agent
+from fakeagent import NOW, CONTROL, MANAGER_URL, calls, make_agent
 
 LAB_URL = 'dsm://agents.workload.lab.example:443/'
 TOKEN = 'tok-$HOME-S3CRET'          # a "$" that must reach dsa_control unexpanded
@@ -121,7 +121,11 @@ def test_secrets_never_in_verbose_output(dirs):
 ])
 def test_failure_causes(dirs, state, flag, cause):
     agent_dir, data_dir = dirs
-    make_agent(agent_dir, state, control={flag: (CONTROL[cause], 1 if cause != 'activation_refused' else 0)})
+    # untrusted_peer: an agent whose last session is 2 hours old (with a fresh one the manager still accepts
+    # it and a forced heartbeat's 403 is not that cause: tests/realworld case 45).
+    status = {'lastAgentToManagerSession': str(NOW - 7200)} if cause == 'untrusted_peer' else None
+    make_agent(agent_dir, state, status=status,
+               control={flag: (CONTROL[cause], 1 if cause != 'activation_refused' else 0)})
     args = {'manager_url': LAB_URL, 'tenant_id': '1', 'token': TOKEN} if flag == '-a' else {'state': 'heartbeat'}
     result = control(agent_dir, data_dir, **args)
     assert result['_rc'] != 0 and result['failed'] is True, result['_stdout']

@@ -153,5 +153,7 @@ def test_proxies_from_record_without_secrets(dirs):
         json.dump(record, handle)
     result = gather(agent_dir, data_dir)
     assert result['proxies'] == {'manager_proxy': 'http://proxy.example.com:3128/', 'manager_proxy_auth': True,
-                                 'relay_proxy': None, 'relay_proxy_auth': False}
+                                 'relay_proxy': None, 'relay_proxy_auth': False,
+                                 'manager_proxy_source': 'dsa.fleet record (agent_proxy)', 'manager_proxy_setting': None,
+                                 'relay_proxy_source': None, 'relay_proxy_setting': None, 'heartbeat_proxy': None}
     assert 'abcdef' not in result['_stdout'] and 'svc' not in json.dumps(result['proxies'])

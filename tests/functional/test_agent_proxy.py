@@ -57,7 +57,10 @@ def test_set_then_not_changed(dirs):
 
     info = run_module('agent_info', {'agent_dir': agent_dir, 'data_dir': data_dir})
     assert info['proxies'] == {'manager_proxy': 'http://proxy.lab.example:3128/', 'manager_proxy_auth': True,
-                               'relay_proxy': 'http://proxy.lab.example:3128/', 'relay_proxy_auth': True}
+                               'relay_proxy': 'http://proxy.lab.example:3128/', 'relay_proxy_auth': True,
+                               'manager_proxy_source': 'dsa.fleet record (agent_proxy)', 'manager_proxy_setting': None,
+                               'relay_proxy_source': 'dsa.fleet record (agent_proxy)', 'relay_proxy_setting': None,
+                               'heartbeat_proxy': None}
 
     other = dict(BOTH)
     other['manager_proxy_password'] = 'another'

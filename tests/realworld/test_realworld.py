@@ -63,12 +63,16 @@ def ds_agent_process(tmp_path):
         proc.wait()
 
 
-def _answer(case, spec):
+def _crlf(text, crlf):
+    return text.replace('\r\n', '\n').replace('\n', '\r\n') if crlf else text
+
+
+def _answer(case, spec, crlf=False):
     """A fake agent answer from the case: a file name, or {file, rc, sleep, ignore_term}."""
     if isinstance(spec, str):
-        return read(case, spec)
+        return _crlf(read(case, spec), crlf)
     answer = dict(spec)
-    answer['text'] = read(case, answer.pop('file')) if answer.get('file') else answer.get('text', '')
+    answer['text'] = _crlf(read(case, answer.pop('file')) if answer.get('file') else answer.get('text', ''), crlf)
     return answer
 
 
@@ -80,8 +84,9 @@ def build_host(case, spec, tmp_path, ds_agent_process):
     os.makedirs(diag)
     fake = spec.get('fake')
     if fake is not None:
-        query = dict((cmd, _answer(case, f)) for cmd, f in (fake.get('query') or {}).items())
-        control = dict((flag, _answer(case, f)) for flag, f in (fake.get('control') or {}).items())
+        crlf = spec.get('crlf', False)
+        query = dict((cmd, _answer(case, f, crlf)) for cmd, f in (fake.get('query') or {}).items())
+        control = dict((flag, _answer(case, f, crlf)) for flag, f in (fake.get('control') or {}).items())
         make_agent(agent_dir, fake.get('state', 'activated'), status=fake.get('status'), query=query,
                    control=control, version=fake.get('version', '20.0.1-12510'), stateful=fake.get('stateful', False))
         if fake.get('service', 'running') == 'running':
@@ -194,8 +199,8 @@ def test_case(case, tmp_path, ds_agent_process):
             assert elapsed <= spec['max_seconds'], 'took %.1f s' % elapsed
         for flag, count in (spec.get('expect_calls') or {}).items():
             runs = [c for c in calls(agent_dir) if flag in c]
-            assert len(runs) == count, '%s: dsa_control %s ran %d times: %r' % (case, flag, len(runs),
-                                                                                   calls(agent_dir))
+            message = '%s: dsa_control %s ran %d times: %r' % (case, flag, len(runs), calls(agent_dir))
+            assert len(runs) == count, message
     except AssertionError:
         if spec.get('pending'):
             pytest.xfail('pending: %s' % spec['pending'])

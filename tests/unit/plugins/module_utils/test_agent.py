@@ -137,7 +137,10 @@ def test_gather_agent_reads_proxy_record_without_secrets(host):
         'relay_proxy': 'http://relay-proxy.example.com:3128/'})
     result = _agent.gather_agent(FakeRunCommand([]), agent_dir, data_dir, TIMEOUT)
     assert result['proxies'] == {'manager_proxy': 'http://proxy.example.com:3128/', 'manager_proxy_auth': True,
-                                 'relay_proxy': 'http://relay-proxy.example.com:3128/', 'relay_proxy_auth': False}
+                                 'relay_proxy': 'http://relay-proxy.example.com:3128/', 'relay_proxy_auth': False,
+                                 'manager_proxy_source': 'dsa.fleet record (agent_proxy)', 'manager_proxy_setting': None,
+                                 'relay_proxy_source': 'dsa.fleet record (agent_proxy)', 'relay_proxy_setting': None,
+                                 'heartbeat_proxy': None}
     assert 'pbkdf2' not in json.dumps(result) and 'svc' not in json.dumps(result)
 
 
