@@ -15,15 +15,13 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six import string_types
+from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint
 
 try:
     import netaddr
     HAS_NETADDR = True
 except ImportError:  # pragma: no cover - reported when the filter is used
     HAS_NETADDR = False
-
-_URL_PORT = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://(\[[^]]+\]|[^/:?#]+)(?::(\d+))?(?:[/?#].*)?$')
-_DEFAULT_PORTS = {'dsm': 443, 'https': 443, 'http': 80}
 
 
 def _network(item, name):
@@ -76,14 +74,17 @@ def _coverage(merged):
     return counts
 
 
+def _mapped(net):
+    """Whether an IPv6 network overlaps the IPv4-mapped or IPv4-compatible ranges."""
+    return net.version == 6 and any(net in netaddr.IPNetwork(m) or netaddr.IPNetwork(m) in net for m in _MAPPED)
+
+
 def _refuse_broad(merged, items, nets, name):
     counts = _coverage(merged)
     for version in (4, 6):
         if counts[version] <= MAX_COVERAGE[version]:
             continue
-        given = [str(i).strip() for i, n in zip(items, nets)
-                 if n.version == version or (version == 4 and any(n in netaddr.IPNetwork(m) or
-                                                                   netaddr.IPNetwork(m) in n for m in _MAPPED))]
+        given = [str(i).strip() for i, n in zip(items, nets) if n.version == version or (version == 4 and _mapped(n))]
         whole = counts[version] >= 2 ** (32 if version == 4 else 128)
         what = ('the whole %s Internet' if whole else 'too much of the %s Internet') \
             % ('IPv4' if version == 4 else 'IPv6')
@@ -187,18 +188,13 @@ def manager_ports(value, url=None, name='dsa_fleet_manager_ports'):
         ports.append(port)
     if not ports:
         if url:
-            match = _URL_PORT.match(to_native(url).strip())
-            if not match:
-                raise AnsibleFilterError(
-                    'dsa_fleet_manager_url: %r is not a URL such as dsm://manager.example:4120/' % (url,))
-            if match.group(2):
-                port = int(match.group(2))
-                if not 1 <= port <= 65535:
-                    raise AnsibleFilterError('dsa_fleet_manager_url: port %d is out of range' % port)
-            else:
-                scheme = to_native(url).split(':', 1)[0].lower()
-                port = _DEFAULT_PORTS.get(scheme, 443)
-            ports.append(port)
+            # the collection's one URL parser (module_utils/_endpoint.py)
+            parsed = _endpoint.endpoint(to_native(url).strip())
+            if not parsed['valid'] or parsed['kind'] != 'manager':
+                raise AnsibleFilterError('dsa_fleet_manager_url: %s' % (
+                    parsed['error'] or 'a %s URL is not a manager URL such as dsm://manager.example:4120/'
+                    % parsed['kind']))
+            ports.append(parsed['port'])
         else:
             ports.append(443)
     return sorted(set(ports))

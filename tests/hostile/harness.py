@@ -22,6 +22,7 @@ A case (tests/hostile/cases.yml) says:
     result: {key.sub: value}           values in the module result
     files: {relpath: REGEX}             the content of a scratch file after the run
     calls_with / calls_without: [REGEX] some / no dsa_control argument list (joined by spaces) matches
+    modes: {relpath: '0o600'}           the mode of a scratch file after the run
   tasks_from: FILE                     with role: include_role tasks_from FILE instead of the role's main
   changes: [paths]                     scratch paths the run may change (default: none may change)
   calls: [flags]                       dsa_control flags the run may pass (default: none; dsa_query is free)
@@ -29,7 +30,7 @@ A case (tests/hostile/cases.yml) says:
                                        -vvv nor in any file the run wrote (default: every SECRETS value in the input)
 
 Placeholders in args/vars/setup: {tmp} the scratch folder, {agent} the fake agent's programs, {data} its data
-folder, {python} this Python.
+folder, {python} this Python, {repeat:TEXT:N} TEXT N times (TEXT without ':', '{', '}').
 """
 
 from __future__ import absolute_import, division, print_function
@@ -99,30 +100,59 @@ def _netns_prefix():
     exe = shutil.which('unshare')
     if not exe:
         return []
-    prefix = [exe, '--net', '--', 'sh', '-c', 'ip link set lo up >/dev/null 2>&1; exec "$@"', 'sh']
-    try:
-        ok = subprocess.run(prefix + ['true'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            timeout=20, check=False).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        ok = False
-    return prefix if ok else []
+    shell = ['--', 'sh', '-c', 'ip link set lo up >/dev/null 2>&1; exec "$@"', 'sh']
+    # with a PID namespace too, killing unshare (timeout, or the test run dying: PDEATHSIG) ends every
+    # process of the case, even one blocked in a read
+    for options in (['--net', '--pid', '--fork', '--kill-child'], ['--net']):
+        prefix = [exe] + options + shell
+        try:
+            ok = subprocess.run(prefix + ['true'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                timeout=20, check=False).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        if ok:
+            return prefix
+    return []
 
 
 NETNS = _netns_prefix()
 
 
+def _die_with_parent():
+    """PR_SET_PDEATHSIG = SIGKILL: the case's command dies when the test run does."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
 def _limits():
     """preexec_fn: caps inherited by ansible, the module process and anything it starts."""
+    _die_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE, FILE_SIZE))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def limited_run(cmd, env, cwd, timeout=TIMEOUT):
-    """Run ``cmd`` capped; returns (rc, stdout, stderr, seconds, timed_out)."""
+ECHO_PROXY_PORT = 3999
+
+
+def limited_run(cmd, env, cwd, timeout=TIMEOUT, echo_proxy=False):
+    """Run ``cmd`` capped; returns (rc, stdout, stderr, seconds, timed_out). ``echo_proxy``: start
+    echo_proxy.py on 127.0.0.1:ECHO_PROXY_PORT first, in the same network namespace (a namespace is
+    required for it: the port is fixed)."""
     started = time.monotonic()
-    proc = subprocess.Popen(NETNS + cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    if echo_proxy:
+        if not NETNS:
+            raise AssertionError('the echo proxy needs a network namespace of its own (unshare --net)')
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'echo_proxy.py')
+        prefix = NETNS[:-2] + ['ip link set lo up >/dev/null 2>&1; "%s" "%s" %d %d >/dev/null 2>&1 & sleep 0.5; exec "$@"'
+                               % (PYTHON, script, ECHO_PROXY_PORT, timeout), 'sh']
+    else:
+        prefix = NETNS
+    proc = subprocess.Popen(prefix + cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, preexec_fn=_limits, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -158,11 +188,14 @@ def _env(tmp):
     return env
 
 
+_REPEAT = re.compile(r'\{repeat:(?P<text>[^:{}]*):(?P<count>\d+)\}')
+
+
 def _subst(value, names):
     if isinstance(value, str):
         for key, repl in names.items():
             value = value.replace('{%s}' % key, repl)
-        return value
+        return _REPEAT.sub(lambda m: m.group('text') * int(m.group('count')), value)
     if isinstance(value, list):
         return [_subst(v, names) for v in value]
     if isinstance(value, dict):
@@ -176,7 +209,9 @@ def setup_scratch(tmp, setup, names):
     setup keys: files {relpath: text}, fifos [relpath], symlinks {relpath: target}, dirs [relpath],
     sparse {relpath: size}, noline {relpath: size} (a file of that size without a newline, starting with
     'AgentEvent 4012 '), agent STATE (fakeagent.make_agent), agent_control {flag: text},
-    readonly [relpath] (chmod 0555 on a folder), copy {relpath: source} (a copy of a system file).
+    readonly [relpath] (chmod 0555 on a folder), copy {relpath: source} (a copy of a system file),
+    echo_proxy: true (a proxy on 127.0.0.1:3999, in the case's own network namespace, answering every CONNECT
+    with 407 and echoing the credentials it got: tests/hostile/echo_proxy.py).
     """
     setup = _subst(setup or {}, names)
     for rel in setup.get('dirs', []):
@@ -325,7 +360,8 @@ def run_case(case, tmp):
     if case.get('check'):
         cmd.append('--check')
     rc, out, err, seconds, timed_out = limited_run(cmd, env, os.path.join(tmp, 'runner'),
-                                                   timeout=case.get('timeout', TIMEOUT))
+                                                   timeout=case.get('timeout', TIMEOUT),
+                                                   echo_proxy=bool((case.get('setup') or {}).get('echo_proxy')))
     doc = _json_doc(out)
     if 'module' in case:
         try:
@@ -406,6 +442,13 @@ def check_case(case, run):
     for pattern in expect.get('calls_without') or []:
         if any(re.search(pattern, c) for c in joined):
             problems.append('a dsa_control call matches %r' % pattern)
+    for rel, mode in (expect.get('modes') or {}).items():
+        try:
+            got = oct(stat.S_IMODE(os.stat(os.path.join(run['names']['tmp'], rel)).st_mode))
+        except OSError as exc:
+            got = str(exc)
+        if got != mode:
+            problems.append('%s has mode %s, expected %s' % (rel, got, mode))
     if case.get('no_warning'):
         warnings = '\n'.join(run['result'].get('warnings') or [])
         if re.search(case['no_warning'], warnings):
