@@ -9,7 +9,8 @@ export PYTHONPATH := $(ROOT)/.collections
 export ANSIBLE_NOCOLOR := 1
 PYTEST := python -m pytest -q -p no:cacheprovider
 
-.PHONY: setup lint sanity units functional pytest hostile test-e2e test-molecule test demo build changelog clean
+.PHONY: setup lint sanity units functional pytest hostile test-e2e test-molecule test demo build changelog clean \
+	galaxy-check host-python
 
 setup:
 	@bash hack/setup.sh
@@ -19,6 +20,16 @@ lint: setup
 
 sanity: setup
 	bash hack/sanity.sh
+
+# the built tarball as Galaxy sees it: galaxy-importer (its ansible-test run off), ansible-lint on the
+# extracted tarball, antsibull-docs lint-collection-docs --plugin-docs (hack/galaxy_check.sh)
+galaxy-check: setup
+	bash hack/galaxy_check.sh
+
+# host-side code (modules, module_utils) runs on the oldest Python the docs claim; requires_ansible
+# matches the oldest ansible-core they claim (tests/unit/test_host_python.py)
+host-python: setup
+	$(PYTEST) tests/unit/test_host_python.py
 
 # unit tests (recorded CLI output, engine tables, filters) and module tests (real `ansible` runs on
 # localhost against a fake agent and loopback servers), plus the report page in headless Chromium
@@ -44,7 +55,7 @@ test-e2e: setup
 test-molecule: test-molecule-activate-proxy test-molecule-firewall test-molecule-reinstall
 
 # Static checks first (fast), then the tests that need no lab, then the lab, the fleet and the roles.
-test: lint sanity pytest hostile test-lab test-e2e test-molecule
+test: lint sanity galaxy-check pytest hostile test-lab test-e2e test-molecule
 
 demo: setup
 	bash hack/demo.sh
