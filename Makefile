@@ -10,7 +10,7 @@ export ANSIBLE_NOCOLOR := 1
 PYTEST := python -m pytest -q -p no:cacheprovider
 
 .PHONY: setup lint sanity units functional pytest hostile test-e2e test-molecule test demo build changelog clean \
-	galaxy-check host-python
+	galaxy-check host-python ee test-ee docs
 
 setup:
 	@bash hack/setup.sh
@@ -57,8 +57,21 @@ test-molecule: test-molecule-activate-proxy test-molecule-firewall test-molecule
 # Static checks first (fast), then the tests that need no lab, then the lab, the fleet and the roles.
 test: lint sanity galaxy-check pytest hostile test-lab test-e2e test-molecule
 
+# the execution environment (ee/execution-environment.yml), built with ansible-builder on podman from the
+# lab's Debian image, offline; cached by its inputs. Uses the lab's podman: one lab-using target at a time.
+ee: setup
+	bash hack/ee.sh
+
+# ansible-navigator runs the diagnose playbook inside the EE against lab hosts (tests/ee; brings up its own lab)
+test-ee: setup
+	$(PYTEST) -s tests/ee
+
 demo: setup
 	bash hack/demo.sh
+
+# the docs site: antsibull-docs (every module, filter, role) + the guides (docs/*.md); .build/docs/build/html
+docs: setup
+	bash hack/docs.sh
 
 build: setup
 	ansible-galaxy collection build --force --output-path .build/dist
