@@ -55,7 +55,7 @@ test-e2e: setup
 test-molecule: test-molecule-activate-proxy test-molecule-firewall test-molecule-reinstall
 
 # Static checks first (fast), then the tests that need no lab, then the lab, the fleet and the roles.
-test: lint sanity galaxy-check pytest hostile test-lab test-e2e test-molecule
+test: lint sanity galaxy-check pytest hostile test-lab test-e2e test-ee test-molecule
 
 # the execution environment (ee/execution-environment.yml), built with ansible-builder on podman from the
 # lab's Debian image, offline; cached by its inputs. Uses the lab's podman: one lab-using target at a time.
