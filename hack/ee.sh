@@ -17,8 +17,8 @@ start=$(date +%s)
 BASE="$(bash tests/lab/image/build.sh | tail -1)"
 BASE_ID="$(podman image inspect --format '{{.Id}}' "$BASE")"
 
-# 2. the collections, as tarballs: dsa.fleet built now, the dependencies from .collections (the pinned
-#    ansible package's copies, which are installed artifacts: MANIFEST.json + FILES.json + files)
+# 2. the collections, as tarballs: dsa.fleet built now, the dependencies made artifacts again from
+#    .collections (the pinned ansible package's copies; hack/collection_artifact.py)
 FILES="$ROOT/ee/files"
 rm -rf "$FILES/collections"; mkdir -p "$FILES/collections" "$FILES/wheels"
 DIST="$(mktemp -d "$ROOT/.build/ee-dist.XXXXXX" 2>/dev/null || { mkdir -p "$ROOT/.build"; mktemp -d "$ROOT/.build/ee-dist.XXXXXX"; })"
@@ -26,8 +26,8 @@ trap 'rm -rf "$DIST"' EXIT
 ansible-galaxy collection build --force --output-path "$DIST" "$ROOT" >/dev/null
 cp "$DIST"/dsa-fleet-*.tar.gz "$FILES/collections/dsa-fleet.tar.gz"
 for c in ansible/posix community/general ansible/utils; do
-    tar --sort=name --mtime='2000-01-01 00:00Z' --owner=0 --group=0 --numeric-owner -C \
-        "$ROOT/.collections/ansible_collections/$c" -czf "$FILES/collections/${c/\//-}.tar.gz" .
+    python "$ROOT/hack/collection_artifact.py" "$ROOT/.collections/ansible_collections/$c" \
+        "$FILES/collections/${c/\//-}.tar.gz"
 done
 
 # 3. the wheelhouse (cached by the pins)
@@ -36,7 +36,8 @@ WHASH="$(cat requirements/ee.txt requirements/ee-constraints.txt | sha256sum | c
 if [[ "$(cat "$WSTAMP" 2>/dev/null)" != "$WHASH" ]]; then
     rm -rf "$FILES/wheels"; mkdir -p "$FILES/wheels"
     python -m pip wheel --quiet --disable-pip-version-check -w "$FILES/wheels" \
-        -r requirements/ee.txt -c requirements/ee-constraints.txt
+        -r requirements/ee.txt -c requirements/ee-constraints.txt > "$ROOT/.build/ee-wheels.log" 2>&1 \
+        || { tail -20 "$ROOT/.build/ee-wheels.log" >&2; exit 1; }
     echo "$WHASH" > "$WSTAMP"
 fi
 
