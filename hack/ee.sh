@@ -9,8 +9,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+# podman, runc, debootstrap ... (only what is missing) and the lab's podman configuration
+bash tests/lab/setup.sh
 source tests/lab/lib/env.sh
-lab_write_podman_conf
 start=$(date +%s)
 
 # 1. the base image (the lab's; cached by its recipe)
