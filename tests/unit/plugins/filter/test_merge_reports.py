@@ -78,9 +78,10 @@ def test_merged_time_stamp_is_the_latest_unless_given():
 def test_remediation_slices_merge_into_the_whole_run(check_mode):
     run = synthetic_run()
     whole = remediation(run, check_mode)
-    parts = [json.loads(rr.remediation_report_render(remediation(dict((h, run[h]) for h in part), check_mode,
-                                                                   '/tmp/slice%d' % i), 'json'))
-             for i, part in enumerate(slices(run))]
+    parts = []
+    for i, part in enumerate(slices(run)):
+        report = remediation(dict((h, run[h]) for h in part), check_mode, '/tmp/slice%d' % i)
+        parts.append(json.loads(rr.remediation_report_render(report, 'json')))
     merged = merge_reports(parts, report_dir=DIR)
     assert merged == whole
     assert renders(merged, rr.remediation_report_render) == renders(whole, rr.remediation_report_render)
@@ -99,8 +100,9 @@ def test_refused():
         merge_reports([one, remediation(synthetic_run())])
     with pytest.raises(AnsibleFilterError, match='check_mode'):
         run = synthetic_run()
-        a, b, _ = slices(run)
-        merge_reports([remediation(dict((h, run[h]) for h in a)), remediation(dict((h, run[h]) for h in b), True)])
+        first, second = slices(run)[:2]
+        merge_reports([remediation(dict((h, run[h]) for h in first)),
+                       remediation(dict((h, run[h]) for h in second), True)])
     with pytest.raises(AnsibleFilterError, match='schema_version'):
         merge_reports([one, dict(two, schema_version=99)])
     for bad in ([], None, 'report.json', [{'hosts': 'x'}], [{'hosts': [{'status': 'healthy'}], 'schema_version': 1}]):
