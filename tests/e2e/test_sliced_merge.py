@@ -31,7 +31,6 @@ SPEC = os.path.join(ROOT, 'tests', 'lab', 'specs', 'all-faults.yml')
 STATE = os.path.join(ROOT, 'tests', 'lab', '.state')
 LAB_VARS = os.path.join(ROOT, 'hack', 'lab-vars.yml')
 BIN = os.path.dirname(os.path.abspath(sys.executable))
-STAMP = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC')
 
 
 def lab(*args):
@@ -74,26 +73,43 @@ def merge(files, report_dir):
                             '-e', json.dumps({'dsa_fleet_report_files': files, 'dsa_fleet_report_dir': report_dir}))
 
 
+# What differs between any two runs over the same fleet, whatever the slicing: time stamps, probe timings,
+# heartbeat ages, and how many times a log line has been written so far (agents keep logging).
+VOLATILE = (
+    (re.compile(r'\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d| UTC)?'), '<time>'),
+    (re.compile(r'\blog: \d+x '), 'log: <n>x '),
+    (re.compile(r'\b\d+(\.\d+)? ?ms\b'), '<n> ms'),
+    (re.compile(r'\b\d+ s ago\b|\bage:? \d+'), '<age>'),
+    (re.compile(r'(heartbeat_age(&quot;|"|\')?:? ?)\d+'), r'\1<age>'),
+    # the page's heartbeat column: <td data-sort="42" class="num">42</td>
+    (re.compile(r'data-sort="\d+" class="num">\d+<'), 'data-sort="<age>" class="num"><age><'),
+)
+
+
+def steady(text):
+    for pattern, replacement in VOLATILE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def settled(value):
-    """The report without what differs between any two runs: time stamps, folders, heartbeat ages, timings."""
+    """The report without what differs between any two runs, and without its folder."""
     if isinstance(value, dict):
         return dict((k, None if k in ('generated_at', 'report_dir', 'heartbeat_age', 'ms') else settled(v))
                     for k, v in value.items())
     if isinstance(value, list):
         return [settled(v) for v in value]
     if isinstance(value, str):
-        return re.sub(r'\b\d+ ?ms\b|\b\d+ s ago\b|age \d+', '<n>', value)
+        return steady(value)
     return value
 
 
 def page(path, report):
     with open(path) as handle:
         text = handle.read()
-    for key in ('generated_at', 'report_dir'):
-        if report.get(key):
-            text = text.replace(report[key], '<%s>' % key)
-    text = STAMP.sub('<time>', text)
-    return re.sub(r'\b\d+ ?ms\b|\b\d+ s ago\b|age \d+|heartbeat_age&quot;: \d+|"heartbeat_age": \d+', '<n>', text)
+    if report.get('report_dir'):
+        text = text.replace(report['report_dir'], '<report_dir>')
+    return steady(text)
 
 
 def same_report(whole_dir, merged_dir, name):
