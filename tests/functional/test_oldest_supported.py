@@ -152,7 +152,7 @@ def test_diagnose_playbook_on_oldest_python_and_ansible_core(oldest_bin, oldest_
     report = tmp_path / 'report'
     run([os.path.join(oldest_bin, 'ansible-playbook'), os.path.join(ROOT, 'playbooks', 'diagnose.yml'),
          '-i', str(inventory), '-e', 'dsa_fleet_become=false', '-e', 'dsa_fleet_agent_dir=%s' % agent_dir,
-         '-e', 'dsa_fleet_data_dir=%s' % (tmp_path / 'var'), '-e', 'dsa_fleet_log_paths=[]',
+         '-e', 'dsa_fleet_data_dir=%s' % (tmp_path / 'var'),
          '-e', 'dsa_fleet_manager_url=dsm://127.0.0.1:9/', '-e', 'dsa_fleet_timeout=1',
          '-e', 'dsa_fleet_report_dir=%s' % report], env, cwd=str(tmp_path))
     with open(str(report / 'report.json')) as f:
