@@ -9,7 +9,8 @@ export PYTHONPATH := $(ROOT)/.collections
 export ANSIBLE_NOCOLOR := 1
 PYTEST := python -m pytest -q -p no:cacheprovider
 
-.PHONY: setup lint sanity units functional pytest hostile test-e2e test-molecule test demo build changelog clean
+.PHONY: setup lint sanity units functional pytest hostile test-e2e test-molecule test demo build changelog clean \
+	galaxy-check host-python ee test-ee docs
 
 setup:
 	@bash hack/setup.sh
@@ -19,6 +20,16 @@ lint: setup
 
 sanity: setup
 	bash hack/sanity.sh
+
+# the built tarball as Galaxy sees it: galaxy-importer (its ansible-test run off), ansible-lint on the
+# extracted tarball, antsibull-docs lint-collection-docs --plugin-docs (hack/galaxy_check.sh)
+galaxy-check: setup
+	bash hack/galaxy_check.sh
+
+# host-side code (modules, module_utils) runs on the oldest Python the docs claim; requires_ansible
+# matches the oldest ansible-core they claim (tests/unit/test_host_python.py)
+host-python: setup
+	$(PYTEST) tests/unit/test_host_python.py
 
 # unit tests (recorded CLI output, engine tables, filters) and module tests (real `ansible` runs on
 # localhost against a fake agent and loopback servers), plus the report page in headless Chromium
@@ -44,10 +55,23 @@ test-e2e: setup
 test-molecule: test-molecule-activate-proxy test-molecule-firewall test-molecule-reinstall
 
 # Static checks first (fast), then the tests that need no lab, then the lab, the fleet and the roles.
-test: lint sanity pytest hostile test-lab test-e2e test-molecule
+test: lint sanity galaxy-check pytest hostile test-lab test-e2e test-ee test-molecule
+
+# the execution environment (ee/execution-environment.yml), built with ansible-builder on podman from the
+# lab's Debian image, offline; cached by its inputs. Uses the lab's podman: one lab-using target at a time.
+ee: setup
+	bash hack/ee.sh
+
+# ansible-navigator runs the diagnose playbook inside the EE against lab hosts (tests/ee; brings up its own lab)
+test-ee: setup
+	$(PYTEST) -s tests/ee
 
 demo: setup
 	bash hack/demo.sh
+
+# the docs site: antsibull-docs (every module, filter, role) + the guides (docs/*.md); .build/docs/build/html
+docs: setup
+	bash hack/docs.sh
 
 build: setup
 	ansible-galaxy collection build --force --output-path .build/dist

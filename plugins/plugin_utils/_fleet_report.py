@@ -178,30 +178,9 @@ def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace('+00:00', 'Z')
 
 
-def fleet_report(results, inbound=None, communication='agent_initiated', manager_url=None, generated_at=None,
-                 report_dir=None, secrets=None, inbound_port=4118, inbound_from=None):
-    """Build the fleet report (docs/report.md) from ``{host: health_info result}``.
-
-    results: a dict host -> registered health_info result (unreachable and failed results included;
-    None for a host that has none), or a list of ``{host|name, result}``; inbound: host -> ``{port,
-    status, from}`` probes of the inbound port from the manager's side (optional); secrets: literal
-    values (e.g. the proxy password) to scrub wherever they appear, on top of the pattern redaction.
-    An inbound value may also be a registered ``ansible.builtin.wait_for`` result; ``inbound_port`` and
-    ``inbound_from`` then fill in its port and where it ran from.
-    """
-    _require_jmespath()
-    if communication not in COMMUNICATION_MODES:
-        raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
-    if isinstance(results, list):
-        pairs = [((r or {}).get('host') or (r or {}).get('name'), (r or {}).get('result')) for r in results]
-    elif isinstance(results, dict):
-        pairs = list(results.items())
-    else:
-        raise AnsibleFilterError('fleet_report expects a dict of host -> health_info result, got %s'
-                                 % type(results).__name__)
-    inbound = inbound if isinstance(inbound, dict) else {}
-    hosts = [_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), communication)
-             for name, result in pairs if name]
+def _assemble(hosts, communication, manager_url, generated_at, report_dir):
+    """The report around its host entries: hosts in order, totals and per-cause counts (jmespath).
+    fleet_report() and merge_fleet_reports() both end here, so a merged report is counted as one run's."""
     status_rank = dict((s, i) for i, s in enumerate(STATUSES))
     hosts.sort(key=lambda h: (status_rank.get(h['status'], 9), h['name']))
     doc = {'hosts': hosts}
@@ -226,7 +205,7 @@ def fleet_report(results, inbound=None, communication='agent_initiated', manager
 
     report = {
         'schema_version': SCHEMA_VERSION,
-        'generated_at': generated_at or _utc_now(),
+        'generated_at': generated_at,
         'manager_url': manager_url or None,
         'communication': communication,
         'report_dir': report_dir or None,
@@ -234,7 +213,95 @@ def fleet_report(results, inbound=None, communication='agent_initiated', manager
         'causes': dict(ordered),
         'hosts': hosts,
     }
+    return report
+
+
+def fleet_report(results, inbound=None, communication='agent_initiated', manager_url=None, generated_at=None,
+                 report_dir=None, secrets=None, inbound_port=4118, inbound_from=None):
+    """Build the fleet report (docs/report.md) from ``{host: health_info result}``.
+
+    results: a dict host -> registered health_info result (unreachable and failed results included;
+    None for a host that has none), or a list of ``{host|name, result}``; inbound: host -> ``{port,
+    status, from}`` probes of the inbound port from the manager's side (optional); secrets: literal
+    values (e.g. the proxy password) to scrub wherever they appear, on top of the pattern redaction.
+    An inbound value may also be a registered ``ansible.builtin.wait_for`` result; ``inbound_port`` and
+    ``inbound_from`` then fill in its port and where it ran from.
+    """
+    _require_jmespath()
+    if communication not in COMMUNICATION_MODES:
+        raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
+    if isinstance(results, list):
+        pairs = [((r or {}).get('host') or (r or {}).get('name'), (r or {}).get('result')) for r in results]
+    elif isinstance(results, dict):
+        pairs = list(results.items())
+    else:
+        raise AnsibleFilterError('fleet_report expects a dict of host -> health_info result, got %s'
+                                 % type(results).__name__)
+    inbound = inbound if isinstance(inbound, dict) else {}
+    hosts = [_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), communication)
+             for name, result in pairs if name]
+    report = _assemble(hosts, communication, manager_url, generated_at or _utc_now(), report_dir)
     return redact(report, secrets)
+
+
+# ---------------------------------------------------------------- merging the reports of a sliced run
+
+def merge_inputs(reports, kind, same, schema=SCHEMA_VERSION):
+    """Check the reports to merge: a list (or a dict, e.g. AWX artifacts keyed by job id, taken in key
+    order) of reports of one ``kind`` (``fleet`` or ``remediation``) and schema, whose settings named in
+    ``same`` agree and whose hosts are disjoint. Returns ``(reports, settings, hosts)``."""
+    if isinstance(reports, dict) and 'hosts' not in reports:
+        reports = [reports[k] for k in sorted(reports, key=to_text)]
+    if not isinstance(reports, list) or not reports:
+        raise AnsibleFilterError('merge: expects a non-empty list of %s reports' % kind)
+    for index, report in enumerate(reports, 1):
+        if not isinstance(report, dict) or not isinstance(report.get('hosts'), list) \
+                or report_kind(report) != kind:
+            raise AnsibleFilterError('merge: report %d is not a %s report made by dsa.fleet' % (index, kind))
+        if report.get('schema_version') != schema:
+            raise AnsibleFilterError('merge: report %d has schema_version %r; this collection writes %r'
+                                     % (index, report.get('schema_version'), schema))
+    settings = {}
+    for key in same:
+        values = sorted(set(to_text(r.get(key)) for r in reports))
+        if len(values) > 1:
+            raise AnsibleFilterError('merge: the reports disagree on %s (%s): they are not slices of one run'
+                                     % (key, ', '.join(values)))
+        settings[key] = reports[0].get(key)
+    seen = {}
+    hosts = []
+    for index, report in enumerate(reports, 1):
+        for host in report['hosts']:
+            name = host.get('name') if isinstance(host, dict) else None
+            if not name:
+                raise AnsibleFilterError('merge: report %d has a host without a name' % index)
+            if name in seen:
+                raise AnsibleFilterError('merge: host %s is in reports %d and %d: the slices of a run are disjoint'
+                                         % (name, seen[name], index))
+            seen[name] = index
+            hosts.append(copy.deepcopy(host))
+    return reports, settings, hosts
+
+
+def report_kind(report):
+    """``remediation`` for a report made by remediation_report, ``fleet`` for one made by fleet_report."""
+    return 'remediation' if isinstance(report, dict) and 'check_mode' in report else 'fleet'
+
+
+def latest(reports):
+    stamps = [r.get('generated_at') for r in reports if r.get('generated_at')]
+    return max(stamps) if stamps else None
+
+
+def merge_fleet_reports(reports, generated_at=None, report_dir=None):
+    """One fleet report from the fleet reports of disjoint parts of one fleet (AWX job slices, ``--limit``
+    runs): their hosts, with totals and causes counted again as fleet_report() counts them. It equals the
+    report of one run over all those hosts but for ``generated_at`` (the latest of the inputs unless given)
+    and ``report_dir``."""
+    _require_jmespath()
+    reports, settings, hosts = merge_inputs(reports, 'fleet', ('manager_url', 'communication'))
+    return redact(_assemble(hosts, settings['communication'], settings['manager_url'],
+                            generated_at or latest(reports), report_dir))
 
 
 # ---------------------------------------------------------------- rendering

@@ -22,7 +22,8 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import (
-    _CSS, _e, _jp_literal, _md_cell, _plural, _require_jmespath, _utc_now, redact, render_report, table_script,
+    _CSS, _e, _jp_literal, _md_cell, _plural, _require_jmespath, _utc_now, latest, merge_inputs, redact,
+    render_report, table_script,
 )
 
 try:
@@ -117,6 +118,28 @@ def _outcome(before, after, plan, check_mode):
     return 'needs_person' if all(c in manual for c in remaining) else 'still_broken'
 
 
+def _assemble(hosts, manager_url, check_mode, generated_at, report_dir):
+    """The report around its host entries: hosts in order and totals. remediation_report() and
+    merge_remediation_reports() both end here."""
+    rank = dict((o, i) for i, o in enumerate(OUTCOMES))
+    hosts.sort(key=lambda h: (rank.get(h.get('outcome'), len(rank)), h['name']))
+
+    doc = {'hosts': hosts}
+    totals = {'hosts': len(hosts)}
+    for outcome in TOTALS_ORDER:
+        totals[outcome] = jmespath.search('length(hosts[?outcome==%s])' % _jp_literal(outcome), doc)
+    report = {
+        'schema_version': SCHEMA_VERSION,
+        'generated_at': generated_at,
+        'manager_url': manager_url,
+        'report_dir': report_dir or None,
+        'check_mode': check_mode,
+        'totals': totals,
+        'hosts': hosts,
+    }
+    return report
+
+
 def remediation_report(before, after, plans, generated_at=None, report_dir=None, secrets=None):
     """The before/after report of a ``dsa.fleet.remediate`` run (docs/report.md).
 
@@ -152,23 +175,18 @@ def remediation_report(before, after, plans, generated_at=None, report_dir=None,
             'manual': plan['manual'],
             'outcome': _outcome(state_before, state_after, plan, check_mode),
         })
-    rank = dict((o, i) for i, o in enumerate(OUTCOMES))
-    hosts.sort(key=lambda h: (rank[h['outcome']], h['name']))
-
-    doc = {'hosts': hosts}
-    totals = {'hosts': len(hosts)}
-    for outcome in TOTALS_ORDER:
-        totals[outcome] = jmespath.search('length(hosts[?outcome==%s])' % _jp_literal(outcome), doc)
-    report = {
-        'schema_version': SCHEMA_VERSION,
-        'generated_at': generated_at or _utc_now(),
-        'manager_url': before.get('manager_url'),
-        'report_dir': report_dir or None,
-        'check_mode': check_mode,
-        'totals': totals,
-        'hosts': hosts,
-    }
+    report = _assemble(hosts, before.get('manager_url'), check_mode, generated_at or _utc_now(), report_dir)
     return redact(report, secrets)
+
+
+def merge_remediation_reports(reports, generated_at=None, report_dir=None):
+    """One remediation report from those of disjoint parts of one fleet (AWX job slices, ``--limit`` runs):
+    their hosts, with totals counted again. It equals the report of one run over all those hosts but for
+    ``generated_at`` (the latest of the inputs unless given) and ``report_dir``."""
+    _require_jmespath()
+    reports, settings, hosts = merge_inputs(reports, 'remediation', ('manager_url', 'check_mode'), SCHEMA_VERSION)
+    return redact(_assemble(hosts, settings['manager_url'], settings['check_mode'],
+                            generated_at or latest(reports), report_dir))
 
 
 # ---------------------------------------------------------------- rendering
