@@ -61,13 +61,27 @@ class ActionModule(ActionBase):
         dest = os.path.realpath(os.path.expanduser(dest))
         written = []
         try:
-            if not os.path.isdir(dest):
-                os.makedirs(dest, 0o755)
-            for name, fmt in sorted(files.items()):
-                if os.path.basename(name) != name or name in ('', '.', '..'):
+            for name in files:
+                if not isinstance(name, str) or os.path.basename(name) != name or name in ('', '.', '..') \
+                        or '\x00' in name:
                     raise AnsibleActionFail('files: %r is not a plain file name' % (name,))
+            rendered = {}
+            for name, fmt in sorted(files.items()):
+                try:
+                    rendered[name] = RENDERERS[kind](report, fmt)
+                except AnsibleActionFail:
+                    raise
+                except Exception as exc:  # pylint: disable=broad-except
+                    # a report edited by hand or assembled by a caller: say so, never a traceback
+                    raise AnsibleActionFail('report: not a well-formed dsa.fleet %s report (%s: %s); nothing was '
+                                            'written' % (kind, type(exc).__name__, to_text(exc)[:300]))
+            if not os.path.isdir(dest):
+                os.makedirs(dest, 0o700)
+            for name in sorted(rendered):
                 path = os.path.join(dest, name)
-                _write(path, RENDERERS[kind](report, fmt), 0o644)
+                # 0600: a report names hosts, addresses and causes; secrets are redacted, but the files stay
+                # private to the user who ran the play
+                _write(path, rendered[name], 0o600)
                 written.append(path)
         except (OSError, IOError) as exc:
             raise AnsibleActionFail('could not write the report into %s: %s' % (dest, to_text(exc)))

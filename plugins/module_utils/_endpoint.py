@@ -23,6 +23,8 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.dsa.fleet.plugins.module_utils import _redact
+
 MANAGER_SCHEMES = ('dsm', 'https')
 PROXY_SCHEMES = ('http', 'dsm_proxy', 'relay_proxy')
 DEFAULT_HTTPS_PORT = 443
@@ -47,10 +49,10 @@ _GUID_RE = re.compile(r'^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f
 # --------------------------------------------------------------------------------------------
 
 def hide_userinfo(text):
-    """``text`` with every ``user:pass@`` of a URL replaced by ``***@`` (for messages)."""
+    """``text`` with every ``user:pass@`` of a URL replaced by the one mask (``_redact.REDACTED``), for messages."""
     if not isinstance(text, str):
         text = str(text)
-    return _USERINFO_RE.sub(r'\1***@', text)
+    return _redact.redact_userinfo(_USERINFO_RE.sub(r'\1' + _redact.REDACTED + '@', text))
 
 
 def check_host(host):

@@ -45,8 +45,9 @@ How it works, and the decisions taken:
   (the evidence is kept) and adds one to ``lines_unparsed``; it does not move ``first_seen``/``last_seen``.
   Only matched lines are parsed, so ``lines_unparsed`` counts matched lines, not all lines.
 * ``max_bytes_per_file`` > 0 scans only the tail of a bigger file, starting at the first full line in it.
-* ``sample`` is the most recent matching line, redacted (tokens, passwords, ``-p/-u/-w`` arguments,
-  ``user:pass@`` in URLs, Authorization headers; tenant ids are kept) and cut to 512 characters.
+* ``sample`` is the most recent matching line, redacted by the one redactor (``_redact``: tokens,
+  passwords, ``-p/-u/-w`` arguments, ``user:pass@`` in URLs, Authorization headers...; tenant ids are kept)
+  and cut to 512 characters.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -67,7 +68,7 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _signatures
+from ansible_collections.dsa.fleet.plugins.module_utils import _redact, _signatures
 
 try:  # Python 3.11+
     from re import _parser as _sre_parse  # pylint: disable=ungrouped-imports
@@ -199,28 +200,9 @@ def parse_since(value, now=None):
 
 # ------------------------------------------------------------------------------------------ redaction
 
-_REDACTED = '********'
-_REDACTIONS = (
-    # user:pass@ in URLs: keep the user, hide the password.
-    (re.compile(r'(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@'), r'\g<1>' + _REDACTED + '@'),
-    # Authorization / Proxy-Authorization headers.
-    (re.compile(r'(?i)(\b(?:proxy-)?authorization\s*[:=]\s*)("?)(?:(?:basic|bearer|digest|negotiate|ntlm)\s+)?'
-                r'[^\s"\',;|]+'), r'\g<1>\g<2>' + _REDACTED),
-    # key:value / key=value secrets (token:..., password=..., "apiKey": "...").
-    (re.compile(r'(?i)(\b(?:[a-z_]*token|password|passwd|pwd|secret|api[_-]?key|credentials?)"?\s*[:=]\s*)'
-                r'(["\']?)[^\s"\',;|&]+'), r'\g<1>\g<2>' + _REDACTED),
-    # dsa_control -p PASSWORD, -u USER:PASS, -w USER:PASS (also -pPASSWORD, --password X).
-    (re.compile(r'((?:^|\s)(?:-[puw]|--(?:password|proxy-user|proxy-password))(?:\s+|=)?)(["\']?)[^\s"\']+'),
-     r'\g<1>\g<2>' + _REDACTED),
-)
-
-
 def redact(text, limit=SAMPLE_CHARS):
-    """Hide secrets in one log line and cut it to ``limit`` characters."""
-    text = text[:limit * 8]
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
-    return text[:limit]
+    """Hide secrets in one log line (the one redactor, _redact) and cut it to ``limit`` characters."""
+    return _redact.redact_text(text[:limit * 8])[:limit]
 
 
 # ------------------------------------------------------------------------------------------- matching

@@ -33,7 +33,7 @@ import subprocess
 import threading
 import time
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint
+from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint, _redact
 from ansible_collections.dsa.fleet.plugins.module_utils._endpoint import (
     format_host_port, parse_host_port, parse_manager_url)
 
@@ -398,10 +398,8 @@ class Proxy(object):
 
     def redact(self, text):
         """``text`` with the password and its basic-auth token removed."""
-        if text and self._password:
-            text = text.replace(self._password, '********')
-            text = text.replace(_basic_auth(self.username, self._password), '********')
-        return text
+        return _redact.redact_text(text, [self._password] if self._password else (),
+                                   [self.username] if self.username else ())
 
 
 def _new_probe(host, port, role, via, kind, proxy):

@@ -260,7 +260,7 @@ tenant_id:
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control, _diagnosis, _dsa_cli, _endpoint, _layout, _probe, _records
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _control, _diagnosis, _dsa_cli, _endpoint, _layout, _probe, _records, _redact
 
 GATHER_TIMEOUT = 30
 #: Seconds the network probes get after a dsa_control run timed out (to name the cause).
@@ -575,6 +575,7 @@ def main():
         required_by={'token': 'tenant_id'},
         supports_check_mode=True,
     )
+    _redact.protect_url_secrets(module)
     validate(module)
     control = AgentControl(module)
     try:

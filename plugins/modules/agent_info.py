@@ -325,7 +325,7 @@ status:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _dsa_cli, _layout
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _dsa_cli, _layout, _redact
 
 
 def main():
@@ -338,6 +338,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    _redact.protect_url_secrets(module)
     params = module.params
     if params['timeout'] <= 0:
         module.fail_json(msg='timeout must be greater than 0, got %d' % params['timeout'])

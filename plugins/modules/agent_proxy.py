@@ -376,6 +376,7 @@ def main():
         required_one_of=[('manager_proxy', 'relay_proxy')],
         supports_check_mode=True,
     )
+    _redact.protect_url_secrets(module)
     validate(module)
     proxy = AgentProxy(module)
     try:

@@ -225,7 +225,7 @@ import threading
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _diagnosis, _dsa_cli, _layout, _logscan, _probe
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _diagnosis, _dsa_cli, _layout, _logscan, _probe, _redact
 
 
 def _argument_spec():
@@ -310,6 +310,7 @@ def _agent_manager_url(agent):
 
 def main():
     module = AnsibleModule(argument_spec=_argument_spec(), supports_check_mode=True)
+    _redact.protect_url_secrets(module)
     params = module.params
     since, signatures = _validate(module)
 

@@ -256,7 +256,7 @@ engine:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _logscan, _signatures
+from ansible_collections.dsa.fleet.plugins.module_utils import _logscan, _redact, _signatures
 
 
 def _argument_spec():
@@ -297,6 +297,7 @@ def _validated(module):
 
 def main():
     module = AnsibleModule(argument_spec=_argument_spec(), supports_check_mode=True)
+    _redact.protect_url_secrets(module)
     params = module.params
     since, signatures = _validated(module)
     grep_path = module.get_bin_path('grep') if params['engine'] != 'python' else None

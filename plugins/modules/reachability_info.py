@@ -296,6 +296,8 @@ inbound:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.dsa.fleet.plugins.module_utils import _redact
+
 from ansible_collections.dsa.fleet.plugins.module_utils._probe import (
     gather_reachability,
     reachability_argument_spec,
@@ -315,6 +317,7 @@ def main():
         required_by={'proxy_username': 'proxy', 'proxy_password': 'proxy'},
         supports_check_mode=True,
     )
+    _redact.protect_url_secrets(module)
     params = dict((name, module.params[name]) for name in argument_spec())
     try:
         validate_reachability_args(

@@ -17,8 +17,10 @@ description:
     report costs about nothing next to the diagnosis itself.
   - The files are output, not a change to a managed host; the task never reports C(changed), and it writes in
     check mode too.
-  - Each file is written atomically (a temporary file, then a rename), with mode C(0644); the folder is created
-    with mode C(0755) when missing. Secrets are redacted again by the renderers.
+  - Each file is written atomically (a temporary file, then a rename), with mode C(0600); the folder is created
+    with mode C(0700) when missing. Secrets are redacted again by the renderers (the collection's one redactor).
+  - A report that is not well formed (edited by hand, assembled by a caller) is refused with a message, and
+    nothing is written.
 author:
   - dsa.fleet contributors (@dsa-fleet)
 options:

@@ -31,7 +31,7 @@ try:
 except ImportError:  # pragma: no cover - jmespath is a documented controller requirement
     HAS_JMESPATH = False
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _diagnosis
+from ansible_collections.dsa.fleet.plugins.module_utils import _diagnosis, _redact
 from ansible_collections.dsa.fleet.plugins.module_utils._causes import CAUSES
 from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import COMMUNICATION_MODES
 
@@ -39,26 +39,9 @@ SCHEMA_VERSION = 1
 STATUSES = ('broken', 'failed', 'unreachable', 'healthy')
 SEVERITIES = ('critical', 'warning', 'info')
 INBOUND_CAUSE = 'inbound_4118_blocked'
-REDACTED = '<redacted>'
-
-# Keys whose values are secrets wherever they appear (case-insensitive, matched as a part of the key).
-SECRET_KEY_RE = re.compile(r'(pass(word|wd|phrase)?|token|secret|api[_-]?key|authori[sz]ation|cookie|'
-                           r'private[_-]?key|credential)', re.I)
-# Secrets inside strings.
-_STRING_SECRETS = (
-    # scheme://user:pass@host -> scheme://user:<redacted>@host
-    (re.compile(r'(\b[a-z][a-z0-9+.-]*://[^\s/:@"\']*):([^\s/@"\']*)@', re.I), r'\1:' + REDACTED + '@'),
-    # user:pass@host without a scheme (proxy settings, dsa_control -x)
-    (re.compile(r'(?<![\w/:])([\w.%-]+):([^\s/@:"\']+)@(?=[\w.-]+)'), r'\1:' + REDACTED + '@'),
-    # dsa_control -u user:pass / -w user:pass (proxy credentials)
-    (re.compile(r'(\s-[uw]\s+["\']?[^\s:"\']+):([^\s"\']+)'), r'\1:' + REDACTED),
-    # "token:XXXX", token=XXXX, password: XXXX, secret=..., api_key=...
-    (re.compile(r'\b((?:[\w-]*?)(?:token|password|passwd|secret|api[_-]?key))(["\']?\s*[:=]\s*["\']?)([^\s"\',;&]+)',
-                re.I), r'\1\2' + REDACTED),
-    # Authorization: Basic xxx / Proxy-Authorization: Bearer xxx
-    (re.compile(r'\b((?:proxy-)?authorization\s*:\s*(?:basic|bearer|digest|negotiate)?\s*)(\S+)', re.I),
-     r'\1' + REDACTED),
-)
+# The one redactor of dsa.fleet (module_utils/_redact.py): one secret vocabulary, one mask.
+REDACTED = _redact.REDACTED
+SECRET_KEY_RE = _redact.SECRET_KEY_RE
 
 # Per-host fields of the agent summary, taken from health_info's ``agent`` (agent_info) result.
 AGENT_FIELDS = ('installed', 'version', 'service_state', 'activated', 'agent_state', 'manager_url',
@@ -71,37 +54,10 @@ def _require_jmespath():
 
 
 def redact(value, secrets=None):
-    """Return a deep copy of ``value`` with secret keys dropped to ``<redacted>`` and secrets in strings
-    (``user:pass@``, ``token:...``, ``password=...``, the literal ``secrets`` given) replaced."""
-    literal = sorted((to_text(s) for s in (secrets or []) if s not in (None, '') and len(to_text(s)) >= 3),
-                     key=len, reverse=True)
-
-    def _walk(item):
-        if isinstance(item, dict):
-            out = {}
-            for key, val in item.items():
-                key = to_text(key)
-                if SECRET_KEY_RE.search(key) and val not in (None, '', False, True) and not isinstance(val, (dict, list)):
-                    out[_walk(key)] = REDACTED
-                elif SECRET_KEY_RE.search(key) and isinstance(val, (dict, list)):
-                    out[_walk(key)] = REDACTED
-                else:
-                    out[_walk(key)] = _walk(val)
-            return out
-        if isinstance(item, (list, tuple)):
-            return [_walk(v) for v in item]
-        if isinstance(item, bytes):
-            item = to_text(item, errors='surrogate_or_replace')
-        if isinstance(item, str):
-            text = item
-            for secret in literal:
-                text = text.replace(secret, REDACTED)
-            for pattern, repl in _STRING_SECRETS:
-                text = pattern.sub(repl, text)
-            return text
-        return item
-
-    return _walk(value)
+    """Return a deep copy of ``value`` with secret keys masked and secrets in strings (``user:pass@``,
+    ``token:...``, ``password=...``, the literal ``secrets`` given, also URL-quoted) replaced: the one
+    redactor, ``module_utils/_redact.redact``."""
+    return _redact.redact(value, [to_text(s) for s in (secrets or []) if s not in (None, '')])
 
 
 def _finding_sort_key(finding):
@@ -285,7 +241,7 @@ def fleet_report(results, inbound=None, communication='agent_initiated', manager
 
 def _md_cell(text):
     text = to_text(text if text is not None else '')
-    # | would end a table cell, < would open an HTML tag in a pull-request comment (and hide "<redacted>").
+    # | would end a table cell, < would open an HTML tag in a pull-request comment.
     return (text.replace('\\', '\\\\').replace('|', '\\|').replace('<', '\\<').replace('\r', ' ')
             .replace('\n', ' ').replace('`', "'"))
 

@@ -38,7 +38,7 @@ def test_writes_the_three_files_in_one_task(tmp_path):
     assert '<html' in (dest / 'r.html').read_text()
     for path in dest.iterdir():
         assert SECRET not in path.read_text()
-    assert oct(dest.joinpath('r.json').stat().st_mode & 0o777) == '0o644'
+    assert oct(dest.joinpath('r.json').stat().st_mode & 0o777) == '0o600'
 
 
 @pytest.mark.parametrize('args,parameter', [

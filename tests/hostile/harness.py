@@ -22,6 +22,7 @@ A case (tests/hostile/cases.yml) says:
     result: {key.sub: value}           values in the module result
     files: {relpath: REGEX}             the content of a scratch file after the run
     calls_with / calls_without: [REGEX] some / no dsa_control argument list (joined by spaces) matches
+    modes: {relpath: '0o600'}           the mode of a scratch file after the run
   tasks_from: FILE                     with role: include_role tasks_from FILE instead of the role's main
   changes: [paths]                     scratch paths the run may change (default: none may change)
   calls: [flags]                       dsa_control flags the run may pass (default: none; dsa_query is free)
@@ -119,10 +120,23 @@ def _limits():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def limited_run(cmd, env, cwd, timeout=TIMEOUT):
-    """Run ``cmd`` capped; returns (rc, stdout, stderr, seconds, timed_out)."""
+ECHO_PROXY_PORT = 3999
+
+
+def limited_run(cmd, env, cwd, timeout=TIMEOUT, echo_proxy=False):
+    """Run ``cmd`` capped; returns (rc, stdout, stderr, seconds, timed_out). ``echo_proxy``: start
+    echo_proxy.py on 127.0.0.1:ECHO_PROXY_PORT first, in the same network namespace (a namespace is
+    required for it: the port is fixed)."""
     started = time.monotonic()
-    proc = subprocess.Popen(NETNS + cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    if echo_proxy:
+        if not NETNS:
+            raise AssertionError('the echo proxy needs a network namespace of its own (unshare --net)')
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'echo_proxy.py')
+        prefix = NETNS[:-2] + ['ip link set lo up >/dev/null 2>&1; "%s" "%s" %d %d >/dev/null 2>&1 & sleep 0.5; exec "$@"'
+                               % (PYTHON, script, ECHO_PROXY_PORT, timeout), 'sh']
+    else:
+        prefix = NETNS
+    proc = subprocess.Popen(prefix + cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, preexec_fn=_limits, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -176,7 +190,9 @@ def setup_scratch(tmp, setup, names):
     setup keys: files {relpath: text}, fifos [relpath], symlinks {relpath: target}, dirs [relpath],
     sparse {relpath: size}, noline {relpath: size} (a file of that size without a newline, starting with
     'AgentEvent 4012 '), agent STATE (fakeagent.make_agent), agent_control {flag: text},
-    readonly [relpath] (chmod 0555 on a folder), copy {relpath: source} (a copy of a system file).
+    readonly [relpath] (chmod 0555 on a folder), copy {relpath: source} (a copy of a system file),
+    echo_proxy: true (a proxy on 127.0.0.1:3999, in the case's own network namespace, answering every CONNECT
+    with 407 and echoing the credentials it got: tests/hostile/echo_proxy.py).
     """
     setup = _subst(setup or {}, names)
     for rel in setup.get('dirs', []):
@@ -325,7 +341,8 @@ def run_case(case, tmp):
     if case.get('check'):
         cmd.append('--check')
     rc, out, err, seconds, timed_out = limited_run(cmd, env, os.path.join(tmp, 'runner'),
-                                                   timeout=case.get('timeout', TIMEOUT))
+                                                   timeout=case.get('timeout', TIMEOUT),
+                                                   echo_proxy=bool((case.get('setup') or {}).get('echo_proxy')))
     doc = _json_doc(out)
     if 'module' in case:
         try:
@@ -406,6 +423,13 @@ def check_case(case, run):
     for pattern in expect.get('calls_without') or []:
         if any(re.search(pattern, c) for c in joined):
             problems.append('a dsa_control call matches %r' % pattern)
+    for rel, mode in (expect.get('modes') or {}).items():
+        try:
+            got = oct(stat.S_IMODE(os.stat(os.path.join(run['names']['tmp'], rel)).st_mode))
+        except OSError as exc:
+            got = str(exc)
+        if got != mode:
+            problems.append('%s has mode %s, expected %s' % (rel, got, mode))
     if case.get('no_warning'):
         warnings = '\n'.join(run['result'].get('warnings') or [])
         if re.search(case['no_warning'], warnings):

@@ -227,18 +227,18 @@ def test_no_secret_in_the_report_dict(report):
     host = [h for h in report['hosts'] if h['name'] == 'h-proxy-auth-failed'][0]
     assert set(host) == {'name', 'status', 'healthy', 'causes', 'findings', 'agent', 'inbound_probe', 'error'}
     assert set(host['findings'][0]) == {'cause', 'severity', 'message', 'evidence', 'remediation'}
-    assert host['agent']['manager_url'] == 'dsm://carol:<redacted>@agents.lab.example:443/'
-    assert 'http://alice:<redacted>@proxy.lab:3128' in host['findings'][0]['evidence'][0]
+    assert host['agent']['manager_url'] == 'dsm://********@agents.lab.example:443/'
+    assert 'http://********@proxy.lab:3128' in host['findings'][0]['evidence'][0]
 
 
 @pytest.mark.parametrize('text, expected', [
-    ('http://u:p4ss@proxy:3128', 'http://u:<redacted>@proxy:3128'),
-    ('proxy u:p4ss@proxy.example:3128', 'proxy u:<redacted>@proxy.example:3128'),
-    ('"token:abc123"', '"token:<redacted>"'),
-    ('password=hunter22&x=1', 'password=<redacted>&x=1'),
-    ('api_key: "k-1"', 'api_key: "<redacted>"'),
-    ('Authorization: Bearer abc.def', 'Authorization: Bearer <redacted>'),
-    ('dsa_control -y relay:4122 -w relayuser:rpw', 'dsa_control -y relay:4122 -w relayuser:<redacted>'),
+    ('http://u:p4ss@proxy:3128', 'http://********@proxy:3128'),
+    ('proxy u:p4ss@proxy.example:3128', 'proxy ********@proxy.example:3128'),
+    ('"token:abc123"', '"token:********"'),
+    ('password=hunter22&x=1', 'password=********&x=1'),
+    ('api_key: "k-1"', 'api_key: "********"'),
+    ('Authorization: Bearer abc.def', 'Authorization: Bearer ********'),
+    ('dsa_control -y relay:4122 -w relayuser:rpw', 'dsa_control -y relay:4122 -w ********'),
     # not secrets: left alone
     ('dsm://agents.example:443/', 'dsm://agents.example:443/'),
     ('2026-11-26 10:04:12.143355 [+0000]: x', '2026-11-26 10:04:12.143355 [+0000]: x'),
@@ -252,8 +252,8 @@ def test_redact_keys():
     data = {'a': {'Proxy_Password': 'x1', 'tokenValue': 'x2', 'nested': [{'secret': 'x3'}], 'keep': 'ok'},
             'password': {'deep': 'x4'}, 'manager_proxy_auth': True}
     out = fr.redact(data, secrets=['ok-not-a-secret-but-listed'])
-    assert out == {'a': {'Proxy_Password': '<redacted>', 'tokenValue': '<redacted>', 'nested': [{'secret': '<redacted>'}],
-                         'keep': 'ok'}, 'password': '<redacted>', 'manager_proxy_auth': True}
+    assert out == {'a': {'Proxy_Password': '********', 'tokenValue': '********', 'nested': [{'secret': '********'}],
+                         'keep': 'ok'}, 'password': '********', 'manager_proxy_auth': True}
     assert data['a']['Proxy_Password'] == 'x1'   # the input is not changed
 
 
@@ -274,8 +274,8 @@ def test_markdown(report):
     # a pipe in a message does not break the table or the list
     refused = [ln for ln in lines if ln.startswith('- **h-activation-refused**')][0]
     assert '\\|' in refused and '`' not in refused.split(' - ', 1)[1]
-    # no raw HTML: a pull-request comment would swallow "<redacted>" or render the tags
-    assert '\\<script>' in refused and '"token:\\<redacted>"' in refused
+    # no raw HTML: a pull-request comment would swallow "********" or render the tags
+    assert '\\<script>' in refused and '"token:********"' in refused
     assert not re.search(r'(?<!\\)<', md)
     table = [ln for ln in lines if ln.startswith('| `')]
     assert all(ln.count('|') - ln.count('\\|') == 6 for ln in table)

@@ -361,7 +361,7 @@ def test_markdown(report):
     assert 'app-fw-01' not in person and 'web-ok' not in person
     assert '## Fixes that failed' in md
     assert re.search(r'- \*\*db-proxy-01\*\*: proxy \(`proxy_auth_failed`\) - dsa_control -x http://proxy.lab:3128 '
-                     r'-u dave:\\<redacted>', md)
+                     r'-u \*\*\*\*\*\*\*\*', md)
     assert '## Unreachable or failed hosts' in md and '- **lost-01**: unreachable - Failed to connect' in md
 
 

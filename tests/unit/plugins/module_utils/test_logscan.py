@@ -291,8 +291,8 @@ def test_bad_arguments_name_the_parameter(tmp_path):
     ('dsa_control -x dsm_proxy://p:3128/ -u alice:S3cretPw', 'S3cretPw', '-u ********'),
     ('dsa_control -p Hunter2 -r', 'Hunter2', '-p ********'),
     ('dsa_control -y relay_proxy://p:3128/ -w bob:Pa55word', 'Pa55word', 'relay_proxy://p:3128/'),
-    ('CONNECT via http://alice:Pa55word@proxy:3128/ failed', 'Pa55word', 'http://alice:********@proxy:3128/'),
-    ('sent Proxy-Authorization: Basic YWxpY2U6c2VjcmV0 to proxy', 'YWxpY2U6c2VjcmV0', 'Proxy-Authorization: ********'),
+    ('CONNECT via http://alice:Pa55word@proxy:3128/ failed', 'Pa55word', 'http://********@proxy:3128/'),
+    ('sent Proxy-Authorization: Basic YWxpY2U6c2VjcmV0 to proxy', 'YWxpY2U6c2VjcmV0', 'Proxy-Authorization: Basic ********'),
     ('config password=topsecret; user=alice', 'topsecret', 'user=alice'),
 ])
 def test_redaction(text, secret, kept):

@@ -96,7 +96,7 @@ def test_bad_url_message_hides_credentials():
     with pytest.raises(ValueError) as info:
         _probe.parse_proxy_url('http://bob:%s@proxy:3128/' % SECRET)
     assert SECRET not in str(info.value)
-    assert '***@' in str(info.value)
+    assert '********@' in str(info.value)
 
 
 @pytest.mark.parametrize('text, expected', [
