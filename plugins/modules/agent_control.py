@@ -138,6 +138,11 @@ attributes:
       - Shows the agent's activation (activated, manager URL, tenant ID) before and after.
 notes:
   - Run it with privileges (C(become)); C(dsa_control) needs root on a real agent.
+  - The agent's CLI takes secrets as arguments (the token, C(-p), C(-u), C(-w)); while that one C(dsa_control) runs,
+    users who can list processes on the host can read them (mount C(/proc) with C(hidepid=2) to prevent it). Every
+    run is bounded by its timeout; see the collection's C(docs/security.md).
+  - Before C(dsa_control) runs, the module checks that its record can be written under O(data_dir), so a run never
+    changes the agent and then fails.
   - The agent's service must answer; otherwise the module fails with cause C(agent_service_down)
     (or C(agent_not_installed), C(agent_corrupt)).
   - "Causes a failed C(dsa_control) run is mapped to: C(activation_refused), C(subscription_expired),

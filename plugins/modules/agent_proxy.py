@@ -88,6 +88,11 @@ attributes:
       - Shows both proxies before and after (URL, user name; passwords masked).
 notes:
   - Run it with privileges (C(become)).
+  - The agent's CLI takes secrets as arguments (the token, C(-p), C(-u), C(-w)); while that one C(dsa_control) runs,
+    users who can list processes on the host can read them (mount C(/proc) with C(hidepid=2) to prevent it). Every
+    run is bounded by its timeout; see the collection's C(docs/security.md).
+  - Before C(dsa_control) runs, the module checks that its record can be written under O(data_dir), so a run never
+    changes the agent and then fails.
   - A proxy password changed outside this module (or a proxy set by hand) is not seen; use O(force=true)
     once to bring the agent and the record back together.
   - To prove that the proxy works, send a heartbeat (M(dsa.fleet.agent_control) with C(state=heartbeat));
