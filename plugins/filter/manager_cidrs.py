@@ -76,14 +76,17 @@ def _coverage(merged):
     return counts
 
 
+def _mapped(net):
+    """Whether an IPv6 network overlaps the IPv4-mapped or IPv4-compatible ranges."""
+    return net.version == 6 and any(net in netaddr.IPNetwork(m) or netaddr.IPNetwork(m) in net for m in _MAPPED)
+
+
 def _refuse_broad(merged, items, nets, name):
     counts = _coverage(merged)
     for version in (4, 6):
         if counts[version] <= MAX_COVERAGE[version]:
             continue
-        given = [str(i).strip() for i, n in zip(items, nets)
-                 if n.version == version or (version == 4 and any(n in netaddr.IPNetwork(m) or
-                                                                   netaddr.IPNetwork(m) in n for m in _MAPPED))]
+        given = [str(i).strip() for i, n in zip(items, nets) if n.version == version or (version == 4 and _mapped(n))]
         whole = counts[version] >= 2 ** (32 if version == 4 else 128)
         what = ('the whole %s Internet' if whole else 'too much of the %s Internet') \
             % ('IPv4' if version == 4 else 'IPv6')

@@ -13,8 +13,8 @@ version_added: 0.2.0
 description:
   - The collection's one redactor, for messages a role prints. Strings, lists and dictionaries are walked;
     every secret is replaced by C(********) - C(user:password@) in URLs, Authorization headers, C(KEY=value) and
-    C(KEY: value) where KEY holds a word such as C(password), C(token), C(secret), C(api_key) (so also
-    C(proxy_password=), C(self_protection_password:)), the values of C(dsa_control -p/-u/-w), and the values of
+    C(KEY:value) where KEY holds a word such as C(password), C(token), C(secret), C(api_key) (so also
+    C(proxy_password=), C(self_protection_password=)), the values of C(dsa_control -p/-u/-w), and the values of
     dictionary keys with such words.
   - O(secrets) are literal values to hide too (also URL-quoted and inside HTTP basic auth).
 author:

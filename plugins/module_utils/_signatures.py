@@ -212,26 +212,20 @@ def _walk(items):
     for opcode, arg in items:
         yield opcode, arg
         if opcode in _REPEATS:
-            for sub in _walk(arg[2]):
-                yield sub
+            yield from _walk(arg[2])
         elif opcode == _sre_constants.SUBPATTERN:
-            for sub in _walk(arg[-1]):
-                yield sub
+            yield from _walk(arg[-1])
         elif opcode == _sre_constants.BRANCH:
             for branch in arg[1]:
-                for sub in _walk(branch):
-                    yield sub
+                yield from _walk(branch)
         elif opcode in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
-            for sub in _walk(arg[1]):
-                yield sub
+            yield from _walk(arg[1])
         elif opcode == getattr(_sre_constants, 'ATOMIC_GROUP', None):
-            for sub in _walk(arg):
-                yield sub
+            yield from _walk(arg)
         elif opcode == _sre_constants.GROUPREF_EXISTS:
             for part in arg[1:]:
                 if part is not None:
-                    for sub in _walk(part):
-                        yield sub
+                    yield from _walk(part)
 
 
 def _slow_regex(pattern):

@@ -30,7 +30,7 @@ A case (tests/hostile/cases.yml) says:
                                        -vvv nor in any file the run wrote (default: every SECRETS value in the input)
 
 Placeholders in args/vars/setup: {tmp} the scratch folder, {agent} the fake agent's programs, {data} its data
-folder, {python} this Python.
+folder, {python} this Python, {repeat:TEXT:N} TEXT N times (TEXT without ':', '{', '}').
 """
 
 from __future__ import absolute_import, division, print_function
@@ -172,11 +172,14 @@ def _env(tmp):
     return env
 
 
+_REPEAT = re.compile(r'\{repeat:(?P<text>[^:{}]*):(?P<count>\d+)\}')
+
+
 def _subst(value, names):
     if isinstance(value, str):
         for key, repl in names.items():
             value = value.replace('{%s}' % key, repl)
-        return value
+        return _REPEAT.sub(lambda m: m.group('text') * int(m.group('count')), value)
     if isinstance(value, list):
         return [_subst(v, names) for v in value]
     if isinstance(value, dict):
