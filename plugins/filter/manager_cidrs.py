@@ -15,6 +15,7 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six import string_types
+from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint
 
 try:
     import netaddr
@@ -22,8 +23,6 @@ try:
 except ImportError:  # pragma: no cover - reported when the filter is used
     HAS_NETADDR = False
 
-_URL_PORT = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://(\[[^]]+\]|[^/:?#]+)(?::(\d+))?(?:[/?#].*)?$')
-_DEFAULT_PORTS = {'dsm': 443, 'https': 443, 'http': 80}
 
 
 def _network(item, name):
@@ -190,18 +189,13 @@ def manager_ports(value, url=None, name='dsa_fleet_manager_ports'):
         ports.append(port)
     if not ports:
         if url:
-            match = _URL_PORT.match(to_native(url).strip())
-            if not match:
-                raise AnsibleFilterError(
-                    'dsa_fleet_manager_url: %r is not a URL such as dsm://manager.example:4120/' % (url,))
-            if match.group(2):
-                port = int(match.group(2))
-                if not 1 <= port <= 65535:
-                    raise AnsibleFilterError('dsa_fleet_manager_url: port %d is out of range' % port)
-            else:
-                scheme = to_native(url).split(':', 1)[0].lower()
-                port = _DEFAULT_PORTS.get(scheme, 443)
-            ports.append(port)
+            # the collection's one URL parser (module_utils/_endpoint.py)
+            parsed = _endpoint.endpoint(to_native(url).strip())
+            if not parsed['valid'] or parsed['kind'] != 'manager':
+                raise AnsibleFilterError('dsa_fleet_manager_url: %s' % (
+                    parsed['error'] or 'a %s URL is not a manager URL such as dsm://manager.example:4120/'
+                    % parsed['kind']))
+            ports.append(parsed['port'])
         else:
             ports.append(443)
     return sorted(set(ports))

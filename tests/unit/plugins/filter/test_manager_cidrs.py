@@ -121,7 +121,6 @@ def test_coverage_beyond_a_manager_is_refused_unless_allowed(broad):
     (None, None, [443]),
     ([], 'dsm://dsm.example:4120/', [4120]),
     ([], 'dsm://agents.deepsecurity.trendmicro.com:443/', [443]),
-    ([], 'dsm://dsm.example/', [443]),
     ([], 'https://[2001:db8::5]:4119/', [4119]),
     ([4122], 'dsm://dsm.example:4120/', [4122]),
 ])
@@ -138,6 +137,10 @@ def test_manager_ports(ports, url, expected):
     ([4.5], None, 'not a TCP port number'),
     ([], 'not a url', 'dsa_fleet_manager_url'),
     ([], 'dsm://dsm.example:99999/', 'out of range'),
+    ([], 'dsm://dsm.example:0/', 'out of range'),
+    ([], 'dsm://dsm.example/', 'a port is required'),      # as the modules: dsm:// needs its port
+    ([], 'http://proxy.example:3128', 'not a manager URL'),
+    ([], 'dsm://u:Secr3t@dsm.example:4120/', 'credentials in the URL are not allowed'),
 ])
 def test_manager_ports_bad_input(ports, url, message):
     with pytest.raises(AnsibleFilterError, match=message):
