@@ -24,7 +24,6 @@ except ImportError:  # pragma: no cover - reported when the filter is used
     HAS_NETADDR = False
 
 
-
 def _network(item, name):
     if isinstance(item, bool) or not isinstance(item, string_types):
         raise AnsibleFilterError(
