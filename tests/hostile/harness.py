@@ -100,20 +100,36 @@ def _netns_prefix():
     exe = shutil.which('unshare')
     if not exe:
         return []
-    prefix = [exe, '--net', '--', 'sh', '-c', 'ip link set lo up >/dev/null 2>&1; exec "$@"', 'sh']
-    try:
-        ok = subprocess.run(prefix + ['true'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            timeout=20, check=False).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        ok = False
-    return prefix if ok else []
+    shell = ['--', 'sh', '-c', 'ip link set lo up >/dev/null 2>&1; exec "$@"', 'sh']
+    # with a PID namespace too, killing unshare (timeout, or the test run dying: PDEATHSIG) ends every
+    # process of the case, even one blocked in a read
+    for options in (['--net', '--pid', '--fork', '--kill-child'], ['--net']):
+        prefix = [exe] + options + shell
+        try:
+            ok = subprocess.run(prefix + ['true'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                timeout=20, check=False).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        if ok:
+            return prefix
+    return []
 
 
 NETNS = _netns_prefix()
 
 
+def _die_with_parent():
+    """PR_SET_PDEATHSIG = SIGKILL: the case's command dies when the test run does."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
 def _limits():
     """preexec_fn: caps inherited by ansible, the module process and anything it starts."""
+    _die_with_parent()
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE, FILE_SIZE))
