@@ -322,7 +322,6 @@ status:
            lastAgentToManagerSession: "1718000000"}
 '''
 
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _dsa_cli, _layout, _redact
@@ -346,7 +345,7 @@ def main():
         info = _agent.gather_agent(_dsa_cli.module_run_command(module), params['agent_dir'],
                                    params['data_dir'], params['timeout'])
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg='could not gather the agent facts: %s' % exc, exception=traceback.format_exc())
+        module.fail_json(msg="could not gather the agent facts: %s" % exc)
     module.exit_json(changed=False, **info)
 
 
