@@ -12,6 +12,7 @@ then ``ansible localhost -m dsa.fleet.<module>`` runs and the result is checked.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -25,8 +26,19 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 FUNCTIONAL = os.path.join(HERE, '..', 'functional')
 sys.path.insert(0, FUNCTIONAL)
-from conftest import run_module  # noqa: E402 pylint: disable=wrong-import-position
 from fakeagent import calls, make_agent  # noqa: E402 pylint: disable=wrong-import-position
+
+
+def _functional_conftest():
+    # tests/functional/conftest.py under its own name: "conftest" may be another folder's in one pytest run.
+    spec = importlib.util.spec_from_file_location('dsa_fleet_functional_conftest',
+                                                  os.path.join(FUNCTIONAL, 'conftest.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run_module = _functional_conftest().run_module
 
 CASES = os.path.join(HERE, 'cases')
 PROVENANCE_KEYS = ('source', 'what')

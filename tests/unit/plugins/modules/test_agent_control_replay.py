@@ -40,7 +40,17 @@ def test_agent_control(case, host, monkeypatch):
         _records.write_activation_record(host['data_dir'], case['record'])
     if 'proxy_record' in case:
         _records.write_proxy_record(host['data_dir'], case['proxy_record'])
+    probed = []
+
+    def gather_reachability(**kwargs):
+        # A timed-out dsa_control is followed by probes of the manager: replayed too, never sent.
+        probed.append(kwargs)
+        assert 'reachability' in case, 'the module probed the network: give the case a reachability'
+        return case['reachability']
+    monkeypatch.setattr(agent_control._probe, 'gather_reachability', gather_reachability)
     result, replay = run_module(agent_control.main, case, host, monkeypatch)
+    if 'reachability' in case:
+        assert probed and probed[0]['manager_url'] == case['input'].get('manager_url')
     check_result(case, result, replay, host, SECRETS)
     record = _records.read_activation_record(host['data_dir'])
     if 'record_after' in case:
