@@ -214,6 +214,12 @@ def _agent_findings(agent, found):
     return True
 
 
+def _comparable_tenants(a, b):
+    """Two tenant ids of one kind: both GUIDs (as dsmDN shows them) or both not (the tenantID of an
+    activation, often a number). A GUID and a number may name the same tenant: they cannot be compared."""
+    return (_endpoint.same_tenant(a, a) is None) == (_endpoint.same_tenant(b, b) is None)
+
+
 def same_manager(agent, wanted_url, wanted_tenant=None):
     """Is the activated ``agent`` (gather_agent's dict) activated with the manager ``wanted_url`` (and
     tenant ``wanted_tenant``)? True, False, or None when it cannot be told.
@@ -228,9 +234,9 @@ def same_manager(agent, wanted_url, wanted_tenant=None):
         if verdict is False:
             return False
         tenant = record.get('tenant_id')
-        if wanted_tenant and tenant:
+        if wanted_tenant and tenant and _comparable_tenants(wanted_tenant, tenant):
             return str(wanted_tenant).strip().lower() == str(tenant).strip().lower()
-        if verdict:
+        if verdict and not (wanted_tenant and _endpoint.same_tenant(wanted_tenant, agent.get('tenant_id')) is False):
             return True
     actual = (agent or {}).get('manager_url')
     if not actual:

@@ -68,14 +68,14 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _redact, _signatures
+from ansible_collections.dsa.fleet.plugins.module_utils import _layout, _redact, _signatures
 
 try:  # Python 3.11+
     from re import _parser as _sre_parse  # pylint: disable=ungrouped-imports
 except ImportError:  # pragma: no cover - Python < 3.11
     import sre_parse as _sre_parse  # pylint: disable=deprecated-module
 
-DEFAULT_LOG_GLOB = '/var/opt/ds_agent/diag/ds_agent.log*'
+DEFAULT_LOG_GLOB = _layout.DEFAULT_LOG_GLOB
 DEFAULT_MAX_BYTES_PER_FILE = 256 * 1024 * 1024
 CHUNK_SIZE = 4 * 1024 * 1024
 MAX_LINE = 1024 * 1024

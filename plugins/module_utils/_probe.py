@@ -63,20 +63,6 @@ def parse_proxy_url(url):
     return _endpoint.parse_proxy_url(url, ('http',))
 
 
-def reachability_argument_spec():
-    """The probe options, as reachability_info and health_info both take them (AnsibleModule spec)."""
-    return dict(
-        manager_url=dict(type='str'),
-        targets=dict(type='list', elements='str', default=[]),
-        proxy=dict(type='str'),
-        proxy_username=dict(type='str'),
-        proxy_password=dict(type='str', no_log=True),
-        tls=dict(type='bool', default=False),
-        timeout=dict(type='float', default=5),
-        inbound_port=dict(type='int', default=4118),
-    )
-
-
 def validate_reachability_args(manager_url=None, targets=None, proxy=None, proxy_username=None,
                                proxy_password=None, timeout=5, inbound_port=4118):
     """Check the inputs of ``gather_reachability``; raise ValueError naming the bad parameter.

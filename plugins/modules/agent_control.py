@@ -19,7 +19,7 @@ description:
   - Activation always passes C(--max-dsm-retries) and C(--dsm-retry-interval), so that a manager that
     cannot be reached fails in bounded time instead of blocking for hours (the agent's own defaults are
     30 retries, 300 seconds apart).
-  - A C(dsa_control) run is bounded by O(timeout) (SIGTERM, then SIGKILL 5 seconds later, since a real
+  - A C(dsa_control) run is bounded by O(cli_timeout) (SIGTERM, then SIGKILL 5 seconds later, since a real
     C(dsa_control -a) that cannot reach its manager ignores SIGTERM). A run that timed out fails saying so,
     with the seconds and the last line the CLI printed, and names the network cause the probes of the
     manager point to (RV(cause), RV(timeout_evidence)).
@@ -107,24 +107,16 @@ options:
       - The agent's self-protection password (C(-p)), needed by reset and heartbeat when self-protection
         is on. Never logged or returned.
     type: str
-  agent_dir:
-    description: Folder holding C(dsa_control) and C(dsa_query).
-    type: path
-    default: /opt/ds_agent
-  data_dir:
-    description:
-      - The agent's data folder. The module keeps a record of its last activation (manager URL, tenant ID,
-        certificate hash; never the token) in C(dsa_fleet/activation.json) under it, mode 0600.
-    type: path
-    default: /var/opt/ds_agent
-  timeout:
+  cli_timeout:
     description:
       - Seconds allowed for each C(dsa_control) run.
       - Defaults to enough for every activation retry (C(30 + (max_dsm_retries + 1) * 30 + max_dsm_retries *
         dsm_retry_interval)); C(dsa_query) runs are bounded by 30 seconds.
       - Must be greater than 0.
     type: int
+    aliases: [timeout]
 extends_documentation_fragment:
+  - dsa.fleet.agent
   - dsa.fleet.attributes
   - dsa.fleet.attributes.platform_linux
 attributes:
@@ -266,7 +258,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dsa.fleet.plugins.module_utils import (
-    _agent, _control, _diagnosis, _dsa_cli, _endpoint, _layout, _probe, _records, _redact)
+    _agent, _argspec, _control, _diagnosis, _dsa_cli, _endpoint, _probe, _records, _redact)
 
 GATHER_TIMEOUT = 30
 #: Seconds the network probes get after a dsa_control run timed out (to name the cause).
@@ -319,14 +311,15 @@ def validate(module):
     for name in ('display_name', 'description'):
         if params[name] is not None and re.search(r'[\r\n\x00]', params[name]):
             module.fail_json(msg='%s must be a single line' % name)
-    if params['timeout'] is not None and params['timeout'] <= 0:
-        module.fail_json(msg='timeout must be greater than 0; got %d' % params['timeout'])
+    if params['cli_timeout'] is not None and params['cli_timeout'] <= 0:
+        module.fail_json(msg='%s must be greater than 0; got %d'
+                         % (_argspec.given_name(module, 'cli_timeout'), params['cli_timeout']))
 
 
 def control_timeout(params):
     """Seconds for one dsa_control run: enough for every activation retry unless given."""
-    if params['timeout']:
-        return params['timeout']
+    if params['cli_timeout']:
+        return params['cli_timeout']
     retries = params['max_dsm_retries']
     return 30 + (retries + 1) * 30 + retries * params['dsm_retry_interval']
 
@@ -559,6 +552,7 @@ def main():
     """Entry point."""
     module = AnsibleModule(
         argument_spec=dict(
+            _argspec.agent_spec(),
             state=dict(type='str', default='activated', choices=['activated', 'reset', 'heartbeat']),
             manager_url=dict(type='str'),
             tenant_id=dict(type='str'),
@@ -573,9 +567,7 @@ def main():
             force=dict(type='bool', default=False),
             reset_if_needed=dict(type='bool', default=False),
             self_protection_password=dict(type='str', no_log=True),
-            agent_dir=dict(type='path', default=_layout.DEFAULT_AGENT_DIR),
-            data_dir=dict(type='path', default=_layout.DEFAULT_DATA_DIR),
-            timeout=dict(type='int'),
+            cli_timeout=dict(type='int', aliases=['timeout']),
         ),
         required_if=[('state', 'activated', ['manager_url'])],
         required_by={'token': 'tenant_id'},

@@ -22,25 +22,16 @@ description:
 author:
   - dsa.fleet contributors (@dsa-fleet)
 options:
-  agent_dir:
-    description:
-      - Folder holding the agent programs C(ds_agent), C(dsa_control), C(dsa_query) and C(version.txt).
-    type: path
-    default: /opt/ds_agent
-  data_dir:
-    description:
-      - The agent's data folder. Its file system is the one whose free space is reported in RV(disk),
-        and the proxy record of M(dsa.fleet.agent_proxy) is read from C(dsa_fleet/proxy.json) under it.
-    type: path
-    default: /var/opt/ds_agent
-  timeout:
+  cli_timeout:
     description:
       - Seconds allowed for each command run (C(dsa_query), C(systemctl), C(dpkg-query), C(rpm)).
       - A C(dsa_query) that does not answer in time is reported as RV(cli.cause=agent_service_down).
       - Must be greater than 0.
     type: int
+    aliases: [timeout]
     default: 30
 extends_documentation_fragment:
+  - dsa.fleet.agent
   - dsa.fleet.attributes
   - dsa.fleet.attributes.info_module
   - dsa.fleet.attributes.platform_linux
@@ -324,26 +315,27 @@ status:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _dsa_cli, _layout, _redact
+from ansible_collections.dsa.fleet.plugins.module_utils import (
+    _agent, _argspec, _dsa_cli, _redact)
 
 
 def main():
     """Gather the agent facts; never change anything."""
     module = AnsibleModule(
         argument_spec=dict(
-            agent_dir=dict(type='path', default=_layout.DEFAULT_AGENT_DIR),
-            data_dir=dict(type='path', default=_layout.DEFAULT_DATA_DIR),
-            timeout=dict(type='int', default=_dsa_cli.DEFAULT_TIMEOUT),
+            _argspec.agent_spec(),
+            cli_timeout=dict(type='int', default=_dsa_cli.DEFAULT_TIMEOUT, aliases=['timeout']),
         ),
         supports_check_mode=True,
     )
     _redact.protect_url_secrets(module)
     params = module.params
-    if params['timeout'] <= 0:
-        module.fail_json(msg='timeout must be greater than 0, got %d' % params['timeout'])
+    if params['cli_timeout'] <= 0:
+        module.fail_json(msg='%s must be greater than 0, got %d'
+                         % (_argspec.given_name(module, 'cli_timeout'), params['cli_timeout']))
     try:
         info = _agent.gather_agent(_dsa_cli.module_run_command(module), params['agent_dir'],
-                                   params['data_dir'], params['timeout'])
+                                   params['data_dir'], params['cli_timeout'])
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg="could not gather the agent facts: %s" % exc)
     module.exit_json(changed=False, **info)

@@ -62,19 +62,13 @@ options:
       - The agent's self-protection password (C(-p)), passed along when given. The proxy options normally
         do not need it. Never logged or returned.
     type: str
-  agent_dir:
-    description: Folder holding C(dsa_control).
-    type: path
-    default: /opt/ds_agent
-  data_dir:
-    description: The agent's data folder; the record is C(dsa_fleet/proxy.json) under it.
-    type: path
-    default: /var/opt/ds_agent
-  timeout:
+  cli_timeout:
     description: Seconds allowed for each C(dsa_control) run. Must be greater than 0.
     type: int
+    aliases: [timeout]
     default: 30
 extends_documentation_fragment:
+  - dsa.fleet.agent
   - dsa.fleet.attributes
   - dsa.fleet.attributes.platform_linux
 attributes:
@@ -189,7 +183,8 @@ timed_out:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dsa.fleet.plugins.module_utils import _control, _dsa_cli, _endpoint, _layout, _records, _redact
+from ansible_collections.dsa.fleet.plugins.module_utils import (
+    _argspec, _control, _dsa_cli, _endpoint, _records, _redact)
 
 MASK = _redact.REDACTED
 #: (option, the scheme dsa_control wants, argument builder)
@@ -243,8 +238,9 @@ def validate(module):
         password = params[name + '_password']
         if password is not None and any(c in password for c in '\r\n\x00'):
             module.fail_json(msg='%s_password must be a single line' % name)
-    if params['timeout'] <= 0:
-        module.fail_json(msg='timeout must be greater than 0; got %d' % params['timeout'])
+    if params['cli_timeout'] <= 0:
+        module.fail_json(msg='%s must be greater than 0; got %d'
+                         % (_argspec.given_name(module, 'cli_timeout'), params['cli_timeout']))
 
 
 def view(record):
@@ -307,7 +303,7 @@ class AgentProxy(_control.ControlRun):
 
     def control(self, args):
         """Run dsa_control; fail with the cause unless the status line says it worked."""
-        result, error = self.run_dsa_control(args, self.params['timeout'])
+        result, error = self.run_dsa_control(args, self.params['cli_timeout'])
         if error is not None:
             hint = '; give self_protection_password' if result['cause'] == 'self_protection_enabled' else ''
             self.fail('setting the agent proxy failed: %s%s' % (error, hint), result['cause'])
@@ -363,6 +359,7 @@ def main():
     """Entry point."""
     module = AnsibleModule(
         argument_spec=dict(
+            _argspec.agent_spec(),
             manager_proxy=dict(type='str'),
             manager_proxy_username=dict(type='str'),
             manager_proxy_password=dict(type='str', no_log=True),
@@ -371,9 +368,7 @@ def main():
             relay_proxy_password=dict(type='str', no_log=True),
             force=dict(type='bool', default=False),
             self_protection_password=dict(type='str', no_log=True),
-            agent_dir=dict(type='path', default=_layout.DEFAULT_AGENT_DIR),
-            data_dir=dict(type='path', default=_layout.DEFAULT_DATA_DIR),
-            timeout=dict(type='int', default=_dsa_cli.DEFAULT_TIMEOUT),
+            cli_timeout=dict(type='int', default=_dsa_cli.DEFAULT_TIMEOUT, aliases=['timeout']),
         ),
         required_together=[('manager_proxy_username', 'manager_proxy_password'),
                            ('relay_proxy_username', 'relay_proxy_password')],

@@ -21,14 +21,6 @@ description:
 author:
   - dsa.fleet contributors (@dsa-fleet)
 options:
-  agent_dir:
-    description: Folder holding the agent programs C(ds_agent), C(dsa_control), C(dsa_query).
-    type: path
-    default: /opt/ds_agent
-  data_dir:
-    description: The agent's data folder (free disk space, the proxy record of M(dsa.fleet.agent_proxy)).
-    type: path
-    default: /var/opt/ds_agent
   cli_timeout:
     description: Seconds allowed for each local command (C(dsa_query), C(systemctl), C(dpkg-query), C(rpm)).
     type: int
@@ -46,32 +38,6 @@ options:
         C(reset_required) finding, since it must be reset before it can be activated with the intended one.
       - Not checked when not given.
     type: str
-  targets:
-    description: More C(HOST:PORT) endpoints to probe, for example a relay on 4122.
-    type: list
-    elements: str
-    default: []
-  proxy:
-    description: An HTTP proxy, C(http://HOST:PORT), to probe the manager through (HTTP CONNECT).
-    type: str
-  proxy_username:
-    description: User name for the proxy's basic authentication.
-    type: str
-  proxy_password:
-    description: Password for the proxy's basic authentication. Never returned or logged.
-    type: str
-  tls:
-    description: Also try a TLS handshake with the manager and the targets (the certificate is not verified).
-    type: bool
-    default: false
-  timeout:
-    description: Seconds allowed for all network probes together (they run concurrently).
-    type: float
-    default: 5
-  inbound_port:
-    description: The agent's inbound port, checked for a local listener. C(0) skips the check.
-    type: int
-    default: 4118
   communication:
     description:
       - How agent and manager talk. C(manager_initiated) and C(bidirectional) need the inbound port
@@ -79,14 +45,6 @@ options:
     type: str
     choices: [agent_initiated, manager_initiated, bidirectional]
     default: agent_initiated
-  log_paths:
-    description:
-      - Agent log files to scan; globs allowed (a path that exists is taken as it is, even with V([) in its name).
-      - Only regular files are read; devices, FIFOs, sockets and directories are skipped with a warning.
-      - An empty list is refused (leave the option out for the default).
-    type: list
-    elements: path
-    default: [/var/opt/ds_agent/diag/ds_agent.log*]
   since:
     description:
       - Only log lines at or after this time count, an ISO 8601 timestamp or a duration back from now
@@ -94,17 +52,6 @@ options:
       - An empty string scans whole files.
     type: str
     default: 24h
-  max_bytes_per_file:
-    description: Scan at most this many bytes at the end of each log file. C(0) scans whole files.
-    type: int
-    default: 268435456
-  extra_signatures:
-    description:
-      - Your own log signatures, matched with the catalogue's. Same fields as the catalogue.
-      - See M(dsa.fleet.log_signatures_info) for the fields.
-    type: list
-    elements: dict
-    default: []
   scan_timeout:
     description:
       - Seconds the log scan may take. When they pass, the scan stops with a warning and C(logs.complete)
@@ -112,6 +59,9 @@ options:
     type: int
     default: 120
 extends_documentation_fragment:
+  - dsa.fleet.agent
+  - dsa.fleet.probe
+  - dsa.fleet.logscan
   - dsa.fleet.attributes
   - dsa.fleet.attributes.info_module
   - dsa.fleet.attributes.platform_linux
@@ -225,21 +175,19 @@ import threading
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _diagnosis, _dsa_cli, _layout, _logscan, _probe, _redact
+from ansible_collections.dsa.fleet.plugins.module_utils import (
+    _agent, _argspec, _diagnosis, _dsa_cli, _logscan, _probe, _redact)
 
 
 def _argument_spec():
-    spec = _probe.reachability_argument_spec()
+    spec = dict(_argspec.agent_spec(), **_argspec.probe_spec())
+    spec.update(_argspec.log_spec())
     spec.update(
-        agent_dir=dict(type='path', default=_layout.DEFAULT_AGENT_DIR),
-        data_dir=dict(type='path', default=_layout.DEFAULT_DATA_DIR),
+        manager_url=dict(type='str'),
         cli_timeout=dict(type='int', default=_dsa_cli.DEFAULT_TIMEOUT),
         tenant_id=dict(type='str'),
         communication=dict(type='str', default='agent_initiated', choices=list(_diagnosis.COMMUNICATION_MODES)),
-        log_paths=dict(type='list', elements='path', default=[_logscan.DEFAULT_LOG_GLOB]),
         since=dict(type='str', default='24h'),
-        max_bytes_per_file=dict(type='int', default=256 * 1024 * 1024),
-        extra_signatures=dict(type='list', elements='dict', default=[]),
         scan_timeout=dict(type='int', default=_logscan.DEFAULT_TIMEOUT),
     )
     return spec
@@ -286,7 +234,7 @@ def _validate(module):
     if params['scan_timeout'] < 0:
         module.fail_json(msg='scan_timeout: must be 0 (no deadline) or more seconds, got %s' % params['scan_timeout'])
     try:
-        _logscan.validate_paths(params['log_paths'], 'log_paths')
+        _logscan.validate_paths(params['log_paths'], _argspec.given_name(module, 'log_paths'))
         # Without manager_url the agent's own manager is probed: validate the rest against a stand-in.
         _probe.validate_reachability_args(**_reachability_args(params, params['manager_url'] or _STAND_IN_URL))
         since = _logscan.parse_since(params['since']) if params['since'] else None

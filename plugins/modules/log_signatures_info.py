@@ -11,7 +11,7 @@ module: log_signatures_info
 short_description: Scan Deep Security Agent logs for known problem signatures
 version_added: 0.1.0
 description:
-  - Streams C(ds_agent.log*) (or the files given in O(paths)) and matches every line against the
+  - Streams C(ds_agent.log*) (or the files given in O(log_paths)) and matches every line against the
     collection's signature catalogue (plus O(extra_signatures)). The catalogue covers the TLS handshake
     failures, unreachable manager and failing heartbeats of a blocked port, agent events 4000/4001/4011/4012, manager refusals
     (reset agent first, untrusted peer, activation not successful), name resolution and proxy
@@ -26,16 +26,6 @@ description:
 author:
   - dsa.fleet contributors (@dsa-fleet)
 options:
-  paths:
-    description:
-      - Log files to scan. Shell globs are expanded; a glob that matches nothing is a warning.
-      - A path that exists is taken as it is, even when its name holds glob characters such as V([).
-      - Only regular files are read; a device, FIFO, socket or directory is skipped with a warning.
-        At most 1000 files.
-      - An empty list is refused (leave the option out for the default).
-    type: list
-    elements: path
-    default: ['/var/opt/ds_agent/diag/ds_agent.log*']
   since:
     description:
       - Only count lines logged at or after this time, and skip files last modified before it.
@@ -45,64 +35,12 @@ options:
       - Matched lines without a parsable timestamp are still counted, and counted in RV(lines_unparsed).
       - Not set means the whole files.
     type: str
-  max_bytes_per_file:
-    description:
-      - Scan at most this many bytes at the end of each file (from the first full line in them).
-      - V(0) scans whole files.
-    type: int
-    default: 268435456
-  extra_signatures:
-    description:
-      - Your own signatures, matched together with the catalogue's.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      id:
-        description:
-          - Unique id (letters, digits, V(_), V(.), V(-)); must not repeat a catalogue id.
-        type: str
-        required: true
-      pattern:
-        description:
-          - A case-sensitive substring of the line, or a Python regular expression when O(extra_signatures[].regex=true).
-        type: str
-        required: true
-      regex:
-        description:
-          - Whether O(extra_signatures[].pattern) is a regular expression (searched anywhere in the line).
-          - A regular expression that can take exponential time on one line (a repeat inside a repeat such as
-            V((a+\)+), a repeated alternation whose branches start alike such as V((a|ab\)*), a
-            back-reference) is refused with the reason. The others are searched in the first 4096
-            characters of a line.
-          - Regular expressions with a literal part (for example V(Backup of \\S+ failed)) are as fast as
-            substrings; others (a top-level alternation, V((?i\))) make the scan slower.
-        type: bool
-        default: false
-      cause:
-        description:
-          - The cause this signature is evidence of.
-        type: str
-        required: true
-        choices: [agent_not_installed, agent_service_down, agent_corrupt, not_activated, reset_required,
-                  untrusted_peer, dns_unresolvable, manager_unreachable, proxy_required, proxy_auth_failed,
-                  inbound_4118_blocked, tls_handshake_failed, heartbeat_failing, activation_refused,
-                  subscription_expired, self_protection_enabled, disk_full]
-      severity:
-        description:
-          - How bad the message is on its own.
-        type: str
-        choices: [critical, warning, info]
-        default: warning
-      description:
-        description:
-          - What the message means, returned with the counts.
-        type: str
-  timeout:
+  scan_timeout:
     description:
       - Seconds the whole scan may take. When they pass, the scan stops with a warning and
         RV(complete=false); the counts cover what was read until then. V(0) means no deadline.
     type: int
+    aliases: [timeout]
     default: 120
   engine:
     description:
@@ -113,6 +51,7 @@ options:
     choices: [auto, grep, python]
     default: auto
 extends_documentation_fragment:
+  - dsa.fleet.logscan
   - dsa.fleet.attributes
   - dsa.fleet.attributes.info_module
   - dsa.fleet.attributes.platform_linux
@@ -138,7 +77,7 @@ EXAMPLES = r'''
 
 - name: Scan a copied diagnostic package, whole files, with a signature of our own
   dsa.fleet.log_signatures_info:
-    paths:
+    log_paths:
       - /tmp/diag/ds_agent.log*
       - /tmp/diag/ds_agent-err.log
     max_bytes_per_file: 0
@@ -243,7 +182,7 @@ since:
   type: str
   sample: '2024-05-01T12:00:00+02:00'
 complete:
-  description: False when O(timeout) stopped the scan before its end (a warning says where).
+  description: False when O(scan_timeout) stopped the scan before its end (a warning says where).
   returned: always
   type: bool
   sample: true
@@ -256,25 +195,15 @@ engine:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _logscan, _redact, _signatures
+from ansible_collections.dsa.fleet.plugins.module_utils import _argspec, _logscan, _redact
 
 
 def _argument_spec():
-    signature = dict(
-        id=dict(type='str', required=True),
-        pattern=dict(type='str', required=True),
-        regex=dict(type='bool', default=False),
-        cause=dict(type='str', required=True, choices=list(_signatures.CAUSES)),
-        severity=dict(type='str', default='warning', choices=list(_signatures.SEVERITIES)),
-        description=dict(type='str'),
-    )
     return dict(
-        paths=dict(type='list', elements='path', default=[_logscan.DEFAULT_LOG_GLOB]),
+        _argspec.log_spec(),
         since=dict(type='str'),
-        max_bytes_per_file=dict(type='int', default=_logscan.DEFAULT_MAX_BYTES_PER_FILE),
-        extra_signatures=dict(type='list', elements='dict', default=[], options=signature),
         engine=dict(type='str', default='auto', choices=list(_logscan.ENGINES)),
-        timeout=dict(type='int', default=_logscan.DEFAULT_TIMEOUT),
+        scan_timeout=dict(type='int', default=_logscan.DEFAULT_TIMEOUT, aliases=['timeout']),
     )
 
 
@@ -284,10 +213,11 @@ def _validated(module):
     if params['max_bytes_per_file'] < 0:
         module.fail_json(msg='max_bytes_per_file: must be 0 (whole files) or more, got %s'
                          % params['max_bytes_per_file'])
-    if params['timeout'] < 0:
-        module.fail_json(msg='timeout: must be 0 (no deadline) or more seconds, got %s' % params['timeout'])
+    if params['scan_timeout'] < 0:
+        module.fail_json(msg='%s: must be 0 (no deadline) or more seconds, got %s'
+                         % (_argspec.given_name(module, 'scan_timeout'), params['scan_timeout']))
     try:
-        _logscan.validate_paths(params['paths'], 'paths')
+        _logscan.validate_paths(params['log_paths'], _argspec.given_name(module, 'log_paths'))
         since = _logscan.parse_since(params['since']) if params['since'] else None
         signatures = _logscan.validate_extra_signatures(params['extra_signatures'])
     except ValueError as exc:
@@ -302,8 +232,8 @@ def main():
     since, signatures = _validated(module)
     grep_path = module.get_bin_path('grep') if params['engine'] != 'python' else None
     try:
-        result = _logscan.scan_logs(params['paths'], since, params['max_bytes_per_file'], signatures,
-                                    engine=params['engine'], grep_path=grep_path, timeout=params['timeout'])
+        result = _logscan.scan_logs(params['log_paths'], since, params['max_bytes_per_file'], signatures,
+                                    engine=params['engine'], grep_path=grep_path, timeout=params['scan_timeout'])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     for warning in result.pop('warnings'):

@@ -35,54 +35,6 @@ options:
       - No path, query or credentials. The trailing slash is optional.
       - Its probes have RV(probes[].role=manager) and decide RV(direct_ok), RV(proxy_ok) and RV(tls_ok).
     type: str
-  targets:
-    description:
-      - Extra endpoints to probe, each V(HOST:PORT) (V([IPv6]:PORT) for IPv6), for example the other
-        manager ports V(dsm.example.com:4119) or a relay V(relay.example.com:4122).
-      - Their probes have RV(probes[].role=target). A target equal to the manager is probed once.
-    type: list
-    elements: str
-    default: []
-  proxy:
-    description:
-      - An HTTP proxy, V(http://HOST:PORT) (trailing slash allowed; no path, no credentials in the URL).
-      - Every endpoint is then probed twice, directly and through the proxy (HTTP C(CONNECT)); the
-        proxy resolves the endpoint names itself.
-      - Needs O(manager_url) or O(targets).
-      - This is the proxy to test, for example the one the agent should use (C(dsa_control -x));
-        it is unrelated to the controller's proxy settings.
-    type: str
-  proxy_username:
-    description:
-      - User name for the proxy's basic authentication. Requires O(proxy) and O(proxy_password).
-      - Must not contain V(:).
-    type: str
-  proxy_password:
-    description:
-      - Password for the proxy's basic authentication. Requires O(proxy) and O(proxy_username).
-      - Never returned and never logged.
-    type: str
-  tls:
-    description:
-      - Also complete a TLS handshake on every path (direct and through the proxy), as separate
-        probes with RV(probes[].kind=tls).
-      - The certificate is B(not verified), neither its chain nor its name. This tests whether a
-        TLS handshake with the peer completes on this network path, not who the peer is.
-    type: bool
-    default: false
-  timeout:
-    description:
-      - Seconds that the whole probe run may take, name resolution included. All probes share this
-        one deadline.
-      - Must be more than 0 and at most 3600.
-    type: float
-    default: 5
-  inbound_port:
-    description:
-      - Local TCP port whose listening state is reported in RV(inbound), the agent's inbound port.
-      - V(0) skips the check (RV(inbound) is then V(null)).
-    type: int
-    default: 4118
 notes:
   - Reads C(/proc/net/tcp) and C(/proc/net/tcp6) for the listening check, or runs C(ss -ltn) when
     C(/proc) cannot be read.
@@ -91,6 +43,7 @@ seealso:
   - module: dsa.fleet.health_info
   - module: dsa.fleet.agent_proxy
 extends_documentation_fragment:
+  - dsa.fleet.probe
   - dsa.fleet.attributes
   - dsa.fleet.attributes.info_module
   - dsa.fleet.attributes.platform_linux
@@ -300,14 +253,14 @@ from ansible_collections.dsa.fleet.plugins.module_utils import _redact
 
 from ansible_collections.dsa.fleet.plugins.module_utils._probe import (
     gather_reachability,
-    reachability_argument_spec,
     validate_reachability_args,
 )
+from ansible_collections.dsa.fleet.plugins.module_utils._argspec import probe_spec
 
 
 def argument_spec():
     """The module's options."""
-    return reachability_argument_spec()
+    return dict(probe_spec(), manager_url=dict(type='str'))
 
 
 def main():

@@ -361,3 +361,20 @@ def test_a_public_line_keeps_the_cause_but_not_above_its_own_severity():
     inferred_hb = dict(sig('x', 'heartbeat_failing'), evidence={'kind': 'inferred', 'why': 'x'})
     findings, healthy = diagnose(agent(), None, logs(public_hb, inferred_hb))
     assert not healthy and ('heartbeat_failing', 'critical') in [(f['cause'], f['severity']) for f in findings]
+
+
+def test_record_tenant_of_another_kind_is_not_a_mismatch():
+    # agent_control recorded the tenantID of the activation (a number); the diagnosis is given the GUID of
+    # dsmDN: they cannot be compared, and the GUID in dsmDN decides.
+    guid = HEALTHY_AGENT['tenant_id']
+    lab = agent(activation={'manager_url': 'dsm://agents.workload.lab.example:443/', 'tenant_id': '1'})
+    findings, healthy = diagnose(lab, reach(), logs(), manager_url='dsm://agents.workload.lab.example:443/',
+                                 tenant_id=guid)
+    assert healthy and findings == []
+    other = '0B9A6F1E-1111-4222-8333-944455556666'
+    findings, healthy = diagnose(lab, reach(), logs(), manager_url='dsm://agents.workload.lab.example:443/',
+                                 tenant_id=other)
+    assert causes_of(findings) == ['reset_required']
+    findings, healthy = diagnose(lab, reach(), logs(), manager_url='dsm://agents.workload.lab.example:443/',
+                                 tenant_id='2')
+    assert causes_of(findings) == ['reset_required']

@@ -96,8 +96,8 @@ def test_normalize_manager_url(url, expected):
 
 
 def test_control_timeout():
-    assert agent_control.control_timeout({'timeout': None, 'max_dsm_retries': 3, 'dsm_retry_interval': 10}) == 180
-    assert agent_control.control_timeout({'timeout': 7, 'max_dsm_retries': 3, 'dsm_retry_interval': 10}) == 7
+    assert agent_control.control_timeout({'cli_timeout': None, 'max_dsm_retries': 3, 'dsm_retry_interval': 10}) == 180
+    assert agent_control.control_timeout({'cli_timeout': 7, 'max_dsm_retries': 3, 'dsm_retry_interval': 10}) == 7
 
 
 # ------------------------------------------------------------------------------------------------

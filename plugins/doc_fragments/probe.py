@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """The network probe options reachability_info and health_info share (_argspec.probe_spec)."""
+
+    DOCUMENTATION = r'''
+options:
+  targets:
+    description:
+      - Extra endpoints to probe, each V(HOST:PORT) (V([IPv6]:PORT) for IPv6), for example the other
+        manager ports V(dsm.example.com:4119) or a relay V(relay.example.com:4122).
+      - Their probes have role C(target). A target equal to the manager is probed once.
+    type: list
+    elements: str
+    default: []
+  proxy:
+    description:
+      - An HTTP proxy, V(http://HOST:PORT) (trailing slash allowed; no path, no credentials in the URL).
+      - Every endpoint is then probed twice, directly and through the proxy (HTTP C(CONNECT)); the
+        proxy resolves the endpoint names itself.
+      - Needs O(manager_url) or O(targets).
+      - This is the proxy to test, for example the one the agent should use (C(dsa_control -x));
+        it is unrelated to the controller's proxy settings.
+    type: str
+  proxy_username:
+    description:
+      - User name for the proxy's basic authentication. Requires O(proxy) and O(proxy_password).
+      - Must not contain V(:).
+    type: str
+  proxy_password:
+    description:
+      - Password for the proxy's basic authentication. Requires O(proxy) and O(proxy_username).
+      - Never returned and never logged.
+    type: str
+  tls:
+    description:
+      - Also complete a TLS handshake on every path (direct and through the proxy), as separate
+        probes with kind C(tls).
+      - The certificate is B(not verified), neither its chain nor its name. This tests whether a
+        TLS handshake with the peer completes on this network path, not who the peer is.
+    type: bool
+    default: false
+  timeout:
+    description:
+      - Seconds that the whole probe run may take, name resolution included. All probes share this
+        one deadline.
+      - Must be more than 0 and at most 3600.
+    type: float
+    default: 5
+  inbound_port:
+    description:
+      - Local TCP port whose listening state is reported in the C(inbound) result, the agent's inbound port.
+      - V(0) skips the check (the C(inbound) result is then V(null)).
+    type: int
+    default: 4118
+'''
