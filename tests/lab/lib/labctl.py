@@ -482,7 +482,9 @@ def provision_script(name, faults, f):
         lines.append("grep -v -e %s -e %s /etc/hosts > $W/hosts.new; cat $W/hosts.new > /etc/hosts"
                      % (q(MANAGER_NAME), q(REGIONAL_NAME)))
     if "disk_full" in faults:
-        lines.append("dd if=/dev/zero of=/var/opt/ds_agent/dsa_core/lab_disk_fill bs=16k >/dev/null 2>&1 || true")
+        # the filesystem that holds the agent's data is full (what statvfs of /var/opt/ds_agent shows); the
+        # agent's database writes fail from then on (its log may or may not still take a line)
+        lines.append("dd if=/dev/zero of=/var/opt/ds_agent/lab_disk_fill bs=4k >/dev/null 2>&1 || true")
     if "agent_service_down" in faults:
         # stopped by the admin: the daemon ends at once on SIGTERM (exit 0), so the unit ends "inactive"; the
         # loop makes sure the stop is over (not "deactivating") before the host is handed to the tests
@@ -509,7 +511,7 @@ def start_host(name, ip, faults, image, f):
             "--label", "dsafl.role=host", "--label", "dsafl.faults=" + ",".join(faults),
             "-v", "%s:/root/.ssh/authorized_keys:ro" % os.path.join(STATE, "ssh", "authorized_keys")]
     if "disk_full" in faults:
-        args += ["--mount", "type=tmpfs,destination=/var/opt/ds_agent/dsa_core,tmpfs-size=1m,tmpfs-mode=0700"]
+        args += ["--mount", "type=tmpfs,destination=/var/opt/ds_agent,tmpfs-size=2m,tmpfs-mode=0755"]
     podman(*(args + [image]))
 
 
