@@ -232,7 +232,7 @@ def reinstall_plan(agent, pkgdb, settings):
     }
     summary = '%s: %s: %s' % (state, now, ', '.join(words[s] for s in plan) if plan else 'nothing to do')
     return {
-        'format': fmt, 'name': name, 'present': present, 'leftovers': db_state == 'config-files',
+        'pkg_format': fmt, 'name': name, 'present': present, 'leftovers': db_state == 'config-files',
         'corrupt': corrupt, 'corrupt_why': corrupt_why, 'down': down, 'purge': purge,
         'plan': plan, 'plan_if_start_fails': reinstall, 'source': source, 'summary': summary, 'error': error,
     }
