@@ -135,17 +135,20 @@ def _last_session(agent):
     return value or None
 
 
-def _log_causes(logs, agent=None):
+def _log_causes(logs, agent=None, history_before=None):
     """Map cause id -> list of evidence strings from the log scan result.
 
     Signatures whose last line is older than the agent's last successful session with the manager are
-    history: they are returned apart, in the second dict. The third dict tells, per cause, how strong the
+    history (so are those older than ``history_before``, epoch seconds: e.g. the last fix): they are
+    returned apart, in the second dict. The third dict tells, per cause, how strong the
     log evidence is: ``{'severity': the most severe signature's, 'public': True when at least one
     signature's wording is public}`` (see _signatures.EVIDENCE_KINDS).
     """
     causes, history, strength = {}, {}, {}
     session = _last_session(agent)
     rank = {CRITICAL: 0, WARNING: 1, INFO: 2}
+    if history_before:
+        session = max(session or 0, float(history_before))
     for sig in (logs or {}).get('signatures') or []:
         cause = sig.get('cause')
         if cause in CAUSES and sig.get('count', 0) > 0 and sig.get('severity') != INFO:
@@ -445,14 +448,15 @@ def _collapse_log_only_network(found):
 
 
 def diagnose(agent=None, reachability=None, logs=None, communication='agent_initiated', inbound_probe=None,
-             manager_url=None, tenant_id=None):
+             manager_url=None, tenant_id=None, history_before=None):
     """Return ``(findings, healthy)``.
 
     agent: agent_info's result (or None when not gathered); reachability: reachability_info's
     result (or None); logs: log_signatures_info's result (or None); communication: one of
     COMMUNICATION_MODES; inbound_probe: ``{port, status, from}`` of a TCP probe to the agent's
     inbound port made from where the manager stands (e.g. the controller), or None;
-    manager_url / tenant_id: the manager and tenant the agent should be activated with, when known.
+    manager_url / tenant_id: the manager and tenant the agent should be activated with, when known;
+    history_before: epoch seconds (e.g. the last fix): log lines before it are history, shown apart.
     """
     if communication not in COMMUNICATION_MODES:
         raise ValueError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
@@ -463,7 +467,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
             manager_url = reachability['manager'].get('url')
         _elsewhere_findings(agent, manager_url, tenant_id, found)
     _disk_findings(agent, found)
-    log_causes, log_history, log_strength = _log_causes(logs, agent)
+    log_causes, log_history, log_strength = _log_causes(logs, agent, history_before)
     root = _network_findings(agent, reachability, log_causes, found)
     _inbound_findings(reachability, inbound_probe, communication, found)
     if not agent_ok:
@@ -475,9 +479,11 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     _log_findings(agent, log_causes, log_strength, root, network_known, found)
     for cause, evidence in sorted(log_history.items()):
         if not found.has(cause):
-            found.add(cause, 'The agent log shows that %s, before the agent\'s last successful session with the '
-                      'manager.' % _causes.meaning(cause), evidence, severity=_log_severity(cause, log_strength, WARNING),
-                      remediation='manual')
+            found.add(cause, 'The agent log shows that %s, before %s.' % (
+                _causes.meaning(cause), 'the last fix or the agent\'s last successful session with the manager'
+                if history_before else 'the agent\'s last successful session with the manager'),
+                evidence, severity=_log_severity(cause, log_strength, WARNING), remediation='manual')
+            found.get(cause)['history'] = True
     if not network_known:
         _collapse_log_only_network(found)
     for refusal in REFUSALS:

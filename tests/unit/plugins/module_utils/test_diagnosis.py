@@ -361,3 +361,15 @@ def test_a_public_line_keeps_the_cause_but_not_above_its_own_severity():
     inferred_hb = dict(sig('x', 'heartbeat_failing'), evidence={'kind': 'inferred', 'why': 'x'})
     findings, healthy = diagnose(agent(), None, logs(public_hb, inferred_hb))
     assert not healthy and ('heartbeat_failing', 'critical') in [(f['cause'], f['severity']) for f in findings]
+
+
+def test_log_lines_before_the_last_fix_are_history_shown_apart():
+    untrusted = sig('untrusted_peer', 'untrusted_peer')
+    untrusted['last_seen'] = '2026-11-26T11:00:00.000000+00:00'
+    activated = agent(status={}, heartbeat_age=None)
+    findings, healthy = diagnose(activated, reach(), logs(untrusted), history_before=1795690860)
+    assert healthy
+    assert [(f['cause'], f['severity'], f.get('history')) for f in findings] == [('untrusted_peer', 'warning', True)]
+    assert 'before the last fix' in findings[0]['message']
+    findings, healthy = diagnose(activated, reach(), logs(untrusted), history_before=1795690740)
+    assert causes_of(findings) == ['untrusted_peer'] and not healthy
