@@ -301,6 +301,9 @@ def _network_findings(agent, reach, log_causes, found):
     for entry in reach.get('dns') or []:
         if entry.get('host') == host and not entry.get('resolved'):
             evidence = ['resolve %s: %s' % (host, entry.get('error') or 'no address')]
+            if reach.get('proxy_ok') and ((agent or {}).get('proxies') or {}).get('manager_proxy'):
+                # The agent talks through its proxy, which resolves the name for it (HTTP CONNECT HOST:PORT).
+                return None
             if reach.get('proxy_ok'):
                 # The proxy resolves the name for its clients: an agent proxy would also get around it.
                 evidence.append('the path through the proxy works: setting the agent\'s proxy (dsa.fleet.proxy) '

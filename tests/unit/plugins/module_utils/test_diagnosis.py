@@ -373,3 +373,15 @@ def test_log_lines_before_the_last_fix_are_history_shown_apart():
     assert 'before the last fix' in findings[0]['message']
     findings, healthy = diagnose(activated, reach(), logs(untrusted), history_before=1795690740)
     assert causes_of(findings) == ['untrusted_peer'] and not healthy
+
+
+def test_unresolvable_name_does_not_matter_to_an_agent_behind_a_working_proxy():
+    unresolved = reach()
+    unresolved['dns'] = [{'host': unresolved['manager']['host'], 'resolved': False, 'addresses': [],
+                          'error': 'Name or service not known', 'ms': 1}]
+    unresolved['direct_ok'], unresolved['proxy_ok'] = False, True
+    findings, healthy = diagnose(agent(), unresolved, logs())
+    assert causes_of(findings) == ['dns_unresolvable'] and not healthy
+    behind = agent(proxies={'manager_proxy': 'http://proxy.example:3128', 'manager_proxy_auth': True})
+    findings, healthy = diagnose(behind, unresolved, logs())
+    assert healthy and causes_of(findings) == []
