@@ -79,7 +79,7 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.six.moves.urllib.parse import quote
 
-from ansible_collections.dsa.fleet.plugins.module_utils._probe import parse_manager_url
+from ansible_collections.dsa.fleet.plugins.module_utils._endpoint import format_host_port, parse_manager_url
 
 PACKAGE_NAMES = {'deb': 'ds-agent', 'rpm': 'ds_agent'}
 # distribution id -> the platform folder of the manager's download URL: prefix + (major | full) version
@@ -109,8 +109,7 @@ def _manager_base(url):
         parsed = parse_manager_url(url)
     except (TypeError, ValueError):
         return ''
-    host = '[%s]' % parsed['host'] if ':' in parsed['host'] else parsed['host']
-    return 'https://%s:%s' % (host, 4119 if parsed['port'] == 4120 else parsed['port'])
+    return 'https://' + format_host_port(parsed['host'], 4119 if parsed['port'] == 4120 else parsed['port'])
 
 
 def _source(agent, fmt, settings):
