@@ -35,7 +35,7 @@ options:
       - C(manager_url) (activation, reinstall from the manager), C(manager_proxy) (proxy),
         C(manager_cidrs) (firewall), C(firewall_egress) (bool), C(manage_hosts_entry) (bool) and
         C(manager_ip) (hosts entry), C(self_protection_password_set) (bool), C(package_source) (bool,
-        a package file or URL is given besides the manager), C(proxy_ok) and C(direct_ok) (bool or null: what the
+        a package file or URL is given besides the manager), C(proxy_ok) and C(direct_ok) (bool or null, what the
         probes proved), C(allowed_steps) (the steps the user allows; default all).
     type: dict
     default: {}
