@@ -80,7 +80,7 @@ def test_filter_by_outcome_from_the_hash(page):
     assert console == []
     shown = sorted(name for name, outcome, hidden in rows(dom) if not hidden)
     assert shown == ['db-act-01', 'mail-dns-01', 'mail-refused-01', 'mail-sub-01']
-    assert '3 of 20 hosts shown' in dom
+    assert '4 of 20 hosts shown' in dom
     assert re.search(r'<g class="bar" data-outcome="needs_person"[^>]*aria-pressed="true"', dom)
     assert re.search(r'<g class="bar" data-outcome="fixed"[^>]*aria-pressed="false"', dom)
 
