@@ -53,7 +53,7 @@ def playbook(name, report_dir, forks):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--spec', default=os.path.join(ROOT, 'tests', 'lab', 'specs', 'all-faults.yml'))
     parser.add_argument('--rounds', type=int, default=1, help='fresh fleets to measure (default 1: a lab up is slow)')
     parser.add_argument('--forks', type=int, default=10)

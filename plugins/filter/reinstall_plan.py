@@ -100,7 +100,7 @@ def _platform(agent, settings):
     if dist not in PLATFORMS:
         return ''
     prefix, part = PLATFORMS[dist]
-    return prefix + (version.split('.')[0] if part == 'major' else version)
+    return prefix + (version.split('.', maxsplit=1)[0] if part == 'major' else version)
 
 
 def _manager_base(url):

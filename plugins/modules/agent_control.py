@@ -617,8 +617,8 @@ def main():
     """Entry point."""
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type='str', default='activated', choices=['activated', 'reset', 'heartbeat', 'unprotected',
-                                                                  'diagnostic_package']),
+            state=dict(type='str', default='activated',
+                       choices=['activated', 'reset', 'heartbeat', 'unprotected', 'diagnostic_package']),
             manager_url=dict(type='str'),
             tenant_id=dict(type='str'),
             token=dict(type='str', no_log=True),

@@ -121,7 +121,7 @@ options:
     description:
       - Addresses the collection's own probes of the agent's inbound port come from (the controller, as the host
         sees it). The agent logs such a connection as C(CHTTPServer::AcceptSSL(ADDRESS:PORT) - BIO_do_handshake()
-        failed); those lines are not counted (RV(logs.lines_ignored) says how many).
+        failed); those lines are not counted (C(logs.lines_ignored) says how many).
     type: list
     elements: str
     default: []

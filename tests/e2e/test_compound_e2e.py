@@ -25,8 +25,7 @@ import time
 import pytest
 import yaml
 
-from test_fleet_e2e import (LAB, STATE, ROOT, _secrets, assert_no_secret, finish, lab, load, playbook,  # noqa: F401
-                            recap)
+from test_fleet_e2e import STATE, ROOT, _secrets, assert_no_secret, finish, lab, load, playbook, recap
 
 SPEC = os.path.join(ROOT, 'tests', 'lab', 'specs', 'compound.yml')
 # What a person must handle on the lab with hack/lab-vars.yml; everything else is fixed.
