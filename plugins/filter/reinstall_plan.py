@@ -35,7 +35,8 @@ options:
       - C(agent_state) (present, reinstalled, absent), C(purge) (bool or null), C(self_protection_password_set),
         C(fetch_diag_package), C(activate) (bool), C(package_file), C(package_url), C(manager_url),
         C(download_base_url), C(controller_download_base_url), C(tenant_id), C(agent_platform), C(agent_arch),
-        C(download_proxy_set), C(agent_proxy_set), C(direct_ok) (bool or null, from the diagnosis),
+        C(download_proxy_set), C(agent_proxy_set), C(direct_ok) and C(proxy_ok) (bool or null, from the diagnosis;
+        the agent's proxy is not used when the probe through it failed),
         C(download_via) (auto, host, controller), C(agent_dir), C(backup), C(package_cache_dir),
         C(diag_fetch_dir).
     type: dict
@@ -140,7 +141,7 @@ def _source(agent, fmt, settings):
         hop = 'controller'
     elif settings.get('download_proxy_set'):
         hop = 'download_proxy'
-    elif settings.get('direct_ok') is False and settings.get('agent_proxy_set'):
+    elif settings.get('direct_ok') is False and settings.get('agent_proxy_set') and settings.get('proxy_ok') is not False:
         hop = 'agent_proxy'
     else:
         hop = 'controller'

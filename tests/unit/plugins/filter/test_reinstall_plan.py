@@ -53,6 +53,7 @@ def test_missing_agent_is_installed_from_the_manager_fetched_once_on_the_control
     ({'direct_ok': False, 'agent_proxy_set': True}, 'agent_proxy'),
     ({'direct_ok': True, 'agent_proxy_set': True}, 'controller'),
     ({'direct_ok': False}, 'controller'),
+    ({'direct_ok': False, 'agent_proxy_set': True, 'proxy_ok': False}, 'controller'),
     ({'download_via': 'host'}, 'direct'),
     ({'download_via': 'host', 'download_proxy_set': True}, 'download_proxy'),
 ])
