@@ -128,6 +128,13 @@ def remediation_plan(findings, settings=None):
             for cause in fixes.pop(step, []):
                 manual.append({'cause': cause, 'why': 'the agent cannot reach the manager until %s is fixed; then '
                                                       'run remediate again' % ', '.join(blockers)})
+    # Nothing that writes the agent's state can work while the agent cannot write.
+    stuck = [m['cause'] for m in manual if m['cause'] in _causes.AGENT_CANNOT_WRITE]
+    if stuck:
+        for step in _causes.WRITES_AGENT_STATE:
+            for cause in fixes.pop(step, []):
+                manual.append({'cause': cause, 'why': 'the agent cannot write its state until %s is fixed; then '
+                                                      'run remediate again' % ', '.join(stuck)})
     steps = [s for s in STEPS if s in fixes]
     return {
         'steps': steps,

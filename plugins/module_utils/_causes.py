@@ -42,6 +42,9 @@ PATH_CAUSES = ('dns_unresolvable', 'manager_unreachable', 'proxy_required', 'pro
                'tls_handshake_failed', 'heartbeat_failing')
 #: The manager's refusals: activating again cannot help.
 REFUSALS = ('activation_refused', 'subscription_expired')
+#: Causes that keep the agent from writing its state, and the steps that need it to (they wait for a person).
+AGENT_CANNOT_WRITE = ('disk_full',)
+WRITES_AGENT_STATE = ('proxy', 'activate')
 
 # Settings the steps need (names of the remediation_plan filter's ``settings``; the remediate role fills them
 # from its variables).

@@ -145,3 +145,11 @@ def test_a_refused_activation_is_not_tried_after_a_reinstall():
 def test_steps_the_user_does_not_allow_go_to_a_person():
     plan = remediation_plan([finding('proxy_required')], dict(ALL_SETTINGS, allowed_steps=['activate']))
     assert plan['steps'] == [] and 'dsa_fleet_remediate_steps' in plan['manual'][0]['why']
+
+
+def test_nothing_that_writes_the_agent_state_while_the_disk_is_full():
+    plan = remediation_plan([finding('disk_full'), finding('not_activated'), finding('agent_service_down')],
+                            ALL_SETTINGS)
+    assert plan['steps'] == ['service']
+    assert [m['cause'] for m in plan['manual']] == ['disk_full', 'not_activated']
+    assert 'disk_full' in plan['manual'][1]['why']
