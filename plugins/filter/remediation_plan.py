@@ -36,7 +36,8 @@ options:
         C(manager_cidrs) (firewall), C(firewall_egress) (bool), C(manage_hosts_entry) (bool) and
         C(manager_ip) (hosts entry), C(self_protection_password_set) (bool), C(package_source) (bool,
         a package file or URL is given besides the manager), C(proxy_ok) and C(direct_ok) (bool or null, what the
-        probes proved), C(allowed_steps) (the steps the user allows; default all).
+        probes proved), C(allowed_steps) (the steps the user allows; default all), C(step_causes) (the causes
+        the last round's failed steps ran into, such as C(activation_refused); they count like findings).
     type: dict
     default: {}
 '''
@@ -105,6 +106,13 @@ def remediation_plan(findings, settings=None):
     allowed = set(STEPS) if allowed is None else set(allowed)
     causes = set(f.get('cause') for f in findings if isinstance(f, dict))
     critical = [f.get('cause') for f in findings if isinstance(f, dict) and f.get('severity') == 'critical']
+    # What the last round's failed steps ran into (agent_control reads the manager's answer: HTTP 400 is
+    # activation_refused) counts like a finding; a refusal brings the log's hints that explain it (an expired
+    # subscription) along.
+    step_causes = [c for c in settings.get('step_causes') or [] if c in _causes.CAUSES]
+    critical += [c for c in step_causes if c not in critical]
+    if set(step_causes) & set(_causes.REFUSALS):
+        critical += [c for c in _causes.REFUSALS if c in causes and c not in critical]
     fixes = {}
     manual = []
     for cause in critical:
@@ -121,6 +129,12 @@ def remediation_plan(findings, settings=None):
     if 'reinstall' in fixes and 'activate' in allowed and settings.get('manager_url') \
             and not set(critical) & set(_causes.REFUSALS):
         fixes.setdefault('activate', [])
+    # The manager refuses the activation: trying again cannot help.
+    refusals = [c for c in critical if c in _causes.REFUSALS]
+    if refusals:
+        for cause in fixes.pop('activate', []):
+            manual.append({'cause': cause, 'why': 'the manager refuses the activation (%s): %s'
+                                                  % (', '.join(refusals), _causes.cause(refusals[-1])['why'])})
     # Nothing that talks to the manager can work while a cause on the path to it waits for a person.
     blockers = [m['cause'] for m in manual if m['cause'] in _causes.PATH_CAUSES]
     if blockers:

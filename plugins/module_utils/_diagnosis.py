@@ -231,10 +231,13 @@ def same_manager(agent, wanted_url, wanted_tenant=None):
         if verdict is False:
             return False
         tenant = record.get('tenant_id')
-        if wanted_tenant and tenant:
+        # Compare like with like: the record holds the tenant ID given to dsa_control (often a number),
+        # the diagnosis is often asked about the tenant GUID (AgentStatus.dsmDN); a GUID against a number
+        # says nothing, and the GUID of dsmDN decides below.
+        if wanted_tenant and tenant and _endpoint.is_guid(wanted_tenant) == _endpoint.is_guid(tenant):
             return str(wanted_tenant).strip().lower() == str(tenant).strip().lower()
         if verdict:
-            return True
+            return _endpoint.same_tenant(wanted_tenant, (agent or {}).get('tenant_id')) is not False
     actual = (agent or {}).get('manager_url')
     if not actual:
         return None

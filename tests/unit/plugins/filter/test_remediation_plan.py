@@ -153,3 +153,13 @@ def test_nothing_that_writes_the_agent_state_while_the_disk_is_full():
     assert plan['steps'] == ['service']
     assert [m['cause'] for m in plan['manual']] == ['disk_full', 'not_activated']
     assert 'disk_full' in plan['manual'][1]['why']
+
+
+def test_a_refusal_met_by_the_last_round_hands_the_activation_to_a_person():
+    findings = [finding('not_activated'), finding('subscription_expired', 'info')]
+    plan = remediation_plan(findings, dict(ALL_SETTINGS, step_causes=['activation_refused', None, 'bogus']))
+    assert plan['steps'] == []
+    assert [m['cause'] for m in plan['manual']] == ['activation_refused', 'subscription_expired', 'not_activated']
+    assert 'refuses the activation' in plan['manual'][2]['why']
+    # without that knowledge the activation is tried
+    assert remediation_plan(findings, ALL_SETTINGS)['steps'] == ['activate']

@@ -385,3 +385,14 @@ def test_unresolvable_name_does_not_matter_to_an_agent_behind_a_working_proxy():
     behind = agent(proxies={'manager_proxy': 'http://proxy.example:3128', 'manager_proxy_auth': True})
     findings, healthy = diagnose(behind, unresolved, logs())
     assert healthy and causes_of(findings) == []
+
+
+def test_a_tenant_guid_is_not_compared_with_the_tenant_id_of_our_record():
+    # dsa.fleet activated the agent with tenantID 1; the diagnosis is asked about the tenant's GUID.
+    guid = '6F1E0C55-4D6B-4C55-9C49-2D3B8E0A7A11'
+    ours = agent(activation={'manager_url': 'dsm://agents.example.com:443/', 'tenant_id': '1'}, tenant_id=guid)
+    findings, healthy = diagnose(ours, reach(), logs(), manager_url='dsm://agents.example.com:443/', tenant_id=guid)
+    assert healthy and 'reset_required' not in causes_of(findings, None)
+    other = dict(ours, tenant_id='11111111-2222-3333-4444-555555555555')
+    findings, healthy = diagnose(other, reach(), logs(), manager_url='dsm://agents.example.com:443/', tenant_id=guid)
+    assert causes_of(findings) == ['reset_required']
