@@ -3,8 +3,9 @@
 # nothing fails on a time; a bench exits non-zero only when a result is wrong (a count, a probe status, a
 # playbook run) or it cannot run.
 #   make bench                      all three, in order; exit 1 if any failed
-#   make bench-logscan|bench-probes|bench-fleet BENCH_ARGS='--rounds 5'
-.PHONY: bench bench-logscan bench-probes bench-fleet
+#   make bench-logscan|bench-probes|bench-fleet|bench-remediate BENCH_ARGS='--rounds 5'
+#   (bench-fleet and bench-remediate use the lab: run them under `flock /work/.lab.lock`)
+.PHONY: bench bench-logscan bench-probes bench-fleet bench-remediate
 
 BENCH_PY = $(or $(VENV),$(CURDIR)/.venv)/bin/python
 BENCH_ARGS ?=
@@ -22,3 +23,6 @@ bench-probes: setup
 
 bench-fleet: setup
 	$(BENCH_PY) bench/fleet/run.py $(BENCH_ARGS)
+
+bench-remediate: setup
+	$(BENCH_PY) bench/remediate/run.py $(BENCH_ARGS)

@@ -11,8 +11,13 @@ name: remediation_plan
 short_description: Plan the fixes a host's findings call for, in a safe order
 version_added: 0.1.0
 description:
-  - Maps the critical findings of M(dsa.fleet.health_info) to the steps of the C(dsa.fleet.remediate) role, in the
-    order they are safe to apply - C(reinstall), C(service), C(hosts_entry), C(firewall), C(proxy), C(activate).
+  - Maps the critical findings of M(dsa.fleet.health_info) to the steps of the C(dsa.fleet.remediate) role, in
+    dependency order (the cause registry, C(plugins/module_utils/_causes.py)) - the network path (C(hosts_entry), C(firewall)) before anything that
+    talks to the manager, the package (C(reinstall)) and the service before the agent's proxy, and C(activate) last.
+  - A reinstalled agent is activated in the same round. A step that talks to the manager (C(activate)) is not
+    planned while a network cause nobody can fix here stands in the way; its causes go to a person with that reason.
+  - The manager name not resolving on the host is fixed with the agent's proxy when the probe through the proxy
+    works (the proxy resolves the name) and C(manager_proxy) is set.
   - Causes a person must act on, and causes whose fix lacks a setting (no proxy given, no manager CIDRs, ...),
     are listed in RV(_value.manual) with the reason; they are never "fixed" by force.
   - Warnings (history in the log, self-protection) plan nothing.
@@ -30,7 +35,9 @@ options:
       - C(manager_url) (activation, reinstall from the manager), C(manager_proxy) (proxy),
         C(manager_cidrs) (firewall), C(firewall_egress) (bool), C(manage_hosts_entry) (bool) and
         C(manager_ip) (hosts entry), C(self_protection_password_set) (bool), C(package_source) (bool,
-        a package file or URL is given besides the manager).
+        a package file or URL is given besides the manager), C(proxy_ok) and C(direct_ok) (bool or null, what the
+        probes proved), C(allowed_steps) (the steps the user allows; default all), C(step_causes) (the causes
+        the last round's failed steps ran into, such as C(activation_refused); they count like findings).
     type: dict
     default: {}
 '''
@@ -63,6 +70,14 @@ _value:
     activate_force:
       description: Whether activation must reset the agent first (C(reset_required), C(untrusted_peer)).
       type: bool
+    causes:
+      description: The critical causes of the findings, sorted.
+      type: list
+      elements: str
+    needs:
+      description: For each planned step, the planned steps it needs (not run when one of them failed).
+      type: dict
+      sample: {activate: [proxy]}
 '''
 
 from ansible.errors import AnsibleFilterError
@@ -81,34 +96,68 @@ def _step_for(cause, settings, causes):
 
 
 def remediation_plan(findings, settings=None):
-    """Return ``{steps, fixes, manual, activate_force}`` for one host's findings."""
+    """Return ``{steps, fixes, manual, activate_force, causes, needs}`` for one host's findings."""
     if findings is None:
         findings = []
     if not isinstance(findings, list):
         raise AnsibleFilterError('remediation_plan expects a list of findings, got %s' % type(findings).__name__)
     settings = dict(settings or {})
+    allowed = settings.get('allowed_steps')
+    allowed = set(STEPS) if allowed is None else set(allowed)
     causes = set(f.get('cause') for f in findings if isinstance(f, dict))
+    critical = [f.get('cause') for f in findings if isinstance(f, dict) and f.get('severity') == 'critical']
+    # What the last round's failed steps ran into (agent_control reads the manager's answer: HTTP 400 is
+    # activation_refused) counts like a finding; a refusal brings the log's hints that explain it (an expired
+    # subscription) along.
+    step_causes = [c for c in settings.get('step_causes') or [] if c in _causes.CAUSES]
+    critical += [c for c in step_causes if c not in critical]
+    if set(step_causes) & set(_causes.REFUSALS):
+        critical += [c for c in _causes.REFUSALS if c in causes and c not in critical]
     fixes = {}
     manual = []
-    for finding in findings:
-        if not isinstance(finding, dict) or finding.get('severity') != 'critical':
-            continue
-        cause = finding.get('cause')
+    for cause in critical:
         step, why = _step_for(cause, settings, causes)
+        if step and step not in allowed:
+            step, why = None, 'its fix (%s) is not among dsa_fleet_remediate_steps' % step
         if step:
             fixes.setdefault(step, [])
             if cause not in fixes[step]:
                 fixes[step].append(cause)
-        else:
+        elif cause not in [m['cause'] for m in manual]:
             manual.append({'cause': cause, 'why': why})
-    # A reinstalled agent is activated by the reinstall role itself; an agent with a service that will not
-    # start is restarted first, and whatever remains shows in the re-diagnosis.
+    # A freshly installed agent is not activated: activate it in the same round.
+    if 'reinstall' in fixes and 'activate' in allowed and settings.get('manager_url') \
+            and not set(critical) & set(_causes.REFUSALS):
+        fixes.setdefault('activate', [])
+    # The manager refuses the activation: trying again cannot help.
+    refusals = [c for c in critical if c in _causes.REFUSALS]
+    if refusals:
+        for cause in fixes.pop('activate', []):
+            manual.append({'cause': cause, 'why': 'the manager refuses the activation (%s): %s'
+                                                  % (', '.join(refusals), _causes.cause(refusals[-1])['why'])})
+    # Nothing that talks to the manager can work while a cause on the path to it waits for a person.
+    blockers = [m['cause'] for m in manual if m['cause'] in _causes.PATH_CAUSES]
+    if blockers:
+        for step in _causes.TALKS_TO_MANAGER:
+            for cause in fixes.pop(step, []):
+                manual.append({'cause': cause, 'why': 'the agent cannot reach the manager until %s is fixed; then '
+                                                      'run remediate again' % ', '.join(blockers)})
+    # Nothing that writes the agent's state can work while the agent cannot write.
+    stuck = [m['cause'] for m in manual if m['cause'] in _causes.AGENT_CANNOT_WRITE]
+    if stuck:
+        for step in _causes.WRITES_AGENT_STATE:
+            for cause in fixes.pop(step, []):
+                manual.append({'cause': cause, 'why': 'the agent cannot write its state until %s is fixed; then '
+                                                      'run remediate again' % ', '.join(stuck)})
+    steps = [s for s in STEPS if s in fixes]
     return {
-        'steps': [s for s in STEPS if s in fixes],
+        'steps': steps,
         'fixes': fixes,
         'manual': manual,
         # Activated against the wrong manager or tenant, or forgotten by the manager: reset first.
         'activate_force': bool(set(fixes.get('activate', [])) & set(['untrusted_peer', 'reset_required'])),
+        'causes': sorted(set(critical)),
+        'needs': dict((s, [n for n in _causes.STEP_NEEDS[s] if n in steps]) for s in steps),
     }
 
 

@@ -12,6 +12,7 @@ Host-side code: Python 3.8+ standard library only. Nothing here raises on odd ou
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import re
 
 from ansible_collections.dsa.fleet.plugins.module_utils import _agentproxy, _dsa_cli, _host, _layout, _records
@@ -122,7 +123,7 @@ def gather_agent(run_command, agent_dir=_layout.DEFAULT_AGENT_DIR, data_dir=_lay
         'heartbeat_age': heartbeat_age(status),
         'proxies': _agentproxy.agent_proxies(status, data_dir,
                                              _records.proxies_from_record(_records.read_proxy_record(data_dir))),
-        'disk': _host.disk_info(data_dir),
+        'disk': _host.disk_info(os.path.join(data_dir or _layout.DEFAULT_DATA_DIR, _layout.CORE_RELPATH)),
         'platform': _host.platform_info(),
         'status': status,
     }

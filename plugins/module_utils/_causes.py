@@ -22,8 +22,29 @@ INFO = 'info'
 SEVERITIES = (CRITICAL, WARNING, INFO)
 MANUAL = 'manual'
 
-#: The remediate steps, in the order they are safe to apply.
-STEPS = ('reinstall', 'service', 'hosts_entry', 'firewall', 'proxy', 'activate')
+#: The remediate steps in dependency order: the network path (hosts entry, firewall) before anything that talks
+#: to the manager, the package (whose download goes through the path the diagnosis proved) and the service
+#: before the agent's proxy (set through the agent), the activation last.
+STEPS = ('hosts_entry', 'firewall', 'reinstall', 'service', 'proxy', 'activate')
+#: What each step needs to have worked before it, when both are planned in the same round.
+STEP_NEEDS = {
+    'hosts_entry': (),
+    'firewall': (),
+    'reinstall': (),
+    'service': ('reinstall',),
+    'proxy': ('reinstall', 'service'),
+    'activate': ('hosts_entry', 'firewall', 'reinstall', 'service', 'proxy'),
+}
+#: Steps that talk to the manager: not planned while a cause on the path to the manager is left to a person.
+TALKS_TO_MANAGER = ('activate',)
+#: Causes on the path to the manager.
+PATH_CAUSES = ('dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed',
+               'tls_handshake_failed', 'heartbeat_failing')
+#: The manager's refusals: activating again cannot help.
+REFUSALS = ('activation_refused', 'subscription_expired')
+#: Causes that keep the agent from writing its state, and the steps that need it to (they wait for a person).
+AGENT_CANNOT_WRITE = ('disk_full',)
+WRITES_AGENT_STATE = ('proxy', 'activate')
 
 # Settings the steps need (names of the remediation_plan filter's ``settings``; the remediate role fills them
 # from its variables).
@@ -32,11 +53,12 @@ _ACTIVATION = (('manager_url',),)
 _PROXY = (('manager_proxy',),)
 
 
-def _row(severity, meaning, role, step=None, needs=(), why=None):
+def _row(severity, meaning, role, step=None, needs=(), why=None, also=()):
     """One cause: ``needs`` is a tuple of alternatives, each a tuple of settings that must all be set;
-    ``why`` says what a person must do when there is no step or its settings are missing."""
+    ``why`` says what a person must do when there is no step or its settings are missing; ``also`` holds
+    other ``(step, needs)`` fixes, tried in order when the first one's settings are missing."""
     return {'severity': severity, 'meaning': meaning, 'remediation': role, 'step': step, 'needs': needs,
-            'why': why}
+            'why': why, 'also': also}
 
 
 CAUSES = {
@@ -63,7 +85,11 @@ CAUSES = {
     'dns_unresolvable': _row(
         CRITICAL, 'the manager name does not resolve on the host', MANUAL, 'hosts_entry',
         (('manage_hosts_entry', 'manager_ip'),),
-        'the manager name does not resolve: fix DNS, or set dsa_fleet_manage_hosts_entry and dsa_fleet_manager_ip'),
+        'the manager name does not resolve: fix DNS, set dsa_fleet_manage_hosts_entry and dsa_fleet_manager_ip, or '
+        'set dsa_fleet_manager_proxy when a proxy reaches the manager',
+        # The agent's proxy resolves the name for it (HTTP CONNECT carries the name), when the probe through the
+        # proxy works (proxy_ok: what the diagnosis proved).
+        also=(('proxy', (('manager_proxy', 'proxy_ok'),)),)),
     'manager_unreachable': _row(
         CRITICAL, 'TCP to the manager port fails and no proxy path works', 'firewall', 'firewall',
         (('firewall_egress', 'manager_cidrs'),),
@@ -124,11 +150,10 @@ def step_for(cause_id, settings):
     row = CAUSES.get(cause_id)
     if row is None:
         return None, 'no automatic fix is known for this cause'
-    if not row['step']:
-        return None, row['why']
-    if row['needs'] and not any(all(settings.get(name) for name in option) for option in row['needs']):
-        return None, row['why']
-    return row['step'], None
+    for step, needs in ((row['step'], row['needs']),) + tuple(row['also']):
+        if step and (not needs or any(all(settings.get(name) for name in option) for option in needs)):
+            return step, None
+    return None, row['why']
 
 
 def markdown_table():

@@ -135,17 +135,20 @@ def _last_session(agent):
     return value or None
 
 
-def _log_causes(logs, agent=None):
+def _log_causes(logs, agent=None, history_before=None):
     """Map cause id -> list of evidence strings from the log scan result.
 
     Signatures whose last line is older than the agent's last successful session with the manager are
-    history: they are returned apart, in the second dict. The third dict tells, per cause, how strong the
+    history (so are those older than ``history_before``, epoch seconds: e.g. the last fix): they are
+    returned apart, in the second dict. The third dict tells, per cause, how strong the
     log evidence is: ``{'severity': the most severe signature's, 'public': True when at least one
     signature's wording is public}`` (see _signatures.EVIDENCE_KINDS).
     """
     causes, history, strength = {}, {}, {}
     session = _last_session(agent)
     rank = {CRITICAL: 0, WARNING: 1, INFO: 2}
+    if history_before:
+        session = max(session or 0, float(history_before))
     for sig in (logs or {}).get('signatures') or []:
         cause = sig.get('cause')
         if cause in CAUSES and sig.get('count', 0) > 0 and sig.get('severity') != INFO:
@@ -214,12 +217,6 @@ def _agent_findings(agent, found):
     return True
 
 
-def _comparable_tenants(a, b):
-    """Two tenant ids of one kind: both GUIDs (as dsmDN shows them) or both not (the tenantID of an
-    activation, often a number). A GUID and a number may name the same tenant: they cannot be compared."""
-    return (_endpoint.same_tenant(a, a) is None) == (_endpoint.same_tenant(b, b) is None)
-
-
 def same_manager(agent, wanted_url, wanted_tenant=None):
     """Is the activated ``agent`` (gather_agent's dict) activated with the manager ``wanted_url`` (and
     tenant ``wanted_tenant``)? True, False, or None when it cannot be told.
@@ -234,10 +231,13 @@ def same_manager(agent, wanted_url, wanted_tenant=None):
         if verdict is False:
             return False
         tenant = record.get('tenant_id')
-        if wanted_tenant and tenant and _comparable_tenants(wanted_tenant, tenant):
+        # Compare like with like: the record holds the tenant ID given to dsa_control (often a number),
+        # the diagnosis is often asked about the tenant GUID (AgentStatus.dsmDN); a GUID against a number
+        # says nothing, and the GUID of dsmDN decides below.
+        if wanted_tenant and tenant and _endpoint.is_guid(wanted_tenant) == _endpoint.is_guid(tenant):
             return str(wanted_tenant).strip().lower() == str(tenant).strip().lower()
-        if verdict and not (wanted_tenant and _endpoint.same_tenant(wanted_tenant, agent.get('tenant_id')) is False):
-            return True
+        if verdict:
+            return _endpoint.same_tenant(wanted_tenant, (agent or {}).get('tenant_id')) is not False
     actual = (agent or {}).get('manager_url')
     if not actual:
         return None
@@ -304,6 +304,9 @@ def _network_findings(agent, reach, log_causes, found):
     for entry in reach.get('dns') or []:
         if entry.get('host') == host and not entry.get('resolved'):
             evidence = ['resolve %s: %s' % (host, entry.get('error') or 'no address')]
+            if reach.get('proxy_ok') and ((agent or {}).get('proxies') or {}).get('manager_proxy'):
+                # The agent talks through its proxy, which resolves the name for it (HTTP CONNECT HOST:PORT).
+                return None
             if reach.get('proxy_ok'):
                 # The proxy resolves the name for its clients: an agent proxy would also get around it.
                 evidence.append('the path through the proxy works: setting the agent\'s proxy (dsa.fleet.proxy) '
@@ -451,14 +454,15 @@ def _collapse_log_only_network(found):
 
 
 def diagnose(agent=None, reachability=None, logs=None, communication='agent_initiated', inbound_probe=None,
-             manager_url=None, tenant_id=None):
+             manager_url=None, tenant_id=None, history_before=None):
     """Return ``(findings, healthy)``.
 
     agent: agent_info's result (or None when not gathered); reachability: reachability_info's
     result (or None); logs: log_signatures_info's result (or None); communication: one of
     COMMUNICATION_MODES; inbound_probe: ``{port, status, from}`` of a TCP probe to the agent's
     inbound port made from where the manager stands (e.g. the controller), or None;
-    manager_url / tenant_id: the manager and tenant the agent should be activated with, when known.
+    manager_url / tenant_id: the manager and tenant the agent should be activated with, when known;
+    history_before: epoch seconds (e.g. the last fix): log lines before it are history, shown apart.
     """
     if communication not in COMMUNICATION_MODES:
         raise ValueError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
@@ -469,7 +473,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
             manager_url = reachability['manager'].get('url')
         _elsewhere_findings(agent, manager_url, tenant_id, found)
     _disk_findings(agent, found)
-    log_causes, log_history, log_strength = _log_causes(logs, agent)
+    log_causes, log_history, log_strength = _log_causes(logs, agent, history_before)
     root = _network_findings(agent, reachability, log_causes, found)
     _inbound_findings(reachability, inbound_probe, communication, found)
     if not agent_ok:
@@ -481,9 +485,11 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     _log_findings(agent, log_causes, log_strength, root, network_known, found)
     for cause, evidence in sorted(log_history.items()):
         if not found.has(cause):
-            found.add(cause, 'The agent log shows that %s, before the agent\'s last successful session with the '
-                      'manager.' % _causes.meaning(cause), evidence, severity=_log_severity(cause, log_strength, WARNING),
-                      remediation='manual')
+            found.add(cause, 'The agent log shows that %s, before %s.' % (
+                _causes.meaning(cause), 'the last fix or the agent\'s last successful session with the manager'
+                if history_before else 'the agent\'s last successful session with the manager'),
+                evidence, severity=_log_severity(cause, log_strength, WARNING), remediation='manual')
+            found.get(cause)['history'] = True
     if not network_known:
         _collapse_log_only_network(found)
     for refusal in REFUSALS:

@@ -242,6 +242,11 @@ def _same_service(host_a, host_b):
         _AGENTS_LABEL.match(label_b))
 
 
+def is_guid(text):
+    """Is ``text`` a tenant GUID (8-4-4-4-12 hex digits)?"""
+    return bool(_GUID_RE.match(str(text or '').strip()))
+
+
 def same_tenant(tenant_a, tenant_b):
     """True / False when both are tenant GUIDs, None when either is missing or not a GUID."""
     a, b = (str(t or '').strip() for t in (tenant_a, tenant_b))

@@ -27,6 +27,9 @@ SERVICE_NAME = 'ds_agent'
 DEB_PACKAGE = 'ds-agent'
 RPM_PACKAGE = 'ds_agent'
 
+#: Where the agent writes its database and configuration (dsa_core/ds_agent.db, ds_agent.config), relative to
+#: data_dir: the disk check looks there (it may be a file system of its own).
+CORE_RELPATH = 'dsa_core'
 #: Where agent_proxy keeps its record, relative to data_dir.
 PROXY_RECORD_RELPATH = os.path.join('dsa_fleet', 'proxy.json')
 #: Where agent_control keeps what it last activated (manager, tenant, certificate; never the token).

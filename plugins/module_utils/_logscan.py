@@ -377,11 +377,13 @@ class _Deadline(object):
 class _Tally(object):
     """Counts per signature, timestamps, samples and the totals of the scan."""
 
-    def __init__(self, matcher, since):
+    def __init__(self, matcher, since, ignore=None):
         self.matcher = matcher
         self.since = since
+        self.ignore = [i for i in (ignore or []) if i]
         self.counts = {}
         self.lines_unparsed = 0
+        self.lines_ignored = 0
 
     def line(self, raw):
         """Check one candidate line (bytes or str, without its newline) and record its matches."""
@@ -390,6 +392,10 @@ class _Tally(object):
         text = raw.rstrip('\r\n')
         hits = self.matcher.match(text)
         if not hits:
+            return
+        if self.ignore and any(marker in text for marker in self.ignore):
+            # a trace of the collection's own probes (e.g. the inbound probe's connection)
+            self.lines_ignored += 1
             return
         epoch, iso = parse_line_time(text)
         if epoch is None:
@@ -778,14 +784,27 @@ def _scan_file(path, handle, size, tally, matcher, max_bytes, engine, grep_path,
     return scan.bytes, scan.lines
 
 
+def own_probe_markers(addresses):
+    """The text the agent logs for a connection from one of ``addresses`` (``AcceptSSL(IP:PORT)``, as in the
+    troubleshooting page's log lines): lines holding it are traces of the collection's own probes."""
+    markers = []
+    for address in addresses or []:
+        address = str(address).strip().strip('[]')
+        if address:
+            markers += ['AcceptSSL(%s:' % address, 'AcceptSSL([%s]:' % address] if ':' in address \
+                else ['AcceptSSL(%s:' % address]
+    return markers
+
+
 def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_FILE, extra_signatures=None,
-              engine='auto', grep_path=None, timeout=DEFAULT_TIMEOUT):
+              engine='auto', grep_path=None, timeout=DEFAULT_TIMEOUT, ignore=None):
     """Scan the log files for the catalogue (plus ``extra_signatures``) and return the log result shape.
 
     ``paths``: files or globs (default ``DEFAULT_LOG_GLOB``); ``since``: None, a string for
     ``parse_since`` or its result; ``max_bytes_per_file``: 0 for whole files; ``engine``: auto, grep or
-    python; ``timeout``: seconds for the whole scan (0: none). Returns ``{signatures, causes, files_scanned,
-    files_skipped, bytes_scanned, lines_scanned, lines_unparsed, since, engine, complete, warnings}``
+    python; ``timeout``: seconds for the whole scan (0: none); ``ignore``: substrings marking lines that are
+    not counted (``own_probe_markers``). Returns ``{signatures, causes, files_scanned,
+    files_skipped, bytes_scanned, lines_scanned, lines_unparsed, lines_ignored, since, engine, complete, warnings}``
     (``complete`` is false when the deadline stopped the scan). Raises ValueError (naming the parameter) on
     bad input.
     """
@@ -799,7 +818,7 @@ def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_F
         raise ValueError('max_bytes_per_file: must be 0 (whole files) or more, got %s' % max_bytes_per_file)
     matcher = Matcher(_signatures.all_signatures(extra_signatures))
     engine, grep_path = _pick_engine(engine, matcher, grep_path)
-    tally = _Tally(matcher, since)
+    tally = _Tally(matcher, since, ignore)
     result = {'files_scanned': [], 'files_skipped': [], 'bytes_scanned': 0, 'lines_scanned': 0, 'complete': True}
     warnings = []
     current = [None]
@@ -839,6 +858,7 @@ def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_F
         'signatures': signatures,
         'causes': sorted(set(sig['cause'] for sig in signatures)),
         'lines_unparsed': tally.lines_unparsed,
+        'lines_ignored': tally.lines_ignored,
         'since': since.iso if since else None,
         'engine': engine,
         'warnings': warnings,

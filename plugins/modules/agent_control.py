@@ -38,8 +38,13 @@ options:
       - V(heartbeat) asks the agent to contact its manager now (C(dsa_control -m)) and fails with the
         cause when that does not succeed. A heartbeat changes no setting, so it always reports
         C(changed=false); it is not sent in check mode.
+      - V(unprotected) turns the agent's self-protection off (C(dsa_control -s 0 -p PASSWORD)), as a removal
+        needs; requires O(self_protection_password). The agent cannot show whether self-protection is on,
+        so the command runs every time and reports C(changed) when the agent accepts it.
+      - V(diagnostic_package) makes a diagnostic package (C(dsa_control -d)), written by the agent under
+        O(data_dir)C(/diag); RV(diagnostic_package) is the newest C(*.zip) there afterwards.
     type: str
-    choices: [activated, reset, heartbeat]
+    choices: [activated, reset, heartbeat, unprotected, diagnostic_package]
     default: activated
   manager_url:
     description:
@@ -171,6 +176,18 @@ EXAMPLES = r'''
     self_protection_password: "{{ vault_dsa_self_protection }}"
   become: true
 
+- name: Turn self-protection off before removing the agent
+  dsa.fleet.agent_control:
+    state: unprotected
+    self_protection_password: "{{ vault_dsa_self_protection }}"
+  become: true
+
+- name: Make a diagnostic package
+  dsa.fleet.agent_control:
+    state: diagnostic_package
+  register: diag
+  become: true
+
 - name: Heartbeat now, and fail with the cause when the manager is not reached
   dsa.fleet.agent_control:
     state: heartbeat
@@ -252,8 +269,15 @@ tenant_id:
   returned: when O(state=activated) or O(state=reset)
   type: str
   sample: "1"
+diagnostic_package:
+  description: The newest diagnostic package under O(data_dir)C(/diag) after C(dsa_control -d); null when none.
+  returned: when O(state=diagnostic_package)
+  type: str
+  sample: /var/opt/ds_agent/diag/dsa_diag_20261130.zip
 '''
 
+import glob
+import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
@@ -533,9 +557,43 @@ class AgentControl(_control.ControlRun):
             self.control_failed('heartbeat (dsa_control -m)', error, manager_url)
         self.exit(None, None, 'heartbeat succeeded')
 
-    def exit(self, before, after, msg):
+    def state_unprotected(self):
+        self.require_dsa_control()
+        password = self.params['self_protection_password']
+        if not password:
+            self.fail('state=unprotected needs self_protection_password', 'self_protection_enabled')
+        if self.module.check_mode:
+            self.actions = ['unprotect']
+            self.changed = True
+            self.exit(None, None, 'would turn self-protection off')
+        try:
+            self.control('unprotect', ['-p', password, '-s', '0'], control_timeout(self.params))
+        except ControlError as error:
+            self.control_failed('turning self-protection off (dsa_control -s 0)', error)
+        self.changed = True
+        self.exit(None, None, 'self-protection is off')
+
+    def state_diagnostic_package(self):
+        self.require_dsa_control()
+        pattern = os.path.join(self.params['data_dir'], 'diag', '*.zip')
+        if self.module.check_mode:
+            self.actions = ['diagnostic_package']
+            self.changed = True
+            self.exit(None, None, 'would make a diagnostic package', diagnostic_package=None)
+        args = ['-d'] if not self.params['self_protection_password'] else \
+            ['-p', self.params['self_protection_password'], '-d']
+        try:
+            self.control('diagnostic_package', args, control_timeout(self.params))
+        except ControlError as error:
+            self.control_failed('the diagnostic package (dsa_control -d)', error)
+        self.changed = True
+        packages = sorted(glob.glob(pattern), key=os.path.getmtime)
+        self.exit(None, None, 'diagnostic package made', diagnostic_package=packages[-1] if packages else None)
+
+    def exit(self, before, after, msg, **extra):
         """exit_json with the diff (activation states only) and the after view."""
         result = self.result_base()
+        result.update(extra)
         shown = after or {}
         result.update(msg=msg, activated=shown.get('activated'), manager_url=shown.get('manager_url'),
                       tenant_id=shown.get('tenant_id'))
@@ -553,7 +611,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             _argspec.agent_spec(),
-            state=dict(type='str', default='activated', choices=['activated', 'reset', 'heartbeat']),
+            state=dict(type='str', default='activated',
+                       choices=['activated', 'reset', 'heartbeat', 'unprotected', 'diagnostic_package']),
             manager_url=dict(type='str'),
             tenant_id=dict(type='str'),
             token=dict(type='str', no_log=True),

@@ -58,6 +58,20 @@ options:
         is false; the counts cover what was read until then. V(0) means no deadline.
     type: int
     default: 120
+  history_before:
+    description:
+      - Seconds since the epoch (for example the time of the last fix). Log signatures last seen before it are
+        history - reported apart, as warnings with C(history=true) - like those older than the agent's last
+        successful session with the manager.
+    type: float
+  own_probe_sources:
+    description:
+      - Addresses the collection's own probes of the agent's inbound port come from (the controller, as the host
+        sees it). The agent logs such a connection as C(CHTTPServer::AcceptSSL(ADDRESS:PORT) - BIO_do_handshake()
+        failed); those lines are not counted (C(logs.lines_ignored) says how many).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - dsa.fleet.agent
   - dsa.fleet.probe
@@ -189,6 +203,8 @@ def _argument_spec():
         communication=dict(type='str', default='agent_initiated', choices=list(_diagnosis.COMMUNICATION_MODES)),
         since=dict(type='str', default='24h'),
         scan_timeout=dict(type='int', default=_logscan.DEFAULT_TIMEOUT),
+        history_before=dict(type='float'),
+        own_probe_sources=dict(type='list', elements='str', default=[]),
     )
     return spec
 
@@ -277,7 +293,8 @@ def main():
                                  **_reachability_args(params, manager_url))
 
     logs = _logscan.scan_logs(params['log_paths'], since, params['max_bytes_per_file'], signatures,
-                              timeout=params['scan_timeout'])
+                              timeout=params['scan_timeout'],
+                              ignore=_logscan.own_probe_markers(params['own_probe_sources']))
     for warning in logs.get('warnings') or []:
         module.warn(warning)
 
@@ -288,7 +305,8 @@ def main():
             module.fail_json(msg='the network probes failed: %s' % error, agent=agent, logs=logs)
 
     findings, healthy = _diagnosis.diagnose(agent, reachability, logs, params['communication'],
-                                            manager_url=params['manager_url'], tenant_id=params['tenant_id'])
+                                            manager_url=params['manager_url'], tenant_id=params['tenant_id'],
+                                            history_before=params['history_before'])
     module.exit_json(
         changed=False,
         healthy=healthy,

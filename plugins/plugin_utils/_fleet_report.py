@@ -110,7 +110,7 @@ def _clean_finding(finding):
     evidence = finding.get('evidence') or []
     if not isinstance(evidence, list):
         evidence = [evidence]
-    return {
+    clean = {
         # Cause ids are identifiers (docs/causes.md); anything else is made one.
         'cause': re.sub(r'[^\w.-]', '_', to_text(finding.get('cause') or 'unknown')),
         'severity': finding.get('severity') if finding.get('severity') in SEVERITIES else 'critical',
@@ -118,6 +118,9 @@ def _clean_finding(finding):
         'evidence': [to_text(e) for e in evidence if e not in (None, '')],
         'remediation': to_text(finding.get('remediation') or 'manual'),
     }
+    if finding.get('history') is True:
+        clean['history'] = True   # from log lines older than the last fix or the last good session
+    return clean
 
 
 def _host_entry(name, result, inbound, communication):

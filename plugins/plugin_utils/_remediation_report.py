@@ -21,6 +21,7 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.dsa.fleet.plugins.module_utils import _causes
 from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import (
     _CSS, _e, _jp_literal, _md_cell, _plural, _require_jmespath, _utc_now, latest, merge_inputs, redact,
     render_report, table_script,
@@ -33,7 +34,7 @@ except ImportError:  # pragma: no cover - _require_jmespath() says so
 
 SCHEMA_VERSION = 1
 # The fixing steps, in the order the remediate role runs them.
-STEPS = ('reinstall', 'service', 'hosts_entry', 'firewall', 'proxy', 'activate')
+STEPS = _causes.STEPS   # the order the remediate role runs them in
 # Every outcome, in the order hosts are listed: what needs attention first.
 OUTCOMES = ('still_broken', 'needs_person', 'failed', 'unreachable', 'planned', 'fixed', 'healthy')
 OUTCOME_LABELS = {
@@ -67,15 +68,31 @@ def _hosts_of(report, which):
 def _state(host):
     """``{status, causes, critical, error}`` of one host of a fleet report; ``critical`` is internal."""
     if not host:
-        return {'status': 'failed', 'causes': [], 'critical': [], 'error': 'no diagnosis of this host'}
+        return {'status': 'failed', 'causes': [], 'critical': [], 'history': [], 'error': 'no diagnosis of this host'}
     status = host.get('status') if host.get('status') in STATUS_RANK else 'failed'
     findings = [f for f in host.get('findings') or [] if isinstance(f, dict)]
     causes = [_ident(c) for c in host.get('causes') or [f.get('cause') for f in findings]]
     critical = [_ident(f.get('cause')) for f in findings if f.get('severity', 'critical') == 'critical']
     if status == 'broken' and not findings:
         critical = list(causes)   # a hand-made report without findings: every cause counts
-    return {'status': status, 'causes': causes, 'critical': critical,
+    # Warnings from log lines older than the last fix or the agent's last good session: history, shown apart.
+    history = [_ident(f.get('cause')) for f in findings if f.get('history') or 'before the last fix' in
+               to_text(f.get('message') or '') or 'last successful session' in to_text(f.get('message') or '')]
+    causes = [c for c in causes if c not in history or c in critical]
+    return {'status': status, 'causes': causes, 'critical': critical, 'history': history,
             'error': to_text(host['error']) if host.get('error') else None}
+
+
+def _why(host, after):
+    """One line: why a host is still broken (the failing step and its words, else what is left)."""
+    if host['outcome'] != 'still_broken':
+        return None
+    if host['failed']:
+        last = host['failed'][-1]
+        return '%s failed%s: %s' % (last['step'], ' (%s)' % last['cause'] if last.get('cause') else '', last['msg'])
+    left = [c for c in (after or {}).get('critical') or [] if c not in [m['cause'] for m in host['manual']]]
+    rounds = len(host.get('rounds') or [])
+    return 'still %s after %d round%s' % (', '.join(left) or 'broken', rounds, '' if rounds == 1 else 's')
 
 
 def _plan(plan):
@@ -90,13 +107,45 @@ def _plan(plan):
         failed.append({'step': _ident(item.get('step')),
                        'cause': _ident(item['cause']) if item.get('cause') else None,
                        'msg': to_text(item.get('msg') or '')})
+    rounds = []
+    for item in plan.get('rounds') or []:
+        if not isinstance(item, dict):
+            continue
+        seconds = item.get('seconds') if isinstance(item.get('seconds'), dict) else {}
+        rounds.append({
+            'round': _int(item.get('round')),
+            'status': _ident(item.get('status')),
+            'causes': [_ident(c) for c in item.get('causes') or []],
+            'steps': [_ident(x) for x in item.get('steps') or []],
+            'applied': [_ident(x) for x in item.get('applied') or []],
+            'failed': [_ident(f.get('step') if isinstance(f, dict) else f) for f in item.get('failed') or []],
+            'seconds': dict((_ident(k), _number(v)) for k, v in seconds.items()),
+        })
+    timing = plan.get('timing') if isinstance(plan.get('timing'), dict) else {}
     return {
         'steps': [_ident(s) for s in plan.get('steps') or []],
         'fixes': dict((_ident(k), [_ident(c) for c in (v or [])]) for k, v in fixes.items()),
         'manual': manual,
         'applied': [_ident(s) for s in plan.get('applied') or []],
         'failed': failed,
+        'rounds': rounds,
+        'timing': {'started': _number(timing.get('started')), 'seconds': _number(timing.get('seconds'))}
+        if timing else None,
     }
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(value):
+    try:
+        return round(float(value), 1)
+    except (TypeError, ValueError):
+        return None
 
 
 def _outcome(before, after, plan, check_mode):
@@ -111,11 +160,12 @@ def _outcome(before, after, plan, check_mode):
         # Healthy after the run: "fixed" when something was broken or done, whatever a step said.
         return 'fixed' if before['status'] == 'broken' or plan['applied'] else 'healthy'
     remaining = after['critical'] or after['causes']
-    planned_for = set(c for causes in plan['fixes'].values() for c in causes)
     manual = set(m['cause'] for m in plan['manual'])
-    if plan['failed'] or not remaining or any(c in planned_for for c in remaining):
-        return 'still_broken'
-    return 'needs_person' if all(c in manual for c in remaining) else 'still_broken'
+    # Every cause left is one a person must handle (the last round's plan says so): the truth, even when a
+    # step failed on the way (an activation the manager refused, say).
+    if remaining and all(c in manual for c in remaining):
+        return 'needs_person'
+    return 'still_broken'
 
 
 def _assemble(hosts, manager_url, check_mode, generated_at, report_dir):
@@ -174,7 +224,11 @@ def remediation_report(before, after, plans, generated_at=None, report_dir=None,
             'failed': plan['failed'],
             'manual': plan['manual'],
             'outcome': _outcome(state_before, state_after, plan, check_mode),
+            'rounds': plan['rounds'],
+            'timing': plan['timing'],
+            'history': [] if check_mode else state_after['history'],
         })
+        hosts[-1]['why'] = _why(hosts[-1], state_after)
     report = _assemble(hosts, before.get('manager_url'), check_mode, generated_at or _utc_now(), report_dir)
     return redact(report, secrets)
 

@@ -44,10 +44,11 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'report'))
 from test_report_html import CHROMIUM, chromium  # noqa: E402 pylint: disable=wrong-import-position
 
 # What remediate fixes on the lab with hack/lab-vars.yml, and what it must leave to a person.
+# dns_unresolvable: the probe through the agent's proxy works and dsa_fleet_manager_proxy is set, so the
+# proxy (which resolves the name) fixes it.
 FIXABLE = ('agent_not_installed', 'agent_service_down', 'agent_corrupt', 'not_activated', 'reset_required',
-           'untrusted_peer', 'proxy_required', 'proxy_auth_failed', 'inbound_4118_blocked')
-NEEDS_A_PERSON = ('activation_refused', 'subscription_expired', 'dns_unresolvable', 'disk_full',
-                  'manager_unreachable')
+           'untrusted_peer', 'proxy_required', 'proxy_auth_failed', 'inbound_4118_blocked', 'dns_unresolvable')
+NEEDS_A_PERSON = ('activation_refused', 'subscription_expired', 'disk_full', 'manager_unreachable')
 STOPPED_HOST = 'dsafl-f-notact'
 # What a read-only diagnosis can see of a fault, where that is not the fault itself: the manager's refusal of an
 # activation shows only when an activation is tried (no public agent log text says it, tests/lab/EVIDENCE.md),
@@ -217,7 +218,7 @@ def test_remediate_fixes_what_can_be_fixed(fleet, tmp_path):
     def reader():
         for line in proc.stdout:
             lines.append(line)
-            if 'TASK [dsa.fleet.remediate : Plan the fixes' in line and not stopped:
+            if 'TASK [dsa.fleet.remediate : Read the diagnosis, plan and decide, round 1' in line and not stopped:
                 stopped.append(subprocess.run(['podman', 'stop', '-t', '0', STOPPED_HOST], env=_lab_env(),
                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False))
     stopped = []

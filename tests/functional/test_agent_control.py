@@ -165,3 +165,29 @@ def test_bad_input_changes_nothing(dirs, args, words):
     assert result['failed'] is True and words in result['msg'], result['msg']
     assert calls(agent_dir) == [] and calls(agent_dir, 'dsa_query') == []
     assert TOKEN not in json.dumps(result)
+
+
+def test_unprotected_runs_s0_with_the_password_and_hides_it(dirs):
+    agent_dir, data_dir = dirs
+    make_agent(agent_dir, 'activated', stateful=True)
+    check = control(agent_dir, data_dir, check=True, state='unprotected', self_protection_password=SP_PASSWORD)
+    assert check['_rc'] == 0 and check['changed'] is True and check['actions'] == ['unprotect'], check['_stdout']
+    assert [c for c in calls(agent_dir) if '-s' in c] == []
+    result = control(agent_dir, data_dir, verbosity=3, state='unprotected', self_protection_password=SP_PASSWORD)
+    assert result['_rc'] == 0 and result['changed'] is True, result['_stdout']
+    assert [c for c in calls(agent_dir) if '-s' in c] == [['-p', SP_PASSWORD, '-s', '0']]
+    assert SP_PASSWORD not in result['_stdout']
+    missing = control(agent_dir, data_dir, state='unprotected')
+    assert missing['_rc'] != 0 and 'self_protection_password' in missing['msg']
+
+
+def test_diagnostic_package_returns_the_newest_zip(dirs):
+    agent_dir, data_dir = dirs
+    make_agent(agent_dir, 'activated', stateful=True)
+    os.makedirs(os.path.join(data_dir, 'diag'))
+    with open(os.path.join(data_dir, 'diag', 'pkg.zip'), 'w') as handle:
+        handle.write('zip')
+    result = control(agent_dir, data_dir, state='diagnostic_package')
+    assert result['_rc'] == 0 and result['changed'] is True, result['_stdout']
+    assert [c for c in calls(agent_dir) if '-d' in c] == [['-d']]
+    assert result['diagnostic_package'] == os.path.join(data_dir, 'diag', 'pkg.zip')

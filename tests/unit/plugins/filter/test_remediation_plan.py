@@ -41,9 +41,15 @@ def finding(cause, severity='critical'):
 ])
 def test_each_fixable_cause_has_its_step(cause, step):
     plan = remediation_plan([finding(cause)], ALL_SETTINGS)
-    assert plan['steps'] == [step]
-    assert plan['fixes'] == {step: [cause]}
+    if step == 'reinstall':
+        # a freshly installed agent is activated in the same round
+        assert plan['steps'] == ['reinstall', 'activate']
+        assert plan['fixes'] == {'reinstall': [cause], 'activate': []}
+    else:
+        assert plan['steps'] == [step]
+        assert plan['fixes'] == {step: [cause]}
     assert plan['manual'] == []
+    assert plan['causes'] == [cause]
 
 
 @pytest.mark.parametrize('cause', ['activation_refused', 'subscription_expired', 'disk_full', 'heartbeat_failing',
@@ -73,8 +79,10 @@ def test_safe_order_and_reset_first():
     findings = [finding('untrusted_peer'), finding('proxy_required'), finding('inbound_4118_blocked'),
                 finding('agent_service_down')]
     plan = remediation_plan(findings, ALL_SETTINGS)
-    assert plan['steps'] == ['service', 'firewall', 'proxy', 'activate']
+    assert plan['steps'] == ['firewall', 'service', 'proxy', 'activate']
     assert plan['steps'] == [s for s in STEPS if s in plan['steps']]
+    assert plan['needs'] == {'firewall': [], 'service': [], 'proxy': ['service'],
+                             'activate': ['firewall', 'service', 'proxy']}
     assert plan['activate_force'] is True
     assert remediation_plan([finding('not_activated')], ALL_SETTINGS)['activate_force'] is False
 
@@ -93,7 +101,7 @@ def test_self_protection_without_password_blocks_the_reset():
 def test_warnings_plan_nothing():
     plan = remediation_plan([finding('heartbeat_failing', 'warning'), finding('self_protection_enabled', 'warning')],
                             ALL_SETTINGS)
-    assert plan == {'steps': [], 'fixes': {}, 'manual': [], 'activate_force': False}
+    assert plan == {'steps': [], 'fixes': {}, 'manual': [], 'activate_force': False, 'causes': [], 'needs': {}}
 
 
 def test_healthy_host_and_bad_input():
@@ -101,3 +109,57 @@ def test_healthy_host_and_bad_input():
     assert remediation_plan(None)['steps'] == []
     with pytest.raises(AnsibleFilterError, match='list of findings'):
         remediation_plan('not a list')
+
+
+def test_network_path_before_the_package_and_the_proxy_after_it():
+    plan = remediation_plan([finding('agent_corrupt'), finding('proxy_required'), finding('inbound_4118_blocked')],
+                            ALL_SETTINGS)
+    assert plan['steps'] == ['firewall', 'reinstall', 'proxy', 'activate']
+    assert plan['needs']['proxy'] == ['reinstall'] and plan['needs']['activate'] == ['firewall', 'reinstall', 'proxy']
+
+
+def test_unresolvable_name_with_a_working_proxy_path_is_fixed_by_the_proxy():
+    settings = dict(ALL_SETTINGS, manage_hosts_entry=False, proxy_ok=True)
+    plan = remediation_plan([finding('dns_unresolvable')], settings)
+    assert plan['steps'] == ['proxy'] and plan['fixes'] == {'proxy': ['dns_unresolvable']}
+    plan = remediation_plan([finding('dns_unresolvable')], dict(settings, proxy_ok=False))
+    assert plan['steps'] == [] and 'dsa_fleet_manager_proxy' in plan['manual'][0]['why']
+
+
+def test_no_activation_while_a_network_cause_waits_for_a_person():
+    settings = dict(ALL_SETTINGS, firewall_egress=False)
+    plan = remediation_plan([finding('manager_unreachable'), finding('not_activated')], settings)
+    assert plan['steps'] == []
+    assert [m['cause'] for m in plan['manual']] == ['manager_unreachable', 'not_activated']
+    assert 'manager_unreachable' in plan['manual'][1]['why']
+    # the package still comes (through the controller), the activation waits
+    plan = remediation_plan([finding('manager_unreachable'), finding('agent_corrupt')], settings)
+    assert plan['steps'] == ['reinstall']
+
+
+def test_a_refused_activation_is_not_tried_after_a_reinstall():
+    plan = remediation_plan([finding('agent_corrupt'), finding('subscription_expired')], ALL_SETTINGS)
+    assert plan['steps'] == ['reinstall'] and [m['cause'] for m in plan['manual']] == ['subscription_expired']
+
+
+def test_steps_the_user_does_not_allow_go_to_a_person():
+    plan = remediation_plan([finding('proxy_required')], dict(ALL_SETTINGS, allowed_steps=['activate']))
+    assert plan['steps'] == [] and 'dsa_fleet_remediate_steps' in plan['manual'][0]['why']
+
+
+def test_nothing_that_writes_the_agent_state_while_the_disk_is_full():
+    plan = remediation_plan([finding('disk_full'), finding('not_activated'), finding('agent_service_down')],
+                            ALL_SETTINGS)
+    assert plan['steps'] == ['service']
+    assert [m['cause'] for m in plan['manual']] == ['disk_full', 'not_activated']
+    assert 'disk_full' in plan['manual'][1]['why']
+
+
+def test_a_refusal_met_by_the_last_round_hands_the_activation_to_a_person():
+    findings = [finding('not_activated'), finding('subscription_expired', 'info')]
+    plan = remediation_plan(findings, dict(ALL_SETTINGS, step_causes=['activation_refused', None, 'bogus']))
+    assert plan['steps'] == []
+    assert [m['cause'] for m in plan['manual']] == ['activation_refused', 'subscription_expired', 'not_activated']
+    assert 'refuses the activation' in plan['manual'][2]['why']
+    # without that knowledge the activation is tried
+    assert remediation_plan(findings, ALL_SETTINGS)['steps'] == ['activate']

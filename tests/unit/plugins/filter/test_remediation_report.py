@@ -91,12 +91,12 @@ def synthetic_run():
                              failed=[{'step': 'proxy', 'cause': 'proxy_auth_failed',
                                       'msg': 'dsa_control -x http://proxy.lab:3128 -u dave:RemPw1 failed: 407'}]),
                         'still_broken'),
-        # still broken: a fix failed and what is left is manual
+        # needs a person: a fix failed, and what is left is all for a person (the truth of issue 13)
         'db-act-01': (result('not_activated', 'activation_refused'), result('activation_refused'),
                       plan(['activate'], {'activate': ['not_activated']},
                            manual=[{'cause': 'activation_refused', 'why': 'the manager refuses'}],
                            failed=[{'step': 'activate', 'cause': 'not_activated', 'msg': 'HTTP 400'}]),
-                      'still_broken'),
+                      'needs_person'),
         # still broken: broken after with a cause nobody planned for (healthy before: a regression)
         'db-regress-01': (result(), result('agent_service_down'), plan(), 'still_broken'),
         # needs a person: nothing planned, every cause manual
@@ -194,7 +194,8 @@ def test_shape(report):
     assert report['manager_url'] == 'dsm://agents.lab.example:443/'
     assert report['check_mode'] is False
     for host in report['hosts']:
-        assert set(host) == {'name', 'before', 'after', 'planned', 'applied', 'failed', 'manual', 'outcome'}
+        assert set(host) == {'name', 'before', 'after', 'planned', 'applied', 'failed', 'manual', 'outcome',
+                             'rounds', 'timing', 'history', 'why'}
         assert set(host['before']) == {'status', 'causes', 'error'}
         assert set(host['after']) == {'status', 'causes', 'error'}
     json.dumps(report)
@@ -210,7 +211,7 @@ def test_totals(report):
     totals = report['totals']
     assert list(totals) == ['hosts', 'fixed', 'still_broken', 'needs_person', 'healthy', 'unreachable', 'failed',
                             'planned']
-    assert totals == {'hosts': 20, 'fixed': 5, 'still_broken': 4, 'needs_person': 3, 'healthy': 4,
+    assert totals == {'hosts': 20, 'fixed': 5, 'still_broken': 3, 'needs_person': 4, 'healthy': 4,
                       'unreachable': 2, 'failed': 2, 'planned': 0}
     assert totals['hosts'] == sum(v for k, v in totals.items() if k != 'hosts')
 
@@ -270,9 +271,13 @@ def test_outcome_rules_one_by_one():
     assert outcome(result('manager_unreachable', 'dns_unresolvable'), plan(['firewall'], fw, manual)) == 'still_broken'
     # a cause with neither a fix nor a manual note -> still broken
     assert outcome(result('dns_unresolvable'), plan(['firewall'], fw)) == 'still_broken'
-    # a failed fix -> still broken
+    # a failed fix, and what is left is for a person -> a person
     assert outcome(result('dns_unresolvable'), plan(['firewall'], fw, manual,
-                                                    failed=[{'step': 'firewall', 'msg': 'x'}])) == 'still_broken'
+                                                    failed=[{'step': 'firewall', 'msg': 'x'}])) == 'needs_person'
+    # a failed fix, and a cause left that no person was told about -> still broken, saying which step failed
+    report = rr.remediation_report(before, fr.fleet_report({'h': result('manager_unreachable')}),
+                                   {'h': plan(['firewall'], fw, manual, failed=[{'step': 'firewall', 'msg': 'nft: no'}])})
+    assert report['hosts'][0]['outcome'] == 'still_broken' and report['hosts'][0]['why'] == 'firewall failed: nft: no'
     assert outcome(result(), plan(['firewall'], fw, manual)) == 'fixed'
     assert outcome(UNREACHABLE, plan(['firewall'], fw, manual)) == 'unreachable'
     assert outcome(FAILED, plan(['firewall'], fw, manual)) == 'failed'
@@ -296,7 +301,7 @@ def test_plans_are_optional_and_tolerant():
     assert host['planned'] == ['activate', 'a_b']
     assert host['manual'] == [{'cause': 'not_activated', 'why': ''}]
     assert host['failed'] == [{'step': 'activate', 'cause': None, 'msg': ''}]
-    assert host['outcome'] == 'still_broken'
+    assert host['outcome'] == 'needs_person'
     assert rr.remediation_report(fr.fleet_report({}), None, {})['totals']['hosts'] == 0
 
 
@@ -342,7 +347,7 @@ def test_markdown(report):
     md = rr.remediation_report_render(report, 'markdown')
     lines = md.splitlines()
     assert lines[0] == '# Deep Security fleet remediation'
-    assert ('**20 hosts: 5 fixed, 4 still broken, 3 need a person, 4 healthy, 2 unreachable, 2 failed**'
+    assert ('**20 hosts: 5 fixed, 3 still broken, 4 need a person, 4 healthy, 2 unreachable, 2 failed**'
             in lines)
     table = [line for line in lines if line.startswith('|')]
     assert table[0] == '| host | before | actions | after | outcome |'
@@ -423,10 +428,10 @@ def test_html_check_mode_and_empty(check_report):
 def test_summary(report):
     lines = rr.remediation_report_render(report, 'summary')
     assert isinstance(lines, list)
-    assert lines[0] == ('dsa.fleet remediation: 20 hosts: 5 fixed, 4 still broken, 3 need a person, 4 healthy, '
+    assert lines[0] == ('dsa.fleet remediation: 20 hosts: 5 fixed, 3 still broken, 4 need a person, 4 healthy, '
                         '2 unreachable, 2 failed')
-    assert lines[1] == '  still broken:   db-act-01, db-fw-01, db-proxy-01, db-regress-01'
-    assert '  needs a person: mail-dns-01, mail-refused-01, mail-sub-01' in lines
+    assert lines[1] == '  still broken:   db-fw-01, db-proxy-01, db-regress-01'
+    assert '  needs a person: db-act-01, mail-dns-01, mail-refused-01, mail-sub-01' in lines
     assert '  unreachable:    lost-01, lost-02' in lines
     assert lines[-1] == 'report: /tmp/dsa-fleet-report/remediation.html'
 

@@ -378,3 +378,38 @@ def test_record_tenant_of_another_kind_is_not_a_mismatch():
     findings, healthy = diagnose(lab, reach(), logs(), manager_url='dsm://agents.workload.lab.example:443/',
                                  tenant_id='2')
     assert causes_of(findings) == ['reset_required']
+
+
+def test_log_lines_before_the_last_fix_are_history_shown_apart():
+    untrusted = sig('untrusted_peer', 'untrusted_peer')
+    untrusted['last_seen'] = '2026-11-26T11:00:00.000000+00:00'
+    activated = agent(status={}, heartbeat_age=None)
+    findings, healthy = diagnose(activated, reach(), logs(untrusted), history_before=1795690860)
+    assert healthy
+    assert [(f['cause'], f['severity'], f.get('history')) for f in findings] == [('untrusted_peer', 'warning', True)]
+    assert 'before the last fix' in findings[0]['message']
+    findings, healthy = diagnose(activated, reach(), logs(untrusted), history_before=1795690740)
+    assert causes_of(findings) == ['untrusted_peer'] and not healthy
+
+
+def test_unresolvable_name_does_not_matter_to_an_agent_behind_a_working_proxy():
+    unresolved = reach()
+    unresolved['dns'] = [{'host': unresolved['manager']['host'], 'resolved': False, 'addresses': [],
+                          'error': 'Name or service not known', 'ms': 1}]
+    unresolved['direct_ok'], unresolved['proxy_ok'] = False, True
+    findings, healthy = diagnose(agent(), unresolved, logs())
+    assert causes_of(findings) == ['dns_unresolvable'] and not healthy
+    behind = agent(proxies={'manager_proxy': 'http://proxy.example:3128', 'manager_proxy_auth': True})
+    findings, healthy = diagnose(behind, unresolved, logs())
+    assert healthy and causes_of(findings) == []
+
+
+def test_a_tenant_guid_is_not_compared_with_the_tenant_id_of_our_record():
+    # dsa.fleet activated the agent with tenantID 1; the diagnosis is asked about the tenant's GUID.
+    guid = '6F1E0C55-4D6B-4C55-9C49-2D3B8E0A7A11'
+    ours = agent(activation={'manager_url': 'dsm://agents.example.com:443/', 'tenant_id': '1'}, tenant_id=guid)
+    findings, healthy = diagnose(ours, reach(), logs(), manager_url='dsm://agents.example.com:443/', tenant_id=guid)
+    assert healthy and 'reset_required' not in causes_of(findings, None)
+    other = dict(ours, tenant_id='11111111-2222-3333-4444-555555555555')
+    findings, healthy = diagnose(other, reach(), logs(), manager_url='dsm://agents.example.com:443/', tenant_id=guid)
+    assert causes_of(findings) == ['reset_required']

@@ -342,3 +342,16 @@ def test_memory_stays_flat_on_a_200_mb_file(tmp_path):
         assert report['counts'] == {'agent_event_4012': 2, 'unable_to_reach_manager': 1}, engine
         assert report['bytes'] == os.path.getsize(path)
         assert report['growth_kib'] < 64 * 1024, (engine, report)
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+def test_own_probe_traces_are_not_counted(tmp_path, engine):
+    ours = SEED[0].replace('<IP>:<PORT>', '10.231.118.1:40000')
+    theirs = SEED[0].replace('<IP>:<PORT>', '10.231.118.2:40001')
+    path = _write(tmp_path / 'ds_agent.log', [NORMAL, ours, ours, NORMAL])
+    result = _scan([path], engine, ignore=_logscan.own_probe_markers(['10.231.118.1']))
+    assert result['signatures'] == [] and result['lines_ignored'] == 2
+    path = _write(tmp_path / 'ds_agent.log', [ours, theirs])
+    result = _scan([path], engine, ignore=_logscan.own_probe_markers(['10.231.118.1', '', 'fd00::1']))
+    assert _counts(result) == {'bio_handshake_failed': 1} and result['lines_ignored'] == 1
+    assert _logscan.own_probe_markers(['fd00::1']) == ['AcceptSSL(fd00::1:', 'AcceptSSL([fd00::1]:']
