@@ -69,6 +69,9 @@ def lab(*args):
 
 @pytest.fixture(scope='module')
 def image():
+    # ansible-navigator refuses podman without /dev/mqueue (POSIX message queues); this machine's /dev lacks it
+    if not os.path.isdir('/dev/mqueue'):
+        os.makedirs('/dev/mqueue')
     start = time.time()
     proc = subprocess.run(['bash', os.path.join(ROOT, 'hack', 'ee.sh')], env=dict(os.environ, PATH=BIN + os.pathsep
                           + os.environ.get('PATH', '')), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -95,7 +98,7 @@ def navigator(project, *args):
         # the lab's state (inventory, ssh key, CA) at the same path, as AWX mounts a project and its files
         '--execution-environment-volume-mounts', '%s:%s' % (STATE, STATE),
         # the lab is on a bridge of this machine; root in the EE reads the lab's root-only ssh key
-        '--container-options', '--network=host', '--container-options', '--user=0']
+        '--container-options=--network=host', '--container-options=--user=0']
     start = time.time()
     proc = subprocess.run(cmd, cwd=project, env=podman_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=900, check=False)
