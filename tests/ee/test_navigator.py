@@ -95,8 +95,7 @@ def navigator(project, *args):
         '--mode', 'stdout', '--pull-policy', 'never', '--container-engine', 'podman',
         '--execution-environment', 'true', '--execution-environment-image', IMAGE,
         '--playbook-artifact-enable', 'false', '--log-file', os.path.join(project, 'navigator.log'),
-        # the lab's state (inventory, ssh key, CA) at the same path, as AWX mounts a project and its files
-        '--execution-environment-volume-mounts', '%s:%s' % (STATE, STATE),
+        # navigator mounts the project and the inventory's folder (the lab's state: ssh key, CA) at their paths
         # the lab is on a bridge of this machine; root in the EE reads the lab's root-only ssh key
         '--container-options=--network=host', '--container-options=--user=0']
     start = time.time()
