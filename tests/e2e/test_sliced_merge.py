@@ -33,6 +33,11 @@ LAB_VARS = os.path.join(ROOT, 'hack', 'lab-vars.yml')
 BIN = os.path.dirname(os.path.abspath(sys.executable))
 
 
+# agent-initiated: no inbound probe of 4118 from here, whose plain TCP connect the agents log as a failed TLS
+# handshake - which every later diagnosis would then read (a run must not change what the next one sees)
+AGENT_INITIATED = ('-e', 'dsa_fleet_communication=agent_initiated')
+
+
 def lab(*args):
     proc = subprocess.run([LAB] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=900, check=False)
@@ -169,22 +174,19 @@ def same_report(whole_dir, merged_dir, name, again_dir):
 
 
 def test_three_diagnosed_slices_merge_into_the_whole_fleet_report(fleet, tmp_path):
-    # agent-initiated: no inbound probe of 4118 from here, whose plain TCP connect the agents log as a failed
-    # TLS handshake - which every later diagnosis would then read (a run must not change what the next sees)
-    agent_initiated = ('-e', 'dsa_fleet_communication=agent_initiated')
     whole = str(tmp_path / 'whole')
-    out, seconds = run(fleet, 'diagnose', whole, *agent_initiated)
+    out, seconds = run(fleet, 'diagnose', whole, *AGENT_INITIATED)
     print('\nwhole fleet (%d hosts): %.1f s' % (len(fleet['hosts']), seconds))
     files = []
     for index, part in enumerate(fleet['slices'], 1):
         report_dir = str(tmp_path / ('slice%d' % index))
-        out, seconds = run(fleet, 'diagnose', report_dir, '--limit', ','.join(part), *agent_initiated)
+        out, seconds = run(fleet, 'diagnose', report_dir, '--limit', ','.join(part), *AGENT_INITIATED)
         print('slice %d (%d hosts): %.1f s' % (index, len(part), seconds))
         files.append(os.path.join(report_dir, 'report.json'))
         with open(files[-1]) as handle:
             assert sorted(h['name'] for h in json.load(handle)['hosts']) == sorted(part)
     again = str(tmp_path / 'again')
-    run(fleet, 'diagnose', again, *agent_initiated)
+    run(fleet, 'diagnose', again, *AGENT_INITIATED)
     merged_dir = str(tmp_path / 'merged')
     out, seconds = merge(files, merged_dir)
     print('merge: %.1f s' % seconds)
@@ -196,14 +198,14 @@ def test_three_diagnosed_slices_merge_into_the_whole_fleet_report(fleet, tmp_pat
 
 def test_three_remediation_slices_merge_into_the_whole_remediation_report(fleet, tmp_path):
     whole = str(tmp_path / 'whole')
-    run(fleet, 'remediate', whole, '--check')
+    run(fleet, 'remediate', whole, '--check', *AGENT_INITIATED)
     files = []
     for index, part in enumerate(fleet['slices'], 1):
         report_dir = str(tmp_path / ('slice%d' % index))
-        run(fleet, 'remediate', report_dir, '--check', '--limit', ','.join(part))
+        run(fleet, 'remediate', report_dir, '--check', '--limit', ','.join(part), *AGENT_INITIATED)
         files.append(os.path.join(report_dir, 'remediation.json'))
     again = str(tmp_path / 'again')
-    run(fleet, 'remediate', again, '--check')
+    run(fleet, 'remediate', again, '--check', *AGENT_INITIATED)
     merged_dir = str(tmp_path / 'merged')
     merge(files, merged_dir)
     merged = same_report(whole, merged_dir, 'remediation', again)
