@@ -40,7 +40,8 @@ EXPECTED = {
     'healthy': ('healthy', None),
     'agent_service_down': ('broken', 'agent_service_down'),
     'not_activated': ('broken', 'not_activated'),
-    'activation_refused': ('broken', 'activation_refused'),
+    # the refusal itself shows when activation is tried (remediate); a diagnosis sees an agent not activated
+    'activation_refused': ('broken', 'not_activated'),
     'proxy_auth_failed': ('broken', 'proxy_auth_failed'),
     'inbound_4118_blocked': ('broken', 'inbound_4118_blocked'),
 }
