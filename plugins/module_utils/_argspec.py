@@ -63,7 +63,6 @@ def log_spec():
     )
 
 
-
 def given_name(module, canonical):
     """The name the user gave option ``canonical`` by (an alias such as ``paths`` or ``timeout``, else the
     canonical name), so that a message names the option as it was written. AnsibleModule keeps an alias

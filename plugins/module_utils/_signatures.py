@@ -70,7 +70,7 @@ USER_REGEX_LINE = 4096
 _ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$')
 
 # Public sources, named once (tests/realworld holds the verbatim text of each, with its provenance).
-_SEED = ('Trend help "Error: Activation Failed", section Blocked port (shared/seed; eriktechwriter/ai-docs-poc '
+_SEED = ('Trend help "Error: Activation Failed", section Blocked port (eriktechwriter/ai-docs-poc '
          'docs/error-activation-failed.md); tests/realworld cases 01-05')
 _EVENTS = 'Trend "Agent events" table (eriktechwriter/ai-docs-poc docs/agent-events.md)'
 _INTELLICKET = ('real 20.x line quoted by APrinceGPT/intellicket CSDAIv2/analyzers/ds_agent_offline_analyzer.py; '
