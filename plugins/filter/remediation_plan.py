@@ -95,6 +95,16 @@ def _step_for(cause, settings, causes):
     return step, why
 
 
+#: (causes a person must fix, the steps they block, why): nothing that talks to the manager works while a cause on
+#: the path to it waits; nothing that writes the agent's state works while the agent cannot write.
+_BLOCKED_BY = (
+    (_causes.PATH_CAUSES, _causes.TALKS_TO_MANAGER,
+     'the agent cannot reach the manager until %s is fixed; then run remediate again'),
+    (_causes.AGENT_CANNOT_WRITE, _causes.WRITES_AGENT_STATE,
+     'the agent cannot write its state until %s is fixed; then run remediate again'),
+)
+
+
 def remediation_plan(findings, settings=None):
     """Return ``{steps, fixes, manual, activate_force, causes, needs}`` for one host's findings."""
     if findings is None:
@@ -135,20 +145,13 @@ def remediation_plan(findings, settings=None):
         for cause in fixes.pop('activate', []):
             manual.append({'cause': cause, 'why': 'the manager refuses the activation (%s): %s'
                                                   % (', '.join(refusals), _causes.cause(refusals[-1])['why'])})
-    # Nothing that talks to the manager can work while a cause on the path to it waits for a person.
-    blockers = [m['cause'] for m in manual if m['cause'] in _causes.PATH_CAUSES]
-    if blockers:
-        for step in _causes.TALKS_TO_MANAGER:
-            for cause in fixes.pop(step, []):
-                manual.append({'cause': cause, 'why': 'the agent cannot reach the manager until %s is fixed; then '
-                                                      'run remediate again' % ', '.join(blockers)})
-    # Nothing that writes the agent's state can work while the agent cannot write.
-    stuck = [m['cause'] for m in manual if m['cause'] in _causes.AGENT_CANNOT_WRITE]
-    if stuck:
-        for step in _causes.WRITES_AGENT_STATE:
-            for cause in fixes.pop(step, []):
-                manual.append({'cause': cause, 'why': 'the agent cannot write its state until %s is fixed; then '
-                                                      'run remediate again' % ', '.join(stuck)})
+    # Steps that cannot work while a cause a person must fix stands in their way: they wait for that person.
+    for blocking, blocked_steps, why in _BLOCKED_BY:
+        blockers = [m['cause'] for m in manual if m['cause'] in blocking]
+        if blockers:
+            for step in blocked_steps:
+                for cause in fixes.pop(step, []):
+                    manual.append({'cause': cause, 'why': why % ', '.join(blockers)})
     steps = [s for s in STEPS if s in fixes]
     return {
         'steps': steps,
