@@ -163,3 +163,20 @@ def test_a_refusal_met_by_the_last_round_hands_the_activation_to_a_person():
     assert 'refuses the activation' in plan['manual'][2]['why']
     # without that knowledge the activation is tried
     assert remediation_plan(findings, ALL_SETTINGS)['steps'] == ['activate']
+
+
+@pytest.mark.parametrize('blocker, settings, blocked, words', [
+    # the manager path waits for a person (no proxy given): activation cannot work until then
+    ('proxy_required', {'manager_url': 'dsm://agents.example:443/'}, ['not_activated'],
+     'cannot reach the manager until proxy_required is fixed'),
+    # the agent cannot write: neither a proxy nor an activation can be recorded
+    ('disk_full', ALL_SETTINGS, ['not_activated', 'proxy_auth_failed'],
+     'cannot write its state until disk_full is fixed'),
+])
+def test_steps_wait_for_the_person_cause_in_their_way(blocker, settings, blocked, words):
+    plan = remediation_plan([finding(blocker)] + [finding(c) for c in blocked], settings)
+    waiting = dict((m['cause'], m['why']) for m in plan['manual'])
+    assert blocker in waiting
+    for cause in blocked:
+        assert words in waiting[cause], plan
+    assert not set(plan['steps']) & {'activate', 'proxy'}, plan
