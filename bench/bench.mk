@@ -5,13 +5,13 @@
 #   make bench                      all three, in order; exit 1 if any failed
 #   make bench-logscan|bench-probes|bench-fleet|bench-remediate BENCH_ARGS='--rounds 5'
 #   (bench-fleet and bench-remediate use the lab: run them under `flock /work/.lab.lock`)
-.PHONY: bench bench-logscan bench-probes bench-fleet bench-remediate
+.PHONY: bench bench-logscan bench-probes bench-fleet bench-report bench-remediate
 
 BENCH_PY = $(or $(VENV),$(CURDIR)/.venv)/bin/python
 BENCH_ARGS ?=
 
 bench: setup
-	@rc=0; for b in logscan probes fleet; do \
+	@rc=0; for b in logscan probes report fleet; do \
 	    echo "=== bench/$$b"; $(BENCH_PY) bench/$$b/run.py || { echo "=== bench/$$b FAILED"; rc=1; }; \
 	done; exit $$rc
 
@@ -26,3 +26,6 @@ bench-fleet: setup
 
 bench-remediate: setup
 	$(BENCH_PY) bench/remediate/run.py $(BENCH_ARGS)
+
+bench-report: setup
+	$(BENCH_PY) bench/report/run.py $(BENCH_ARGS)

@@ -58,6 +58,9 @@ _COOKIE = re.compile(r'(?P<key>\b(?:set-)?cookie\s*:\s*)[^\r\n]+', re.I)
 _PAIRS = re.compile(
     r'(?P<key>\b[\w.-]*?(?:%s)["\']?\s*[:=]\s*)'
     r'(?:(?P<q>["\'])(?P<quoted>.*?)(?P=q)|(?P<bare>[^\s"\',;&|)}\]]+))' % SECRET_WORDS, re.I)
+#: Something every pattern below needs to match: text without it holds no secret of the vocabulary (the fast
+#: path of redact_text; keep it a superset of the patterns).
+_MAYBE = re.compile(r'@|authori[sz]ation|cookie|(?:^|\s)-(?:[puw]|-)|%s' % SECRET_WORDS, re.I)
 _FLAG_VALUES = re.compile(
     r'(?P<flag>(?:^|(?<=\s))(?:-[puw]|%s))(?P<sep>\s+|=)(?P<q>["\']?)[^\s"\']+(?P=q)' % _LONG_FLAGS)
 
@@ -98,6 +101,8 @@ def redact_text(text, secrets=(), usernames=()):
             continue
         for form in secret_forms(secret, usernames):
             text = text.replace(form, REDACTED)
+    if not _MAYBE.search(text):
+        return text
     text = redact_userinfo(text)
     text = _AUTHORIZATION.sub(lambda m: m.group('key') + (m.group('scheme') or '') + REDACTED, text)
     text = _COOKIE.sub(lambda m: m.group('key') + REDACTED, text)
@@ -157,23 +162,32 @@ def redact(value, secrets=None, usernames=()):
     """A deep copy of ``value`` (dicts, lists, strings) safe to show or write: the values of secret keys
     (``SECRET_KEY_RE``) become REDACTED, and every string goes through ``redact_text``."""
     literal = [s for s in (secrets or []) if s not in (None, '')]
+    # A report repeats its keys and many of its strings (causes, messages) host after host: each is judged once.
+    secret_key, texts = {}, {}
+
+    def _text(item):
+        if item not in texts:
+            texts[item] = redact_text(item, literal, usernames)
+        return texts[item]
 
     def _walk(item):
         if isinstance(item, dict):
             out = {}
             for key, val in item.items():
                 key = str(key) if not isinstance(key, str) else key
-                if SECRET_KEY_RE.search(key) and val not in (None, '', False, True):
-                    out[_walk(key)] = REDACTED
+                if key not in secret_key:
+                    secret_key[key] = bool(SECRET_KEY_RE.search(key))
+                if secret_key[key] and val not in (None, '', False, True):
+                    out[_text(key)] = REDACTED
                 else:
-                    out[_walk(key)] = _walk(val)
+                    out[_text(key)] = _walk(val)
             return out
         if isinstance(item, (list, tuple)):
             return [_walk(v) for v in item]
         if isinstance(item, bytes):
             item = item.decode('utf-8', 'replace')
         if isinstance(item, str):
-            return redact_text(item, literal, usernames)
+            return _text(item)
         return item
 
     return _walk(value)

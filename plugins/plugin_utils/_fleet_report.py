@@ -4,7 +4,7 @@
 """The fleet report (controller side, private to dsa.fleet): its model and its renderings (docs/report.md).
 
 - ``fleet_report(results, ...)``: per-host ``health_info`` results (plus inbound probes) -> the report
-  dict of docs/report.md, aggregated with jmespath, with every secret redacted.
+  dict of docs/report.md, counted in one pass over the hosts, with every secret redacted.
 - ``fleet_report_render(report, format)``: that dict -> ``json`` | ``markdown`` | ``html`` | ``summary`` text.
 - ``apply_inbound_probe(result, probe, communication)``: fold a probe of the agent's inbound port made
   from the manager's side into one host's findings (cause ``inbound_4118_blocked``).
@@ -25,12 +25,6 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
-try:
-    import jmespath
-    HAS_JMESPATH = True
-except ImportError:  # pragma: no cover - jmespath is a documented controller requirement
-    HAS_JMESPATH = False
-
 from ansible_collections.dsa.fleet.plugins.module_utils import _diagnosis, _redact
 from ansible_collections.dsa.fleet.plugins.module_utils._causes import CAUSES
 from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import COMMUNICATION_MODES
@@ -46,11 +40,6 @@ SECRET_KEY_RE = _redact.SECRET_KEY_RE
 # Per-host fields of the agent summary, taken from health_info's ``agent`` (agent_info) result.
 AGENT_FIELDS = ('installed', 'version', 'service_state', 'activated', 'agent_state', 'manager_url',
                 'heartbeat_age')
-
-
-def _require_jmespath():
-    if not HAS_JMESPATH:
-        raise AnsibleFilterError('the dsa.fleet report filters need the Python library jmespath on the controller')
 
 
 def redact(value, secrets=None):
@@ -182,28 +171,36 @@ def _utc_now():
 
 
 def _assemble(hosts, communication, manager_url, generated_at, report_dir):
-    """The report around its host entries: hosts in order, totals and per-cause counts (jmespath).
+    """The report around its host entries: hosts in order, totals and per-cause counts (one pass).
     fleet_report() and merge_fleet_reports() both end here, so a merged report is counted as one run's."""
     status_rank = dict((s, i) for i, s in enumerate(STATUSES))
     hosts.sort(key=lambda h: (status_rank.get(h['status'], 9), h['name']))
-    doc = {'hosts': hosts}
-
-    totals = {'hosts': len(hosts)}
-    for status in STATUSES:
-        totals[status] = jmespath.search('length(hosts[?status==%s])' % _jp_literal(status), doc)
-
+    totals = dict((status, 0) for status in STATUSES)
+    totals['hosts'] = len(hosts)
     causes = {}
-    for cause in sorted(set(jmespath.search('hosts[].findings[].cause', doc) or [])):
-        names = jmespath.search('hosts[?findings[?cause==%s]].name' % _jp_literal(cause), doc)
-        entry = {'hosts': len(names), 'host_names': names}
-        for severity in SEVERITIES:
-            entry[severity] = jmespath.search('length(hosts[?findings[?cause==%s && severity==%s]])'
-                                              % (_jp_literal(cause), _jp_literal(severity)), doc)
-        known = CAUSES.get(cause)
-        entry['remediation'] = known['remediation'] if known else (jmespath.search(
-            'hosts[].findings[?cause==%s].remediation | [] | [0]' % _jp_literal(cause), doc) or 'manual')
-        entry['meaning'] = known['meaning'] if known else ''
-        causes[cause] = entry
+    for host in hosts:
+        if host['status'] in totals:
+            totals[host['status']] += 1
+        counted = set()
+        for finding in host.get('findings') or []:
+            cause = finding.get('cause')
+            entry = causes.get(cause)
+            if entry is None:
+                known = CAUSES.get(cause)
+                entry = causes[cause] = dict(
+                    [('hosts', 0), ('host_names', [])] + [(severity, 0) for severity in SEVERITIES],
+                    remediation=known['remediation'] if known else (finding.get('remediation') or 'manual'),
+                    meaning=known['meaning'] if known else '')
+            if cause not in counted:
+                entry['hosts'] += 1
+                entry['host_names'].append(host['name'])
+            if (cause, finding.get('severity')) not in counted and finding.get('severity') in SEVERITIES:
+                entry[finding['severity']] += 1
+            counted.update([cause, (cause, finding.get('severity'))])
+    totals = dict([('hosts', totals.pop('hosts'))] + [(status, totals[status]) for status in STATUSES])
+    causes = dict((cause, dict((key, entry[key]) for key in
+                               ['hosts', 'host_names'] + list(SEVERITIES) + ['remediation', 'meaning']))
+                  for cause, entry in sorted(causes.items()))
     ordered = sorted(causes.items(), key=lambda kv: (-kv[1]['critical'], -kv[1]['hosts'], kv[0]))
 
     report = {
@@ -230,7 +227,6 @@ def fleet_report(results, inbound=None, communication='agent_initiated', manager
     An inbound value may also be a registered ``ansible.builtin.wait_for`` result; ``inbound_port`` and
     ``inbound_from`` then fill in its port and where it ran from.
     """
-    _require_jmespath()
     if communication not in COMMUNICATION_MODES:
         raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
     if isinstance(results, list):
@@ -301,7 +297,6 @@ def merge_fleet_reports(reports, generated_at=None, report_dir=None):
     runs): their hosts, with totals and causes counted again as fleet_report() counts them. It equals the
     report of one run over all those hosts but for ``generated_at`` (the latest of the inputs unless given)
     and ``report_dir``."""
-    _require_jmespath()
     reports, settings, hosts = merge_inputs(reports, 'fleet', ('manager_url', 'communication'))
     return redact(_assemble(hosts, settings['communication'], settings['manager_url'],
                             generated_at or latest(reports), report_dir))
@@ -459,8 +454,14 @@ _TABLE_JS = r"""
     if (heads[col].getAttribute('data-type') === 'num') { var n = parseFloat(v); return isNaN(n) ? Infinity : n; }
     return v;
   }
+  var texts = new Map();   // a row's text, lower case, read once: a keystroke must not walk every cell again
+  function textOf(row) {
+    var t = texts.get(row);
+    if (t === undefined) { t = row.textContent.toLowerCase(); texts.set(row, t); }
+    return t;
+  }
   function matches(row, needle) {
-    if (needle && row.textContent.toLowerCase().indexOf(needle) < 0) { return false; }
+    if (needle && textOf(row).indexOf(needle) < 0) { return false; }
     return config.filters.every(function (f) {
       var want = state[f.key];
       if (!want) { return true; }
@@ -468,22 +469,10 @@ _TABLE_JS = r"""
       return f.list ? have.split(' ').indexOf(want) >= 0 : have === want;
     });
   }
-  function apply() {
-    var needle = state.q.trim().toLowerCase();
-    var shown = 0;
-    rows.forEach(function (row) {
-      var ok = matches(row, needle);
-      row.hidden = !ok;
-      if (ok) { shown += 1; }
-    });
-    var col = -1;
-    heads.forEach(function (th, i) {
-      if (th.getAttribute('data-key') === state.sort) { col = i; }
-      th.removeAttribute('aria-sort');
-    });
+  var lastOrder = null;
+  function sortRows(col) {
     var sorted = rows.slice();
     if (col >= 0) {
-      heads[col].setAttribute('aria-sort', state.dir === 'desc' ? 'descending' : 'ascending');
       var sign = state.dir === 'desc' ? -1 : 1;
       sorted.sort(function (a, b) {
         var x = keyOf(a, col), y = keyOf(b, col);
@@ -493,6 +482,28 @@ _TABLE_JS = r"""
       });
     }
     sorted.forEach(function (row) { tbody.appendChild(row); });
+  }
+  function apply() {
+    var needle = state.q.trim().toLowerCase();
+    var shown = 0;
+    var changes = [];
+    rows.forEach(function (row) {
+      var ok = matches(row, needle);
+      if (row.hidden === ok) { changes.push(row); }
+      if (ok) { shown += 1; }
+    });
+    changes.forEach(function (row) { row.hidden = !row.hidden; });   // only the rows that change
+    var col = -1;
+    heads.forEach(function (th, i) {
+      if (th.getAttribute('data-key') === state.sort) { col = i; }
+      th.removeAttribute('aria-sort');
+    });
+    if (col >= 0) { heads[col].setAttribute('aria-sort', state.dir === 'desc' ? 'descending' : 'ascending'); }
+    var order = col >= 0 ? state.sort + ' ' + state.dir : '';
+    if (order !== lastOrder) {   // the rows move only when the order changes, not on every keystroke
+      lastOrder = order;
+      sortRows(col);
+    }
     count.textContent = shown + ' of ' + rows.length + ' hosts shown';
     table.setAttribute('data-shown', String(shown));
     q.value = state.q;

@@ -23,7 +23,7 @@ from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.dsa.fleet.plugins.module_utils import _causes
 from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import (
-    _CSS, _e, _jp_literal, _md_cell, _plural, _require_jmespath, _utc_now, latest, merge_inputs, redact,
+    _CSS, _e, _jp_literal, _md_cell, _plural, _utc_now, latest, merge_inputs, redact,
     render_report, table_script,
 )
 
@@ -31,6 +31,12 @@ try:
     import jmespath
 except ImportError:  # pragma: no cover - _require_jmespath() says so
     jmespath = None
+
+
+def _require_jmespath():
+    if jmespath is None:
+        raise AnsibleFilterError('the dsa.fleet remediation report needs the Python library jmespath on the controller')
+
 
 SCHEMA_VERSION = 1
 # The fixing steps, in the order the remediate role runs them.
