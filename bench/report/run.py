@@ -123,8 +123,8 @@ def main():
                 raise SystemExit('the report counts %s hosts, expected %d' % (figures.get('hosts'), size))
             return figures
         runs = benchlib.alternate(['report', 'baseline'], args.rounds, runner, log=report.add)
-        med = dict((k, benchlib.median([r[k] for r in runs['report']])) for k in ('model', 'json', 'markdown', 'html',
-                                                                                 'step', 'maxrss_kib'))
+        keys = ('model', 'json', 'markdown', 'html', 'step', 'maxrss_kib')
+        med = dict((k, benchlib.median([r[k] for r in runs['report']])) for k in keys)
         base = benchlib.median([r['step'] for r in runs['baseline']])
         rows.append([size, benchlib.fmt_s(med['model']), benchlib.fmt_s(med['json']), benchlib.fmt_s(med['markdown']),
                      benchlib.fmt_s(med['html']), benchlib.fmt_s(med['step']), benchlib.fmt_s(base),
