@@ -102,7 +102,9 @@ def steady(text):
 def settled(value):
     """The report without what differs between any two runs, and without its folder."""
     if isinstance(value, dict):
-        return dict((k, None if k in ('generated_at', 'report_dir', 'heartbeat_age', 'ms') else settled(v))
+        # times and durations (a remediation host's timing, its rounds' seconds) differ between any two runs
+        return dict((k, None if k in ('generated_at', 'report_dir', 'heartbeat_age', 'ms', 'timing', 'seconds')
+                     else settled(v))
                     for k, v in value.items())
     if isinstance(value, list):
         return [settled(v) for v in value]
