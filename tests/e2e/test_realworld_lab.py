@@ -222,9 +222,6 @@ def test_since_with_offset_selects_the_right_lines(fleet):
             '+0700' in found['unable_to_reach_manager']['first_seen'], found['unable_to_reach_manager']
 
 
-@pytest.mark.xfail(reason='needs the collection\'s timeout handling of a dsa_control that ignores SIGTERM (issue 12 '
-                          'item 3): today the module fails with the retry line as its message and no cause',
-                   strict=False)
 def test_activation_against_unreachable_manager_times_out(fleet):
     tenant = fleet['tenants']['1']
     timeout = 20
