@@ -36,8 +36,10 @@ options:
         C(manager_cidrs) (firewall), C(firewall_egress) (bool), C(manage_hosts_entry) (bool) and
         C(manager_ip) (hosts entry), C(self_protection_password_set) (bool), C(package_source) (bool,
         a package file or URL is given besides the manager), C(proxy_ok) and C(direct_ok) (bool or null, what the
-        probes proved), C(allowed_steps) (the steps the user allows; default all), C(step_causes) (the causes
-        the last round's failed steps ran into, such as C(activation_refused); they count like findings).
+        probes proved), C(agent_proxy_set) (bool, the agent has a manager proxy), C(allowed_steps) (the steps the
+        user allows; default all), C(step_causes) (the causes the last round's failed steps ran into, such as
+        C(activation_refused); they count like findings, but causes on the path to the manager count only while
+        the probes do not prove the agent's path works).
     type: dict
     default: {}
 '''
@@ -105,6 +107,13 @@ _BLOCKED_BY = (
 )
 
 
+def _path_proven(settings):
+    """The probes of this diagnosis prove the agent's own path to the manager works now: direct, or through
+    the proxy the agent is set to use."""
+    return settings.get('direct_ok') is True or (settings.get('proxy_ok') is True
+                                                 and bool(settings.get('agent_proxy_set')))
+
+
 def remediation_plan(findings, settings=None):
     """Return ``{steps, fixes, manual, activate_force, causes, needs}`` for one host's findings."""
     if findings is None:
@@ -120,6 +129,10 @@ def remediation_plan(findings, settings=None):
     # activation_refused) counts like a finding; a refusal brings the log's hints that explain it (an expired
     # subscription) along.
     step_causes = [c for c in settings.get('step_causes') or [] if c in _causes.CAUSES]
+    if _path_proven(settings):
+        # A step that met the path before it was fixed (a proxy set later in the same round) is tried again:
+        # the fresh probes are the judge of the path, and dsa_fleet_max_rounds bounds the retries.
+        step_causes = [c for c in step_causes if c not in _causes.PATH_CAUSES]
     critical += [c for c in step_causes if c not in critical]
     if set(step_causes) & set(_causes.REFUSALS):
         critical += [c for c in _causes.REFUSALS if c in causes and c not in critical]

@@ -180,3 +180,25 @@ def test_steps_wait_for_the_person_cause_in_their_way(blocker, settings, blocked
     for cause in blocked:
         assert words in waiting[cause], plan
     assert not set(plan['steps']) & {'activate', 'proxy'}, plan
+
+
+def test_a_step_that_met_the_path_before_it_was_fixed_is_tried_again():
+    # Round 1 ran the activation while the path was still blocked; the proxy step fixed the path. The
+    # fresh probes prove the agent's path through its proxy works: the activation is planned again.
+    findings = [finding('not_activated')]
+    fixed = dict(ALL_SETTINGS, step_causes=['manager_unreachable'], direct_ok=False, proxy_ok=True,
+                 agent_proxy_set=True)
+    assert remediation_plan(findings, fixed)['steps'] == ['activate']
+    # the direct path works now
+    assert remediation_plan(findings, dict(fixed, proxy_ok=None, agent_proxy_set=False,
+                                           direct_ok=True))['steps'] == ['activate']
+    # nothing proves the path (the proxy works but the agent does not use it): the step's cause stands
+    for unproven in (dict(fixed, agent_proxy_set=False), dict(fixed, proxy_ok=False), dict(fixed, proxy_ok=None)):
+        plan = remediation_plan(findings, unproven)
+        assert 'manager_unreachable' in plan['causes'] and plan['steps'] == ['firewall', 'activate']
+        alone = remediation_plan(findings, dict(unproven, firewall_egress=False, manager_cidrs=[]))
+        assert 'activate' not in alone['steps']
+        assert 'manager_unreachable' in [m['cause'] for m in alone['manual']]
+    # a refusal is the manager's answer, not the path's: it stands whatever the probes say
+    refused = remediation_plan(findings, dict(fixed, step_causes=['activation_refused']))
+    assert refused['steps'] == [] and 'activation_refused' in [m['cause'] for m in refused['manual']]
