@@ -15,7 +15,7 @@ Usage::
     assert '-a' in calls(agent_dir)[-1]
 
 ``make_agent(agent_dir, state, status=None, control=None, version=...)`` writes executable
-``dsa_query`` / ``dsa_control`` (small Python scripts, real output format per DOMAIN.md),
+``dsa_query`` / ``dsa_control`` (small Python scripts, output format as tests/lab/EVIDENCE.md traces it),
 ``ds_agent`` and ``version.txt``. Calling it again on the same folder switches the state.
 
 States (``STATES``):
@@ -57,7 +57,8 @@ HEARTBEAT_AGE = 42
 VERSION = '20.0.1-12510'
 STATES = ('activated', 'not_activated', 'service_down', 'broken', 'hang', 'missing', 'absent')
 
-#: The status lines dsa_control prints (DOMAIN.md), by the cause they mean ('ok' for success).
+#: The status lines dsa_control prints (tests/lab/EVIDENCE.md E6, E7; 'agent_service_down' is invention there),
+#: by the cause they mean ('ok' for success).
 CONTROL = {
     'ok': 'HTTP Status: 200 - OK\nResponse:\nAttempting to connect to %s\n' % MANAGER_URL.replace('https', 'dsm'),
     'activation_refused': 'HTTP Status: 400 - OK\nResponse:\nError: activation was not successful. The manager '

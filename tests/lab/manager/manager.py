@@ -237,7 +237,7 @@ class Handler(BaseHTTPRequestHandler):
             "agentGUID": guid, "tenantGUID": t["guid"], "certHash": cert_hash, "dsmUrl": endpoint,
             # the commands of the manager's first session, as real transcripts list them (E4)
             "commands": ACTIVATION_COMMANDS,
-            # dsmDN holds the tenant GUID (DOMAIN.md); the exact DN layout is invention
+            # dsmDN holds the tenant GUID (E11, E12); the exact DN layout is invention
             "dsmDN": "CN=%s,OU=%s,O=Trend Micro Deep Security Manager"
                      % (t.get("regional_host") or CFG["dns_name"], t["guid"])})
 

@@ -1,5 +1,5 @@
-"""Tests of the lab itself: every injected fault shows on its host the way DOMAIN.md says a real one
-shows, and `lab down` leaves nothing behind.
+"""Tests of the lab itself: every injected fault shows on its host the way a real one shows (the public
+evidence of tests/lab/EVIDENCE.md), and `lab down` leaves nothing behind.
 
 Needs root and podman (tests/lab/setup.sh installs it).  Brings up its own fleet, replacing a running lab.
 Run with `make test-lab`.

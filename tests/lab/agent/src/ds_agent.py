@@ -138,7 +138,8 @@ def save_state(st):
 
 
 def db_error(exc, what):
-    # "SQLITE_IOERR_WRITE" / disk I/O error: the keyword is public (DOMAIN.md, E9); the line around it is invention.
+    # "SQLITE_IOERR_WRITE" / disk I/O error: the keyword and its meaning are public (E9, a manager-side error
+    # description); the agent log line around it is invention.
     log("Error", 1, "SQLITE_IOERR_WRITE: disk I/O error writing %s (%s)" % (what, exc),
         "dsa/Database.cpp:412:DsaCore::CDatabase::Exec")
 
@@ -274,7 +275,9 @@ def _ssl_reason(e):
 
 
 def _client_ctx():
-    # The real agent does not pin a manager CA until activation (DOMAIN.md: verify error 20 is usually harmless).
+    # No manager CA is pinned unless the user adds one (Trend Micro, "Protect the agent", Trend Vision One help,
+    # republished in eriktechwriter/ai-docs-poc docs/protect-agent.md: "[Warning/2] | SSLVerifyCallback() - verify
+    # error 20: unable to get local issuer certificate" ... "Pinning a trusted certificate is optional").
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -439,7 +442,7 @@ def check_password(st, password):
 
 
 def diag_package(st):
-    # `dsa_control -d` writes a package under /var/opt/ds_agent/diag (DOMAIN.md); name and content: invention
+    # `dsa_control -d` writes a package under /var/opt/ds_agent/diag (E8); name and content: invention
     name = os.path.join(DIAG, time.strftime("%Y-%m-%d_%H-%M-%S_") + socket.gethostname() + ".zip")
     try:
         with zipfile.ZipFile(name, "w", zipfile.ZIP_DEFLATED) as z:

@@ -19,7 +19,7 @@ import sys
 
 SOCK = "/var/opt/ds_agent/dsa_core/ds_agent.sock"
 
-# invention: the real help text is not reproduced (its options are from DOMAIN.md)
+# invention: the real help text is not reproduced (its options are from Trend's "Command-line basics", E8)
 USAGE = """Usage: dsa_control [-a <str>] [-b] [-c <str>] [-d] [-g <str>] [-s <num>] [-m] [-p <str>] [-r] [-R <str>]
                    [-t <num>] [-u <str>] [-w <str>] [-x <str>] [-y <str>] [--buildBaseline] [--scanForChanges]
                    [--max-dsm-retries <num>] [--dsm-retry-interval <num>] [Additional activation arguments]
@@ -75,7 +75,7 @@ def send(req):
     try:
         s.connect(SOCK)
     except OSError as e:
-        # "couldn't connect to" is public (DOMAIN.md, E7); the rest of the line is invention
+        # invention: no public output shows what dsa_control prints when the service does not answer (E7)
         print("Error: couldn't connect to the agent service ds_agent (%s): %s" % (SOCK, e.strerror or e))
         sys.exit(1)
     s.sendall((json.dumps(req) + "\n").encode())

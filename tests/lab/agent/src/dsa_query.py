@@ -32,7 +32,7 @@ def main(argv):
     try:
         s.connect(SOCK)
     except OSError as e:
-        # "couldn't connect to" is public (DOMAIN.md, E7); the rest of the line is invention
+        # invention: no public output shows what dsa_query prints when the service does not answer (E7)
         print("Error: couldn't connect to the agent service ds_agent (%s): %s" % (SOCK, e.strerror or e))
         return 1
     s.sendall((json.dumps({"op": "query", "command": cmd}) + "\n").encode())
