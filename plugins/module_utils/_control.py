@@ -18,10 +18,12 @@ import errno
 import os
 import tempfile
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _dsa_cli, _layout
+from ansible_collections.dsa.fleet.plugins.module_utils import _dsa_cli, _host, _layout
 
 #: What a result says of the last dsa_control run (all None until one ran).
-LAST_KEYS = ('cause', 'status_line', 'http_status', 'message', 'timed_out')
+LAST_KEYS = ('cause', 'hint', 'status_line', 'http_status', 'message', 'timed_out')
+#: Service states that show the agent's service is not running.
+SERVICE_DOWN_STATES = ('stopped', 'failed', 'not_found')
 
 
 class ControlRun(object):
@@ -40,11 +42,14 @@ class ControlRun(object):
         self.changed = False
 
     def fail(self, msg, cause=None, **extra):
-        """Fail with the cause in the message and the result."""
+        """Fail with the cause (or, without one, the last run's hint) in the message and the result."""
         result = dict(self.result_base(), **extra)
         result['cause'] = cause
         if cause:
             msg = '%s (cause: %s)' % (msg, cause)
+        if result.get('hint') and result['hint'] != cause:
+            msg = '%s (maybe %s: the words suggest it, but no public output of the agent shows them: a hint, ' \
+                  'not a cause)' % (msg, result['hint'])
         self.module.fail_json(msg=msg, **result)
 
     def result_base(self):
@@ -80,6 +85,13 @@ class ControlRun(object):
         """
         result = _dsa_cli.run_control(self.run_command, self.params['agent_dir'], args, timeout)
         self.commands.append(result['cmd'])
+        if not result['ok'] and result['cause'] is None and result['hint'] == 'agent_service_down':
+            # Whether the service runs is told by its state, not by words no public output shows.
+            state = (_host.service_info(self.run_command, timeout) or {}).get('state')
+            if state in SERVICE_DOWN_STATES:
+                result = dict(result, cause='agent_service_down', hint=None,
+                              message='%s (service %s: %s)' % (result['message'] or 'dsa_control failed',
+                                                               _layout.SERVICE_NAME, state))
         self.last = dict((key, result[key]) for key in LAST_KEYS)
         if result['ok']:
             return result, None

@@ -189,38 +189,45 @@ def parse_query_output(text):
     return result
 
 
-# Each rule: (cause, regex over the whole output). The first match wins, so order matters:
-# the local service not answering hides every other message.
+# Each rule: (cause, regex over the whole output, evidence). ``public``: the words are the agent's or the
+# manager's own in public output (transcripts, deployment scripts, the agent log; tests/lab/EVIDENCE.md E6, E7)
+# or a status code whose meaning the HTTP standard fixes (407). ``inferred``: no public output shows the wording;
+# such a match names the cause only as a hint (``hint``), never as the cause: the collection never detects a
+# cause through an invention alone. Within each level the first match wins.
 _CONTROL_RULES = (
-    ('agent_service_down', re.compile(r"couldn'?t connect to|could not connect to", re.I)),
-    # The proxy refusing the credentials ("... proxy ... answered 'HTTP/1.1 407 ...'") is more
-    # specific than the "Unable to reach a manager" the agent prints around it, and its
-    # "Authentication Required" is not the self-protection password's.
+    # The proxy refusing the credentials ("... proxy ... answered 'HTTP/1.1 407 ...'"): 407 is "Proxy
+    # Authentication Required" by the HTTP standard (RFC 9110, 15.5.8), whatever words surround it; it is more
+    # specific than the "Unable to reach a manager" the agent prints around it.
     ('proxy_auth_failed', re.compile(
-        r'proxy authentication required|proxy[^\r\n]{0,200}?(?:HTTP/1\.[01]\s+407\b|\b407\s+proxy)', re.I)),
+        r'proxy authentication required|proxy[^\r\n]{0,200}?(?:HTTP/1\.[01]\s+407\b|\b407\s+proxy)', re.I), 'public'),
+    ('not_activated', re.compile(r'activate agent first', re.I), 'public'),
+    ('reset_required', re.compile(r'reset agent first', re.I), 'public'),
+    ('untrusted_peer', re.compile(r'untrusted peer', re.I), 'public'),
+    ('activation_refused', re.compile(r'activation was not successful', re.I), 'public'),
+    # The agent's own words for a failed contact (its log, the troubleshooting page).
+    ('manager_unreachable', re.compile(r'unable to reach a manager', re.I), 'public'),
+    # No public output shows these words: hints only. (A service that does not answer is told by the service
+    # state instead: see _control.ControlRun.)
+    ('agent_service_down', re.compile(r"couldn'?t connect to|could not connect to", re.I), 'inferred'),
     ('self_protection_enabled', re.compile(
         r'self[- ]?protection|(?:password|authentication)\s+(?:is\s+)?'
-        r'(?:required|incorrect|invalid|wrong|failed)|incorrect password|invalid password', re.I)),
+        r'(?:required|incorrect|invalid|wrong|failed)|incorrect password|invalid password', re.I), 'inferred'),
     ('subscription_expired', re.compile(
         r'(?:subscription|licen[cs]e|trial)\b[^\r\n]{0,80}?\b(?:expired|has ended|is over|ended)|'
-        r'expired\s+(?:subscription|licen[cs]e|trial)', re.I)),
-    ('not_activated', re.compile(r'activate agent first', re.I)),
-    ('reset_required', re.compile(r'reset agent first', re.I)),
-    ('untrusted_peer', re.compile(r'untrusted peer', re.I)),
-    ('activation_refused', re.compile(r'activation was not successful', re.I)),
-    ('manager_unreachable', re.compile(r'unable to reach a manager', re.I)),
+        r'expired\s+(?:subscription|licen[cs]e|trial)', re.I), 'inferred'),
 )
 
 
 def parse_control_output(text):
     """Classify what ``dsa_control`` printed.
 
-    Returns ``{http_status: int|None, status_line: str|None, ok: bool, cause: str|None,
-    message: str|None}``. ``ok`` is true only for ``HTTP Status: 200`` with no known failure
-    text; ``cause`` is a cause id from the public vocabulary (agent_service_down,
-    self_protection_enabled, subscription_expired, not_activated, reset_required,
-    untrusted_peer, activation_refused, proxy_auth_failed, manager_unreachable) or None (success, or a failure
-    with no known meaning such as ``400 - Bad Request``). Secrets are redacted from the texts.
+    Returns ``{http_status: int|None, status_line: str|None, ok: bool, cause: str|None, hint: str|None,
+    message: str|None}``. ``ok`` is true only for ``HTTP Status: 200`` with no failure text, public or not;
+    ``cause`` is a cause id whose wording is public (reset_required, untrusted_peer, activation_refused,
+    not_activated, proxy_auth_failed, manager_unreachable) or None (success, or a failure with no known
+    meaning such as ``400 - Bad Request``); ``hint`` is a cause id the words suggest although no public output
+    shows them (agent_service_down, self_protection_enabled, subscription_expired), or None. Secrets are
+    redacted from the texts.
     """
     text = to_text(text)
     # The last status line is the answer (a deployment script's output holds the 200 of its reset first).
@@ -228,19 +235,21 @@ def parse_control_output(text):
     match = matches[-1] if matches else None
     http_status = int(match.group(1)) if match else None
     status_line = redact_text(match.group(0).strip()) if match else None
-    cause = None
-    for rule_cause, pattern in _CONTROL_RULES:
-        if pattern.search(text):
-            cause = rule_cause
-            break
+    found = {}
+    for rule_cause, pattern, evidence in _CONTROL_RULES:
+        if evidence not in found and pattern.search(text):
+            found[evidence] = rule_cause
+    cause = found.get('public')
     if cause is None and http_status == 400 and re.search(r'400\s*-\s*OK\b', status_line or '', re.I):
         cause = 'activation_refused'   # the manager's refusal comes back as "400 - OK"
-    ok = http_status == 200 and cause is None
+    hint = found.get('inferred')
+    ok = http_status == 200 and cause is None and hint is None
     return {
         'http_status': http_status,
         'status_line': status_line,
         'ok': ok,
         'cause': cause,
+        'hint': hint if hint != cause else None,
         'message': _control_message(text, status_line),
     }
 
@@ -351,7 +360,7 @@ def run_control(run_command, agent_dir, args, timeout=DEFAULT_TIMEOUT):
     """
     path = _layout.program_path(agent_dir, 'dsa_control')
     if not _layout.is_executable(path):
-        return {'http_status': None, 'status_line': None, 'ok': False, 'cause': 'agent_corrupt',
+        return {'http_status': None, 'status_line': None, 'ok': False, 'cause': 'agent_corrupt', 'hint': None,
                 'message': 'dsa_control not found at %s' % path, 'rc': None, 'timed_out': False,
                 'cmd': redact_args([path] + list(args))}
     result = run(run_command, [path] + list(args), timeout)

@@ -142,10 +142,12 @@ notes:
     changes the agent and then fails.
   - The agent's service must answer; otherwise the module fails with cause C(agent_service_down)
     (or C(agent_not_installed), C(agent_corrupt)).
-  - "Causes a failed C(dsa_control) run is mapped to: C(activation_refused), C(subscription_expired),
-    C(reset_required), C(untrusted_peer), C(not_activated), C(self_protection_enabled),
-    C(proxy_auth_failed), C(manager_unreachable), C(agent_service_down); null when the output is not
-    understood (the status line and message are returned as they are)."
+  - "Causes a failed C(dsa_control) run is mapped to, from the agent's or the manager's public words:
+    C(activation_refused), C(reset_required), C(untrusted_peer), C(not_activated), C(proxy_auth_failed),
+    C(manager_unreachable); C(agent_service_down) when the service state shows it; null when the output is not
+    understood (the status line and message are returned as they are). Words no public output shows
+    (self-protection, an expired subscription, a service that does not answer while it runs) give RV(hint),
+    never RV(cause)."
   - The role C(dsa.fleet.activate) resets when needed, activates, and waits for the first heartbeat.
 seealso:
   - module: dsa.fleet.agent_info
@@ -212,10 +214,20 @@ commands:
   sample: [["/opt/ds_agent/dsa_control", "--max-dsm-retries", "3", "--dsm-retry-interval", "10", "-a",
             "dsm://dsm.example.com:4120/", "tenantID:1", "token:********"]]
 cause:
-  description: The cause id of a failure; null on success or when the output is not understood.
+  description:
+    - The cause id of a failure, from the agent's or the manager's public words (or the service state); null on
+      success or when the output is not understood.
   returned: always
   type: str
   sample: activation_refused
+hint:
+  description:
+    - A cause id the failure's words suggest although no public output of the agent shows such words
+      (C(self_protection_enabled), C(subscription_expired), C(agent_service_down) while the service runs);
+      never given as RV(cause). Null when there is a cause or nothing to suggest.
+  returned: always
+  type: str
+  sample: self_protection_enabled
 status_line:
   description: The C(HTTP Status:) line of the last C(dsa_control) run; null when none was printed or nothing ran.
   returned: always
@@ -431,7 +443,7 @@ class AgentControl(_control.ControlRun):
             'reset_required': '; set reset_if_needed=true to reset the agent and activate it again',
             'self_protection_enabled': '; give self_protection_password',
             'not_activated': ' (activate it with state=activated)',
-        }.get(cause, '')
+        }.get(cause or error.result.get('hint'), '')
         self.fail('%s failed: %s%s' % (what, error, hint), cause)
 
     def reset(self):

@@ -153,7 +153,17 @@ proxies:
       description: Credentials are set for the relay proxy.
       type: bool
 cause:
-  description: The cause id of a failure; null on success or when the output is not understood.
+  description:
+    - The cause id of a failure, from the agent's or the manager's public words (or the service state); null on
+      success or when the output is not understood.
+  returned: always
+  type: str
+  sample: self_protection_enabled
+hint:
+  description:
+    - A cause id the failure's words suggest although no public output of the agent shows such words
+      (C(self_protection_enabled), C(subscription_expired), C(agent_service_down) while the service runs);
+      never given as RV(cause). Null when there is a cause or nothing to suggest.
   returned: always
   type: str
   sample: self_protection_enabled
@@ -305,8 +315,9 @@ class AgentProxy(_control.ControlRun):
         """Run dsa_control; fail with the cause unless the status line says it worked."""
         result, error = self.run_dsa_control(args, self.params['cli_timeout'])
         if error is not None:
-            hint = '; give self_protection_password' if result['cause'] == 'self_protection_enabled' else ''
-            self.fail('setting the agent proxy failed: %s%s' % (error, hint), result['cause'])
+            advice = '; give self_protection_password' if 'self_protection_enabled' in (result['cause'], result['hint']) \
+                else ''
+            self.fail('setting the agent proxy failed: %s%s' % (error, advice), result['cause'])
 
     def apply(self, name, builder):
         """Set or clear one proxy with dsa_control, then update the record on disk."""

@@ -107,12 +107,13 @@ def test_bad_input_changes_nothing(dirs, args, words):
     assert not os.path.exists(os.path.join(data_dir, 'dsa_fleet'))
 
 
-def test_self_protection_failure_cause(dirs):
+def test_self_protection_failure_hint(dirs):
+    # No public output shows the agent's self-protection refusal: its words give a hint, never the cause.
     agent_dir, data_dir = dirs
     make_agent(agent_dir, 'activated', control={
         '-x': ('HTTP Status: 403 - Forbidden - self protection is enabled, password required\n', 1)})
     result = proxy(agent_dir, data_dir, manager_proxy=PROXY)
-    assert result['failed'] is True and result['cause'] == 'self_protection_enabled'
-    assert 'cause: self_protection_enabled' in result['msg']
+    assert result['failed'] is True and result['cause'] is None and result['hint'] == 'self_protection_enabled'
+    assert 'maybe self_protection_enabled' in result['msg'] and 'give self_protection_password' in result['msg']
     assert not os.path.exists(os.path.join(data_dir, 'dsa_fleet', 'proxy.json'))
     assert json.dumps(result).count(PASSWORD) == 0

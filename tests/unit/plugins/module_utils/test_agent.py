@@ -220,7 +220,7 @@ def test_parse_query_repeated_key_last_wins_and_spaces():
 @pytest.mark.parametrize('case', load_cases('control_cases.yml'))
 def test_parse_control_output_cases(case):
     result = _dsa_cli.parse_control_output(case['output'])
-    assert set(result) == {'http_status', 'status_line', 'ok', 'cause', 'message'}
+    assert set(result) == {'http_status', 'status_line', 'ok', 'cause', 'hint', 'message'}
     for key, expected in case['expected'].items():
         assert result[key] == expected, key
     if 'message_contains' in case:

@@ -29,7 +29,7 @@ SECRETS = ('PROXY-PW', 'RELAY-PW', 'SP-PASSW0RD')
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     """A fake host: agent programs in tmp_path, coreutils timeout 'found'."""
-    return make_host(tmp_path, monkeypatch)
+    return make_host(tmp_path, monkeypatch, isolate_services=True)
 
 
 def hashed(record):
