@@ -32,7 +32,7 @@ import re
 import stat
 import zipfile
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _agentproxy, _logscan
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _agentproxy, _logscan, _redact
 
 AGENT_DIR = 'Agent'
 #: The small members read, each at most MAX_MEMBER_BYTES.
@@ -131,7 +131,8 @@ class Package(object):
         try:
             self._zip = zipfile.ZipFile(path)
             infos = self._zip.infolist()
-        except (zipfile.BadZipfile, zipfile.LargeZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
+        except (zipfile.BadZipfile, zipfile.LargeZipFile, OSError, ValueError, EOFError, RuntimeError,
+                NotImplementedError) as exc:
             self.close()
             raise PackageError('path: %s is not a readable zip file (%s)' % (path, exc))
         entries = {}
@@ -323,7 +324,8 @@ def agent_facts(package):
     """``(agent, activation_known)``: gather_agent's shape as far as the package tells (what it cannot tell is
     None), and whether the activation can be judged (a session with a manager is shown)."""
     small = package.small
-    status = status_attributes(small.get(STATUS_XML))
+    # The values as the agent wrote them, secrets (a proxy URL's user:password@) redacted by the one redactor.
+    status = dict((k, _redact.redact_text(v)) for k, v in status_attributes(small.get(STATUS_XML)).items())
     platform, version, versions = plugins(small.get(PLUGINS))
     # A session with a manager (lastAgentToManagerSession set) means the agent was activated; without one the
     # package cannot tell (its status has no certificate hash nor manager URL).

@@ -214,3 +214,11 @@ def test_a_truncated_member_is_a_warning(tmp_path):
     with _diagpkg.Package(path) as package:
         logs = _logscan.scan_streams(package.logs)
     assert any('cannot read all of it' in w for w in logs['warnings'])
+
+
+def test_credentials_in_the_status_are_redacted(tmp_path):
+    status = "<AgentStatus dsm_proxy='dsm_proxy://agent:Pr0xyPw@10.0.1.246:8080' currentTime='1' />"
+    with _diagpkg.Package(make_zip(tmp_path / 'p.zip', {'Agent/AgentStatus.xml': status})) as package:
+        agent, _known = _diagpkg.agent_facts(package)
+    assert 'Pr0xyPw' not in repr(agent)
+    assert agent['proxies']['manager_proxy'] == 'http://10.0.1.246:8080/'
