@@ -7,9 +7,10 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The log scan options log_signatures_info and health_info share (_argspec.log_spec)."""
+    """The log scan options log_signatures_info, health_info and diag_package_info share: DOCUMENTATION how
+    any agent log is scanned (_argspec.scan_spec), PATHS which files of the host (_argspec.log_spec)."""
 
-    DOCUMENTATION = r'''
+    PATHS = r'''
 options:
   log_paths:
     description:
@@ -22,6 +23,10 @@ options:
     elements: path
     aliases: [paths]
     default: ['/var/opt/ds_agent/diag/ds_agent.log*']
+'''
+
+    DOCUMENTATION = r'''
+options:
   max_bytes_per_file:
     description:
       - Scan at most this many bytes at the end of each file (from the first full line in them).

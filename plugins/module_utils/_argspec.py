@@ -6,7 +6,8 @@
 
 Each bundle has its documentation in the doc fragment of the same name (``plugins/doc_fragments``), so a
 module's argument spec and its docs come from one place each and cannot drift: ``agent_spec`` /
-``dsa.fleet.agent``, ``probe_spec`` / ``dsa.fleet.probe``, ``log_spec`` / ``dsa.fleet.logscan``.
+``dsa.fleet.agent``, ``probe_spec`` / ``dsa.fleet.probe``, ``log_spec`` / ``dsa.fleet.logscan`` + ``dsa.fleet.logscan.paths``
+(``scan_spec`` alone / ``dsa.fleet.logscan``).
 
 One meaning per option name across the modules: ``cli_timeout`` bounds each local command (``dsa_query``,
 ``dsa_control``, ``systemctl`` ...), ``timeout`` the network probes, ``scan_timeout`` the log scan;
@@ -54,12 +55,20 @@ def signature_spec():
     )
 
 
-def log_spec():
-    """log_paths, max_bytes_per_file, extra_signatures (fragment dsa.fleet.logscan)."""
+def scan_spec():
+    """max_bytes_per_file, extra_signatures: how any agent log is scanned, files of the host or members of a
+    diagnostic package (fragment dsa.fleet.logscan)."""
     return dict(
-        log_paths=dict(type='list', elements='path', default=[_layout.DEFAULT_LOG_GLOB], aliases=['paths']),
         max_bytes_per_file=dict(type='int', default=_logscan.DEFAULT_MAX_BYTES_PER_FILE),
         extra_signatures=dict(type='list', elements='dict', default=[], options=signature_spec()),
+    )
+
+
+def log_spec():
+    """log_paths (fragment dsa.fleet.logscan.paths) and scan_spec() (fragment dsa.fleet.logscan)."""
+    return dict(
+        log_paths=dict(type='list', elements='path', default=[_layout.DEFAULT_LOG_GLOB], aliases=['paths']),
+        **scan_spec()
     )
 
 

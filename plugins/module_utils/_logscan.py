@@ -796,6 +796,66 @@ def own_probe_markers(addresses):
     return markers
 
 
+def scan_streams(members, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_FILE, extra_signatures=None,
+                 timeout=DEFAULT_TIMEOUT, ignore=None):
+    """``scan_logs`` over log files that are not files of this host: the members of a diagnostic package.
+
+    ``members``: ``(name, open_member, size)`` in scan order, ``open_member()`` a readable binary file object
+    of at most ``size`` bytes (a zip member, decompressed as it is read); ``size`` bounds what is read.
+    The python engine only (the members are not files grep could read); ``since`` counts per line only
+    (members have no modification time worth trusting). A member whose reading fails (a corrupt archive) is a
+    warning, and what it gave until then counts. Returns the ``scan_logs`` shape; ``files_scanned`` holds the
+    names given.
+    """
+    if timeout is None or isinstance(timeout, bool) or int(timeout) < 0:
+        raise ValueError('timeout: must be 0 (no deadline) or a number of seconds, got %r' % (timeout,))
+    since = parse_since(since) if since is not None and since != '' else None
+    max_bytes = int(max_bytes_per_file or 0)
+    if max_bytes < 0:
+        raise ValueError('max_bytes_per_file: must be 0 (whole files) or more, got %s' % max_bytes_per_file)
+    matcher = Matcher(_signatures.all_signatures(extra_signatures))
+    tally = _Tally(matcher, since, ignore)
+    result = {'files_scanned': [], 'files_skipped': [], 'bytes_scanned': 0, 'lines_scanned': 0, 'complete': True}
+    warnings = []
+    current = [None]
+    with _Deadline(int(timeout)) as deadline:
+        try:
+            for name, open_member, size in members:
+                current[0] = name
+                deadline.check()
+                scan = None
+                try:
+                    with open_member() as handle:
+                        start = _first_line_offset(handle, size - max_bytes) if max_bytes and size > max_bytes else 0
+                        scan = _FileScan(handle, start, size, tally, matcher, deadline)
+                        scan.python()
+                except ScanTimeout:
+                    raise
+                except Exception as exc:  # pylint: disable=broad-except
+                    warnings.append('%s: cannot read all of it (%s)' % (name, exc))
+                if scan is not None:
+                    result['files_scanned'].append(name)
+                    result['bytes_scanned'] += scan.bytes
+                    result['lines_scanned'] += scan.lines
+            deadline.active = False
+        except ScanTimeout:
+            deadline.active = False
+            result['complete'] = False
+            warnings.append('the log scan stopped at its deadline (%s s) while scanning %s: the counts cover what '
+                            'was read until then' % (timeout, current[0]))
+    signatures = tally.signatures()
+    result.update({
+        'signatures': signatures,
+        'causes': sorted(set(sig['cause'] for sig in signatures)),
+        'lines_unparsed': tally.lines_unparsed,
+        'lines_ignored': tally.lines_ignored,
+        'since': since.iso if since else None,
+        'engine': 'python',
+        'warnings': warnings,
+    })
+    return result
+
+
 def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_FILE, extra_signatures=None,
               engine='auto', grep_path=None, timeout=DEFAULT_TIMEOUT, ignore=None):
     """Scan the log files for the catalogue (plus ``extra_signatures``) and return the log result shape.

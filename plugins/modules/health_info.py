@@ -75,6 +75,7 @@ options:
 extends_documentation_fragment:
   - dsa.fleet.agent
   - dsa.fleet.probe
+  - dsa.fleet.logscan.paths
   - dsa.fleet.logscan
   - dsa.fleet.attributes
   - dsa.fleet.attributes.info_module

@@ -51,6 +51,7 @@ options:
     choices: [auto, grep, python]
     default: auto
 extends_documentation_fragment:
+  - dsa.fleet.logscan.paths
   - dsa.fleet.logscan
   - dsa.fleet.attributes
   - dsa.fleet.attributes.info_module

@@ -33,6 +33,8 @@ SCHEMA_VERSION = 1
 STATUSES = ('broken', 'failed', 'unreachable', 'healthy')
 SEVERITIES = ('critical', 'warning', 'info')
 INBOUND_CAUSE = 'inbound_4118_blocked'
+#: How the renderings mark a host diagnosed from its diagnostic package (diag_package_info), not live.
+PACKAGE_MARKER = '(from diagnostic package)'
 # The one redactor of dsa.fleet (module_utils/_redact.py): one secret vocabulary, one mask.
 REDACTED = _redact.REDACTED
 SECRET_KEY_RE = _redact.SECRET_KEY_RE
@@ -134,7 +136,19 @@ def _host_entry(name, result, inbound, communication):
     entry['status'] = 'healthy' if entry['healthy'] else 'broken'
     entry['causes'] = [f['cause'] for f in entry['findings']]
     entry['agent'] = _agent_summary(result)
+    if result.get('source') == 'package':
+        # A diag_package_info result: diagnosed from a diagnostic package, with what it could not tell.
+        package = result.get('package') if isinstance(result.get('package'), dict) else {}
+        entry['source'] = 'package'
+        entry['package'] = {'path': to_text(package.get('path') or ''), 'time': package.get('time'),
+                            'unknown': [to_text(c) for c in result.get('unknown') or []]}
     return entry
+
+
+def host_label(host):
+    """The host's name as the renderings show it: marked when its diagnosis comes from a diagnostic package."""
+    name = to_text(host.get('name'))
+    return name + ' ' + PACKAGE_MARKER if host.get('source') == 'package' else name
 
 
 def normalize_probe(value, port=4118, source=None):
@@ -347,7 +361,7 @@ def render_markdown(report):
             critical = [f for f in host.get('findings') or [] if f.get('severity') == 'critical']
             first = critical[0] if critical else {}
             lines.append('- **%s**: %s - %s' % (
-                _md_cell(host['name']), ', '.join('`%s`' % _md_cell(f['cause']) for f in critical),
+                _md_cell(host_label(host)), ', '.join('`%s`' % _md_cell(f['cause']) for f in critical),
                 _md_cell(first.get('message'))))
         lines.append('')
     for status, title in (('unreachable', 'Unreachable hosts'), ('failed', 'Hosts where the diagnosis failed')):
@@ -360,8 +374,19 @@ def render_markdown(report):
     if warned:
         lines += ['## Healthy hosts with warnings', '']
         for host in warned:
-            lines.append('- **%s**: %s' % (_md_cell(host['name']),
+            lines.append('- **%s**: %s' % (_md_cell(host_label(host)),
                                            ', '.join('`%s`' % _md_cell(f['cause']) for f in host['findings'])))
+        lines.append('')
+    packaged = [h for h in report.get('hosts') or [] if h.get('source') == 'package']
+    if packaged:
+        lines += ['## Hosts diagnosed from a diagnostic package', '',
+                  'Their diagnosis is as of the package\'s time; the causes a package cannot show are unknown, '
+                  'not healthy.', '']
+        for host in packaged:
+            package = host.get('package') or {}
+            lines.append('- **%s**: package of %s; not checked: %s' % (
+                _md_cell(host.get('name')), _md_cell(package.get('time') or 'unknown time'),
+                ', '.join('`%s`' % _md_cell(c) for c in package.get('unknown') or []) or 'nothing'))
         lines.append('')
     return '\n'.join(lines)
 
@@ -633,7 +658,7 @@ def _host_row(index, host):
             '<td class="ver">%s</td><td>%s</td><td>%s</td><td class="mgr">%s</td><td data-sort="%s" class="num">%s</td>'
             '<td class="msg">%s</td></tr>') % (
         index, _e(host.get('status')), _e(' '.join(host.get('causes') or [])),
-        _e(host.get('name')), status_rank, _e(host.get('status')), _e(host.get('status')),
+        _e(host_label(host)), status_rank, _e(host.get('status')), _e(host.get('status')),
         ''.join(cause_html), _e(agent.get('version')),
         '' if activated is None else ('yes' if activated else 'no'), _e(agent.get('agent_state')),
         _e(agent.get('manager_url')), '' if hb is None else _e(hb), '' if hb is None else _e(hb), message)

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -136,6 +137,11 @@ def test_modules_on_oldest_python_and_ansible_core(oldest_bin, oldest_python, tm
     health = _module(oldest_bin, oldest_python, 'health_info',
                      dict(where, manager_url='dsm://127.0.0.1:9/', timeout=1, log_paths=[log], since=''))
     assert 'manager_unreachable' in [f['cause'] for f in health['findings']]
+    package = os.path.join(data_dir, 'diag', '1738748795.zip')
+    with zipfile.ZipFile(package, 'w', zipfile.ZIP_DEFLATED) as archive:
+        archive.write(log, 'Agent/logs/ds_agent.log')
+    diag = _module(oldest_bin, oldest_python, 'diag_package_info', {'path': package, 'since': ''})
+    assert diag['source'] == 'package' and 'heartbeat_failing' in diag['causes'], diag
     beat = _module(oldest_bin, oldest_python, 'agent_control', dict(where, state='heartbeat'), check=True)
     assert 'changed' in beat
     proxy = _module(oldest_bin, oldest_python, 'agent_proxy',

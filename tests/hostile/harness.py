@@ -14,7 +14,7 @@ A case (tests/hostile/cases.yml) says:
   module: NAME + args: {...}           run `ansible localhost -m dsa.fleet.NAME -a JSON`
   role: NAME + vars: {...}             run a play `roles: [dsa.fleet.NAME]` with the vars as extra vars
   check: true                          in check mode
-  setup: {...}                         scratch files (see `setup_scratch`)
+  setup: {...}                         scratch files (see `setup_scratch`; `zips: {rel: {member: text}}` a zip)
   expect:
     failed: true|false                 the module / the play fails
     msg: REGEX                         searched in the failure message (module msg, or the failed task's msg)
@@ -47,6 +47,7 @@ import stat
 import subprocess
 import sys
 import time
+import zipfile
 
 try:
     from urllib.parse import quote
@@ -241,6 +242,13 @@ def setup_scratch(tmp, setup, names):
             while left > 0:
                 handle.write(block[:left])
                 left -= len(block)
+    for rel, members in (setup.get('zips') or {}).items():
+        # A zip file: member name -> its text, or "{zeros:N}" for N zero bytes (a zip bomb's member).
+        with zipfile.ZipFile(os.path.join(tmp, rel), 'w', zipfile.ZIP_DEFLATED) as archive:
+            for member, text in members.items():
+                zeros = re.match(r'^\{zeros:(\d+)\}$', text)
+                archive.writestr(zipfile.ZipInfo(member), b'\0' * int(zeros.group(1)) if zeros else text,
+                                 zipfile.ZIP_DEFLATED)
     if setup.get('agent'):
         fakeagent.make_agent(names['agent'], setup['agent'], control=setup.get('agent_control'))
     os.makedirs(names['data'], exist_ok=True)

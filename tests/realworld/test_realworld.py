@@ -42,7 +42,8 @@ run_module = _functional_conftest().run_module
 
 CASES = os.path.join(HERE, 'cases')
 PROVENANCE_KEYS = ('source', 'what')
-MODULES = ('log_signatures_info', 'agent_info', 'agent_control', 'health_info', 'reachability_info')
+MODULES = ('log_signatures_info', 'agent_info', 'agent_control', 'health_info', 'reachability_info',
+           'diag_package_info')
 
 
 def case_ids():
@@ -125,6 +126,8 @@ def build_host(case, spec, tmp_path, ds_agent_process):
         args.setdefault('paths', [log_glob])
     if module == 'health_info':
         args.setdefault('log_paths', [log_glob])
+    if module == 'diag_package_info':
+        args.setdefault('path', os.path.join(diag, package['name']))
     return args, agent_dir
 
 

@@ -441,17 +441,63 @@ def check_password(st, password):
     return None
 
 
+def _proxy_entry(proxy):
+    """One entry of proxyInfo.json's Manager/Relay lists (E18: keys and value forms of a real package)."""
+    host, port = parse_proxy_url(proxy["url"])
+    shown = "[%s]" % host if ":" in host else host
+    return {"Protocol": "http", "AddressFamily": "IPv6" if ":" in host else "IPv4", "ProbingFailureCount": 0,
+            "ProtocolTypeNum": "0", "Available": True, "Port": str(port), "Host": host,
+            "URL": "http://%s:%d" % (shown, port), "Setting": "Local command",   # set by dsa_control -x/-y
+            "Auth": "true" if proxy.get("user") else "false"}
+
+
 def diag_package(st):
-    # `dsa_control -d` writes a package under /var/opt/ds_agent/diag (E8); name and content: invention
-    name = os.path.join(DIAG, time.strftime("%Y-%m-%d_%H-%M-%S_") + socket.gethostname() + ".zip")
+    """`dsa_control -d`: /var/opt/ds_agent/diag/<ten digits>.zip in the layout of a real package (E18):
+    Agent/AgentStatus.xml, Agent/proxyInfo.json, Agent/timestamp.txt, Agent/guids.xml, Agent/plugins.txt and the
+    agent logs under Agent/logs/. Never the lab's state file (it holds the proxy passwords)."""
+    now = int(time.time())
+    name = os.path.join(DIAG, "%d.zip" % now)   # E18: ten digits (NHN's guide; the seconds of the time: inferred)
+    with _state_lock:
+        snap = json.loads(json.dumps(st))
+    # E18: the root element's attributes, the keys dsa_query prints (E10 values); agentState is left out (the
+    # public file's numeric form is not mapped to the colours), dsm_proxy/relay_proxy only when set.
+    attrs = [("driverHooked", "7"), ("driverChecked", "7"), ("auStatus", "2"), ("driverState", "7")]
+    for key in ("dsm_proxy", "relay_proxy"):
+        if snap[key]["url"]:
+            host, port = parse_proxy_url(snap[key]["url"])
+            attrs.append((key, "%s://%s:%d" % (key, "[%s]" % host if ":" in host else host, port)))
+    attrs += [("currentTime", str(now)), ("lastAgentToManagerSession", str(snap["last_session"]))]
+    status = "<AgentStatus %s></AgentStatus>" % " ".join("%s='%s'" % kv for kv in attrs)
+    proxies = {"Manager": [_proxy_entry(snap["dsm_proxy"])] if snap["dsm_proxy"]["url"] else [],
+               "Relay": [_proxy_entry(snap["relay_proxy"])] if snap["relay_proxy"]["url"] else [],
+               "CommonProxyOnly": False}
+    # E18: guids.xml; the manager's GUID is the lab's invention (the lab manager has none): the tenant GUID
+    guids = "<guids><AgentGUID>%s</AgentGUID><DSMGUID>%s</DSMGUID></guids>" % (
+        snap["agent_guid"].upper(), snap["tenant_guid"].upper())
+    # E18: plugins.txt, "PLATFORM;f1;f2;f3;;ARCH;... VERSION" then "name:{ version = ... }"; the Linux field
+    # values are invention (the public file is a Windows agent's)
+    release = (os.uname().release.split("-")[0].split(".") + ["0", "0", "0"])[:3]
+    plugins = "Linux;%s;;x86_64 %s\ncore:{\n  type = \"agent\",\n  version = \"%s\"\n}\n" % (
+        ";".join(release), VERSION.replace("-", "."), VERSION)
     try:
-        with zipfile.ZipFile(name, "w", zipfile.ZIP_DEFLATED) as z:
+        tmp = name + ".tmp"   # E18: a package being written is a .tmp file
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("Agent/AgentStatus.xml", status)
+            z.writestr("Agent/proxyInfo.json", json.dumps(proxies, separators=(",", ":")))
+            z.writestr("Agent/timestamp.txt", stamp())
+            z.writestr("Agent/guids.xml", guids)
+            z.writestr("Agent/plugins.txt", plugins)
             for f in sorted(os.listdir(DIAG)):
-                if f.startswith("ds_agent") and ".log" in f:
-                    z.write(os.path.join(DIAG, f), "diag/" + f)
+                m = re.match(r"^ds_agent\.log(?:\.(\d+))?$", f)
+                if m:
+                    # rotations as ds_agent-NN.log (inferred from the ds_am-NN.log names of packages, E18)
+                    z.write(os.path.join(DIAG, f), "Agent/logs/" + (
+                        "ds_agent-%02d.log" % int(m.group(1)) if m.group(1) else "ds_agent.log"))
+        os.replace(tmp, name)
     except OSError as e:
         return 500, "Internal Server Error", ["Error: %s" % e]
-    return 200, "OK", ["Diagnostic package: %s" % name]
+    # E18: the real transcript of dsa_control -d
+    return 200, "OK", ["Create diagnostic package done.", "path = %s" % DIAG, "file name = %s" % os.path.basename(name)]
 
 
 # -------------------------------------------------------------------------------- dsa_query answers

@@ -1,0 +1,369 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Reading a Deep Security Agent diagnostic package, with no access to its host (private to dsa.fleet).
+
+The layout (public evidence and what is inferred: tests/lab/EVIDENCE.md, "Diagnostic package"): ``dsa_control
+-d`` writes ``/var/opt/ds_agent/diag/<ten digits>.zip``; the package holds an ``Agent/`` folder (a package made
+by the manager also a ``Manager/`` one). Only these members are read, each with a byte cap:
+
+* ``Agent/AgentStatus.xml``: the attributes of its root element (``currentTime``, ``lastAgentToManagerSession``,
+  ``agentState``, ``dsm_proxy``, ``relay_proxy`` ...), the keys ``dsa_query -c GetAgentStatus`` prints;
+* ``Agent/proxyInfo.json``: the agent's proxies (read by ``_agentproxy``);
+* ``Agent/timestamp.txt``: when the package was made; ``Agent/guids.xml``: ``AgentGUID``, ``DSMGUID``;
+* ``Agent/plugins.txt``: ``PLATFORM;...;ARCH;... VERSION`` on its first line, then ``name:{ version = "..." }``;
+* ``Agent/logs/ds_agent.log`` and its rotations (``ds_agent-NN.log``, ``ds_agent.log.N``; not
+  ``ds_agent-err.log``), streamed through ``_logscan``.
+
+Everything else (the encrypted configuration ``ds_agent.encxml``, ``config.xml``, certificates, databases,
+the manager's files) is never opened: the reader works from this allowlist. Hostile input: nothing is
+extracted to disk; member names with ``..``, an absolute path, a drive letter or a NUL are ignored; encrypted
+members are skipped; a member whose declared size is more than ``MAX_RATIO`` times its compressed size (a zip
+bomb) is skipped; every read stops at its cap. A folder is read the same way (regular files only, never
+through a symbolic link). Host-side code: Python 3.8+ standard library only.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import re
+import stat
+import zipfile
+
+from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _agentproxy, _logscan, _redact
+
+AGENT_DIR = 'Agent'
+#: The small members read, each at most MAX_MEMBER_BYTES.
+STATUS_XML, PROXY_INFO, TIMESTAMP, GUIDS, PLUGINS = (
+    'Agent/AgentStatus.xml', 'Agent/proxyInfo.json', 'Agent/timestamp.txt', 'Agent/guids.xml', 'Agent/plugins.txt')
+SMALL_MEMBERS = (STATUS_XML, PROXY_INFO, TIMESTAMP, GUIDS, PLUGINS)
+LOG_DIR = 'Agent/logs/'
+_LOG_NAME = re.compile(r'^ds_agent(?:-(\d+))?\.log(?:\.(\d+))?$')
+MAX_MEMBER_BYTES = 1024 * 1024
+MAX_MEMBERS = 100000
+#: Declared size over compressed size above which a member is taken for a zip bomb (text compresses ~10:1).
+MAX_RATIO = 200
+#: A package file bigger than this is refused (real ones are tens of MB).
+MAX_PACKAGE_BYTES = 4 * 1024 * 1024 * 1024
+
+#: What a package cannot tell, and so the causes it leaves unknown (never "healthy"): (check, causes, why).
+NOT_CHECKED = (
+    ('network probes to the manager (DNS, TCP, proxy, TLS)',
+     ('dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed', 'tls_handshake_failed'),
+     'a package holds no probe; the agent log lines of these causes still count'),
+    ('the inbound port (listener, probe from the manager side)', ('inbound_4118_blocked',),
+     'a package holds no listener state and no probe'),
+    ('the package, the programs and the service on the host', ('agent_not_installed', 'agent_corrupt',
+                                                               'agent_service_down'),
+     'a package is a copy of files: it shows the agent answered when it was made, not how it is now'),
+    ('free disk space', ('disk_full',), 'a package holds no file-system figures; the log lines still count'),
+    ('the manager and tenant the agent is activated with', ('reset_required',),
+     'the package status has no manager URL nor tenant (AgentStatus.dsmUrl, dsmDN); the log lines still count'),
+    ('self-protection', ('self_protection_enabled',), 'only a local command refused shows it'),
+)
+#: Checked only when the status shows a session with a manager (see agent_facts).
+ACTIVATION_CHECK = ('the activation state', ('not_activated',),
+                    'the package status has no certificate hash nor manager URL, and no session with a manager '
+                    '(lastAgentToManagerSession); the log lines still count')
+
+
+class PackageError(Exception):
+    """The package cannot be read at all (the message names it)."""
+
+
+def _safe_name(name):
+    """The member name with ``/`` separators, or None when it must be ignored (traversal, absolute, NUL)."""
+    text = name.replace('\\', '/')
+    if '\x00' in text or text.startswith('/') or re.match(r'^[A-Za-z]:', text):
+        return None
+    parts = [p for p in text.split('/') if p not in ('', '.')]
+    if not parts or '..' in parts:
+        return None
+    return '/'.join(parts) + ('/' if text.endswith('/') else '')
+
+
+def _log_order(name):
+    """Oldest first: the highest rotation number first, the bare ds_agent.log last."""
+    match = _LOG_NAME.match(name.rsplit('/', 1)[-1])
+    number = int(match.group(1) or match.group(2) or 0) if match else 0
+    return (0 if number else 1, -number, name)
+
+
+class Package(object):
+    """The wanted members of a package (a zip file or a folder): ``small`` ``{member: text}``,
+    ``logs`` ``[(name, opener, size)]`` for ``_logscan.scan_streams``, ``warnings``, ``read`` (members read)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.small, self.logs, self.warnings, self.read = {}, [], [], []
+        self._zip = None
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            raise PackageError('path: cannot read %s (%s)' % (path, exc.strerror or exc))
+        if stat.S_ISDIR(info.st_mode):
+            self._entries = self._folder_entries(path)
+        elif not stat.S_ISREG(info.st_mode):
+            raise PackageError('path: %s is neither a zip file nor a folder' % path)
+        elif info.st_size > MAX_PACKAGE_BYTES:
+            raise PackageError('path: %s is %d bytes, more than a diagnostic package (at most %d)'
+                               % (path, info.st_size, MAX_PACKAGE_BYTES))
+        else:
+            self._entries = self._zip_entries(path)
+        self._select()
+
+    def close(self):
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # ------------------------------------------------------------------ listing: {relative name: (size, opener)}
+    def _zip_entries(self, path):
+        try:
+            self._zip = zipfile.ZipFile(path)
+            infos = self._zip.infolist()
+        except (zipfile.BadZipfile, zipfile.LargeZipFile, OSError, ValueError, EOFError, RuntimeError,
+                NotImplementedError) as exc:
+            self.close()
+            raise PackageError('path: %s is not a readable zip file (%s)' % (path, exc))
+        entries = {}
+        for index, info in enumerate(infos):
+            if index >= MAX_MEMBERS:
+                self.warnings.append('%s: more than %d members, the rest is ignored' % (path, MAX_MEMBERS))
+                break
+            name = _safe_name(info.filename)
+            if name is None:
+                self.warnings.append('%s: member %r ignored (an absolute or parent path)' % (path, info.filename[:200]))
+                continue
+            if name.endswith('/'):
+                continue
+            if info.flag_bits & 0x1:
+                entries[name] = ('encrypted', info)
+            elif info.file_size > MAX_MEMBER_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                entries[name] = ('bomb', info)
+            else:
+                entries[name] = (info.file_size, info)
+        return entries
+
+    def _folder_entries(self, root):
+        entries = {}
+        for top, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
+            for name in files:
+                full = os.path.join(top, name)
+                rel = os.path.relpath(full, root).replace(os.sep, '/')
+                if len(entries) >= MAX_MEMBERS:
+                    self.warnings.append('%s: more than %d files, the rest is ignored' % (root, MAX_MEMBERS))
+                    return entries
+                entries[rel] = (None, full)
+        return entries
+
+    def _open(self, name):
+        size, ref = self._entries[name]
+        if self._zip is not None:
+            return self._zip.open(ref)
+        # A folder: regular files only, never through a symbolic link, never a FIFO (non-blocking open).
+        fd = os.open(ref, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError('not a regular file')
+        return os.fdopen(fd, 'rb')
+
+    def _size(self, name):
+        size, ref = self._entries[name]
+        if size is None:
+            try:
+                return os.lstat(ref).st_size
+            except OSError:
+                return 0
+        return size
+
+    # ----------------------------------------------------------------------------------------- selection
+    def _select(self):
+        prefix = self._prefix()
+        if prefix is None:
+            self.close()
+            raise PackageError('path: %s has no Agent/ folder: it is not a Deep Security Agent diagnostic package'
+                               % self.path)
+        for member in SMALL_MEMBERS:
+            name = prefix + member
+            if name in self._entries:
+                text = self._read_small(name)
+                if text is not None:
+                    self.small[member] = text
+                    self.read.append(member)
+        logs = []
+        for name in self._entries:
+            if name.startswith(prefix + LOG_DIR) and _LOG_NAME.match(name[len(prefix + LOG_DIR):]):
+                if self._usable(name):
+                    logs.append(name)
+        if len(logs) > _logscan.MAX_FILES:
+            self.warnings.append('%s: more than %d agent logs, only the newest %d are read'
+                                 % (self.path, _logscan.MAX_FILES, _logscan.MAX_FILES))
+        for name in sorted(logs, key=_log_order)[-_logscan.MAX_FILES:]:
+            self.logs.append(('%s::%s' % (self.path, name), self._opener(name), self._size(name)))
+            self.read.append(name[len(prefix):])
+
+    def _prefix(self):
+        """'' when Agent/ is at the top, 'TOP/' when the package sits in one folder (an extracted copy)."""
+        tops = set()
+        for name in self._entries:
+            parts = name.split('/')
+            if parts[0] == AGENT_DIR and len(parts) > 1:
+                return ''
+            if len(parts) > 2 and parts[1] == AGENT_DIR:
+                tops.add(parts[0] + '/')
+        return sorted(tops)[0] if len(tops) == 1 else None
+
+    def _usable(self, name):
+        kind = self._entries[name][0]
+        if kind == 'encrypted':
+            self.warnings.append('%s: %s is encrypted, not read' % (self.path, name))
+            return False
+        if kind == 'bomb':
+            info = self._entries[name][1]
+            self.warnings.append('%s: %s not read: %d bytes from %d compressed (a zip bomb?)'
+                                 % (self.path, name, info.file_size, info.compress_size))
+            return False
+        return True
+
+    def _opener(self, name):
+        return lambda: self._open(name)
+
+    def _read_small(self, name):
+        if not self._usable(name):
+            return None
+        try:
+            with self._open(name) as handle:
+                data = handle.read(MAX_MEMBER_BYTES + 1)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.warnings.append('%s: cannot read %s (%s)' % (self.path, name, exc))
+            return None
+        if len(data) > MAX_MEMBER_BYTES:
+            self.warnings.append('%s: %s is bigger than %d bytes, not read' % (self.path, name, MAX_MEMBER_BYTES))
+            return None
+        return data.decode('utf-8', 'replace').lstrip('\ufeff')
+
+
+# -------------------------------------------------------------------------------------------- parsers
+
+_ATTR = re.compile(r'''([A-Za-z_][\w.-]*)\s*=\s*(?:'([^']*)'|"([^"]*)")''')
+
+
+def status_attributes(text):
+    """``{name: value}`` of the attributes of the root ``<AgentStatus ...>`` element (no XML parser: a regular
+    expression on one tag, so no entity is ever expanded)."""
+    match = re.search(r'<AgentStatus\b([^>]*)>', text or '')
+    if not match:
+        return {}
+    return dict((m.group(1), m.group(2) if m.group(2) is not None else m.group(3))
+                for m in _ATTR.finditer(match.group(1)))
+
+
+def guids(text):
+    """``(agent GUID, manager GUID)`` of guids.xml, lower case, or None each."""
+    found = []
+    for tag in ('AgentGUID', 'DSMGUID'):
+        match = re.search(r'<%s>\s*([0-9A-Fa-f-]{8,64})\s*</%s>' % (tag, tag), text or '')
+        found.append(match.group(1).lower() if match else None)
+    return tuple(found)
+
+
+def plugins(text):
+    """``(platform dict, agent version, {plugin: version})`` from plugins.txt."""
+    lines = (text or '').splitlines()
+    platform, version, versions = {'system': None, 'machine': None, 'release': None}, None, {}
+    if lines:
+        head = lines[0].split()
+        fields = head[0].split(';') if head else []
+        if len(fields) > 5:
+            platform = {'system': fields[0] or None, 'machine': fields[5] or None,
+                        'release': '.'.join(f for f in fields[1:5] if f) or None}
+        version = head[1] if len(head) > 1 else None
+    current = None
+    for line in lines[1:]:
+        match = re.match(r'^([\w.-]+):\{', line)
+        if match:
+            current = match.group(1)
+            continue
+        match = re.match(r'^\s+version\s*=\s*"([^"]*)"', line)
+        if current and match and current not in versions:
+            versions[current] = match.group(1)
+    return platform, version, versions
+
+
+def package_time(text):
+    """``(epoch, ISO)`` of timestamp.txt (a log-line time stamp), or ``(None, None)``."""
+    return _logscan.parse_line_time((text or '').strip())
+
+
+def _proxies(small):
+    values = _agentproxy.from_proxy_info(small.get(PROXY_INFO))
+    xml = _agentproxy.from_agent_status_xml(small.get(STATUS_XML))
+    result = {'heartbeat_proxy': values.get('heartbeat_proxy')}
+    for name in ('manager_proxy', 'relay_proxy'):
+        url, source = values.get(name), 'diagnostic package (%s)' % PROXY_INFO
+        auth, setting = values.get(name + '_auth'), values.get(name + '_setting')
+        if not url and xml.get(name):
+            url, source, auth, setting = xml[name], 'diagnostic package (%s)' % STATUS_XML, None, None
+        result.update({name: url, name + '_auth': auth if url else False, name + '_source': source if url else None,
+                       name + '_setting': setting if url else None})
+    return result
+
+
+def agent_facts(package):
+    """``(agent, activation_known)``: gather_agent's shape as far as the package tells (what it cannot tell is
+    None), and whether the activation can be judged (a session with a manager is shown)."""
+    small = package.small
+    # The values as the agent wrote them, secrets (a proxy URL's user:password@) redacted by the one redactor.
+    status = dict((k, _redact.redact_text(v)) for k, v in status_attributes(small.get(STATUS_XML)).items())
+    platform, version, versions = plugins(small.get(PLUGINS))
+    # A session with a manager (lastAgentToManagerSession set) means the agent was activated; without one the
+    # package cannot tell (its status has no certificate hash nor manager URL).
+    activated = True if (status.get('lastAgentToManagerSession') or '').strip() not in ('', '0') else None
+    agent = {
+        'installed': True,
+        'package': None,
+        'version': version or versions.get('core'),
+        'programs': {},
+        'service': {'name': 'ds_agent', 'manager': 'unknown', 'state': 'unknown', 'enabled': None},
+        'cli': None,
+        'activated': activated,
+        'agent_state': status.get('agentState'),
+        'manager_url': None,
+        'tenant_id': None,
+        'cert_hash': None,
+        'activation': None,
+        'heartbeat_age': _agent.heartbeat_age(status),
+        'proxies': _proxies(small),
+        'disk': None,
+        'platform': {'system': platform['system'], 'machine': platform['machine'], 'distribution': None},
+        'status': status,
+        'plugins': versions,
+    }
+    return agent, activated is not None
+
+
+def describe(package):
+    """The package's own facts: ``{path, time, agent_guid, manager_guid, platform, version, members_read}``."""
+    _epoch, iso = package_time(package.small.get(TIMESTAMP))
+    agent_guid, manager_guid = guids(package.small.get(GUIDS))
+    platform, version, _versions = plugins(package.small.get(PLUGINS))
+    return {'path': package.path, 'time': iso, 'agent_guid': agent_guid, 'manager_guid': manager_guid,
+            'platform': platform, 'version': version, 'members_read': list(package.read)}
+
+
+def not_checked(activation_known, known_causes):
+    """The checks a package cannot make, ``[{check, causes, why}]`` (causes limited to ``known_causes``)."""
+    rows = NOT_CHECKED + (() if activation_known else (ACTIVATION_CHECK,))
+    return [{'check': check, 'causes': [c for c in causes if c in known_causes], 'why': why}
+            for check, causes, why in rows]
