@@ -113,9 +113,9 @@ CATALOGUE = (
          'rewriting the traffic) talks to the agent.',
          _public(_EVENTS + ': 4000/4001 Invalid Protocol Header'), regex=True),
     # Modules (real 20.x [Error/1] lines).
-    _sig('amsp_install_failed', 'Failed to install or upgrade AMSP', 'agent_corrupt', 'warning',
+    _sig('amsp_install_failed', 'Failed to install or upgrade AMSP', 'amsp_install_failed', 'warning',
          'The anti-malware platform (AMSP) of the agent failed to install or upgrade: the agent still talks '
-         'to its manager, but anti-malware is not working; reinstalling the agent is the usual fix.',
+         'to its manager, but anti-malware is not working.',
          _public(_INTELLICKET)),
     # TLS trust.
     _sig('ssl_verify_error_20', r'verify error 20\b', 'tls_handshake_failed', 'info',

@@ -18,6 +18,8 @@ DESIGN_CAUSES = {
     'untrusted_peer', 'dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed',
     'inbound_4118_blocked', 'tls_handshake_failed', 'heartbeat_failing', 'activation_refused',
     'subscription_expired', 'self_protection_enabled', 'disk_full',
+    # issue 19
+    'heartbeat_stale', 'clock_skew', 'amsp_install_failed',
 }
 
 TS = '2024-05-02 10:11:12.123456: '
