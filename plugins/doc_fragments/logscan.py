@@ -65,7 +65,7 @@ options:
                   untrusted_peer, dns_unresolvable, manager_unreachable, proxy_required, proxy_auth_failed,
                   inbound_4118_blocked, tls_handshake_failed, heartbeat_failing, activation_refused,
                   subscription_expired, self_protection_enabled, heartbeat_stale, clock_skew,
-                  amsp_install_failed, disk_full]
+                  protection_module_offline, amsp_install_failed, disk_full]
       severity:
         description:
           - How bad the message is on its own.

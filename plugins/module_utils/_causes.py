@@ -141,6 +141,10 @@ CAUSES = {
         WARNING, 'the host clock differs from the controller\'s by more than the allowed skew', MANUAL, None, (),
         'set the host clock right (NTP or chrony); a clock far off breaks TLS certificate checks and activation',
         evidence='inferred'),
+    'protection_module_offline': _row(
+        WARNING, 'a protection module of the agent reports its driver offline', MANUAL, None, (),
+        'the agent reports a protection module\'s driver offline (GetComponentInfo): see the manager\'s events for '
+        'this computer, e.g. an unsupported kernel after a kernel update; a person decides how to bring it back'),
     'amsp_install_failed': _row(
         WARNING, 'the anti-malware platform (AMSP) failed to install or upgrade', MANUAL, None, (),
         'anti-malware is not working on this host: read the agent log around the AMSP error and the manager\'s '

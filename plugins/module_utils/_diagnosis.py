@@ -22,6 +22,8 @@ The rules, in words:
   ``stale_after(heartbeat_interval)`` (agent-initiated or bidirectional communication) gets ``heartbeat_stale``;
   a cause that explains it (a network root cause, the manager's refusal, a full disk) takes it as evidence,
   and the log's ``heartbeat_failing`` lines become its evidence.
+- A protection module whose driver the agent reports offline (``components``, GetComponentInfo):
+  ``protection_module_offline`` (a warning); a module switched off by policy is no finding.
 - The host clock against the controller's (``controller_time`` / ``host_time``, epoch seconds taken by each
   side): ``clock_skew`` (a warning) beyond ``max_clock_skew`` seconds.
 - Every finding says how sure it is: ``evidence_level`` (``public`` or ``inferred``), the cause registry's,
@@ -521,6 +523,22 @@ def _duration(seconds):
     return '%d s' % seconds
 
 
+def _component_findings(agent, found):
+    """protection_module_offline: ``dsa_query -c GetComponentInfo`` reports a module's driver offline
+    (``Component.AM.mode: driver-offline``, ``Component.AM.driverOffline: true``). A module that is ``off``
+    is switched off by its policy (a healthy agent shows ``Component.WRS.mode: off``): never a finding."""
+    offline = []
+    for key, value in sorted(((agent or {}).get('components') or {}).items()):
+        module, dummy, field = str(key).partition('.')
+        text = str(value).strip().lower()
+        if (field == 'mode' and 'offline' in text) or (field == 'driverOffline' and text == 'true'):
+            offline.append((module, 'Component.%s: %s' % (key, value)))
+    if offline:
+        modules = sorted(set(module for module, dummy in offline))
+        found.add('protection_module_offline', 'The agent reports the driver of %s offline: %s protection is '
+                  'not working.' % (', '.join(modules), ', '.join(modules)), [text for dummy, text in offline])
+
+
 def _clock_findings(controller_time, host_time, max_skew, found):
     """clock_skew: the host clock differs from the controller's by more than ``max_skew`` seconds."""
     if controller_time is None or host_time is None:
@@ -583,6 +601,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     network_known = bool(reachability and reachability.get('manager'))
     if agent_ok:
         _stale_findings(agent, communication, heartbeat_interval, found)
+        _component_findings(agent, found)
     _clock_findings(controller_time, host_time, max_clock_skew, found)
     _log_findings(agent, log_causes, log_strength, root, network_known, found, bound)
     for cause, evidence in sorted(log_history.items()):

@@ -191,7 +191,11 @@ causes:
   elements: str
   sample: [manager_unreachable]
 agent:
-  description: What M(dsa.fleet.agent_info) returns, as a dictionary.
+  description:
+    - What M(dsa.fleet.agent_info) returns, as a dictionary, plus C(components) when the agent's CLI answers - the
+      protection modules' state from C(dsa_query -c GetComponentInfo) by key, C(Component.) stripped
+      (C(AM.mode) is C(on), C(WRS.mode) is C(off)). A module whose driver is reported offline is a
+      RV(findings[].cause=protection_module_offline) warning; a module switched off by its policy is not.
   returned: always
   type: dict
   sample: {installed: true, activated: true, agent_state: green, manager_url: "https://agents.example.com:443/"}
@@ -325,6 +329,9 @@ def main():
 
     agent = _agent.gather_agent(_dsa_cli.module_run_command(module), params['agent_dir'], params['data_dir'],
                                 params['cli_timeout'])
+    if (agent.get('cli') or {}).get('ok'):
+        agent['components'] = _agent.gather_components(_dsa_cli.module_run_command(module), params['agent_dir'],
+                                                       params['cli_timeout'])
     manager_url = params['manager_url']
     if probes is None:
         manager_url = _agent_manager_url(agent)

@@ -506,3 +506,33 @@ def test_a_hint_on_inferred_wording_has_inferred_evidence():
 def test_every_cause_has_an_evidence_level():
     from ansible_collections.dsa.fleet.plugins.module_utils import _causes
     assert all(row['evidence'] in _causes.EVIDENCE_LEVELS for row in _causes.CAUSES.values())
+
+
+# A healthy 12.5 agent's GetComponentInfo (public: an Ansible fact of a Linux agent, tests/realworld case 46):
+# modules switched off by policy (WRS off) are no finding.
+HEALTHY_COMPONENTS = {'AM.mode': 'on', 'AM.driverOffline': 'false', 'FWDPI.mode': 'on-prevent',
+                      'IM.mode': 'on', 'LI.mode': 'on', 'WRS.mode': 'off'}
+
+
+@pytest.mark.parametrize('components,expected', [
+    (HEALTHY_COMPONENTS, None),
+    ({}, None),
+    ({'AM.mode': 'off'}, None),
+    (dict(HEALTHY_COMPONENTS, **{'AM.mode': 'driver-offline'}), 'Component.AM.mode: driver-offline'),
+    (dict(HEALTHY_COMPONENTS, **{'AM.driverOffline': 'true'}), 'Component.AM.driverOffline: true'),
+])
+def test_protection_module_offline_is_a_warning(components, expected):
+    findings, healthy = diagnose(agent(components=components), reach(), logs())
+    assert healthy
+    if expected is None:
+        assert findings == []
+        return
+    assert [(f['cause'], f['severity'], f['remediation']) for f in findings] == [
+        ('protection_module_offline', 'warning', 'manual')]
+    assert expected in findings[0]['evidence'] and 'AM' in findings[0]['message']
+
+
+def test_protection_module_offline_needs_a_working_agent():
+    down = agent(service={'state': 'stopped'}, components={'AM.mode': 'driver-offline'})
+    findings, dummy = diagnose(down, reach(), logs())
+    assert causes_of(findings, None) == ['agent_service_down']

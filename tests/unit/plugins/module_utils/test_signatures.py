@@ -19,7 +19,7 @@ DESIGN_CAUSES = {
     'inbound_4118_blocked', 'tls_handshake_failed', 'heartbeat_failing', 'activation_refused',
     'subscription_expired', 'self_protection_enabled', 'disk_full',
     # issue 19
-    'heartbeat_stale', 'clock_skew', 'amsp_install_failed',
+    'heartbeat_stale', 'clock_skew', 'amsp_install_failed', 'protection_module_offline',
 }
 
 TS = '2024-05-02 10:11:12.123456: '
