@@ -141,6 +141,16 @@ CAUSES = {
         WARNING, 'the host clock differs from the controller\'s by more than the allowed skew', MANUAL, None, (),
         'set the host clock right (NTP or chrony); a clock far off breaks TLS certificate checks and activation',
         evidence='inferred'),
+    'kernel_unsupported': _row(
+        CRITICAL, 'the agent\'s kernel driver cannot run on this kernel (unsupported kernel, Secure Boot key)', MANUAL,
+        None, (),
+        'the agent reports that its driver cannot run on this kernel: check Trend\'s supported kernels for the '
+        'agent version (a kernel update the agent does not support yet) or the Secure Boot key; a person decides '
+        'between updating the agent and booting a supported kernel'),
+    'update_source_unreachable': _row(
+        WARNING, 'the agent cannot reach its update source (relay)', MANUAL, None, (),
+        'the agent cannot download updates from its relay or update source: check the path to the relay '
+        '(4122 on premise, 443 in the cloud) and the relay proxy'),
     'protection_module_offline': _row(
         WARNING, 'a protection module of the agent reports its driver offline', MANUAL, None, (),
         'the agent reports a protection module\'s driver offline (GetComponentInfo): see the manager\'s events for '

@@ -536,3 +536,29 @@ def test_protection_module_offline_needs_a_working_agent():
     down = agent(service={'state': 'stopped'}, components={'AM.mode': 'driver-offline'})
     findings, dummy = diagnose(down, reach(), logs())
     assert causes_of(findings, None) == ['agent_service_down']
+
+
+@pytest.mark.parametrize('signature,severity,healthy_', [
+    # Trend's agent-event table: 1008 Kernel Unsupported, 5110/5111 Secure Boot; the form of the seed's 4012
+    (sig('agent_event_1008', 'kernel_unsupported'), 'critical', False),
+    (sig('agent_event_secure_boot', 'kernel_unsupported'), 'critical', False),
+    # 9108/9115 update source / relay, 5102 module deployment, 5004 clock changed: warnings only
+    (sig('agent_event_update_source', 'update_source_unreachable', severity='warning'), 'warning', True),
+    (sig('agent_event_5102', 'protection_module_offline', severity='warning'), 'warning', True),
+    (sig('agent_event_5004', 'clock_skew', severity='warning'), 'warning', True),
+])
+def test_agent_events_of_issue_19(signature, severity, healthy_):
+    findings, healthy = diagnose(agent(), reach(), logs(dict(signature, evidence={'kind': 'public', 'source': 'x'})))
+    assert [(f['cause'], f['severity'], f['remediation']) for f in findings] == [
+        (signature['cause'], severity, 'manual')]
+    assert healthy is healthy_
+
+
+def test_an_old_kernel_unsupported_line_is_history():
+    # Logged before the agent's last successful session (e.g. before the agent was updated): a warning.
+    old = dict(sig('agent_event_1008', 'kernel_unsupported'), evidence={'kind': 'public', 'source': 'x'})
+    old['last_seen'] = '2026-11-26T11:00:00.000000+00:00'
+    later = agent(status={'lastAgentToManagerSession': '1795690860'})
+    findings, healthy = diagnose(later, reach(), logs(old))
+    assert healthy and [(f['cause'], f['severity'], f.get('history')) for f in findings] == [
+        ('kernel_unsupported', 'warning', True)]
