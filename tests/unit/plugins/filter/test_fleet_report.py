@@ -285,9 +285,26 @@ def test_markdown(report):
     assert '\\|' in refused and '`' not in refused.split(' - ', 1)[1]
     # no raw HTML: a pull-request comment would swallow "********" or render the tags
     assert '\\<script>' in refused and '"token:********"' in refused
+    # every finding says how sure it is (its cause's evidence level in the registry, or the finding's own)
+    assert refused.startswith('- **h-activation-refused**: `activation_refused` (public) - ')
+    expired = [ln for ln in lines if ln.startswith('- **h-subscription-expired**')][0]
+    assert '`subscription_expired` (inferred)' in expired
     assert not re.search(r'(?<!\\)<', md)
     table = [ln for ln in lines if ln.startswith('| `')]
     assert all(ln.count('|') - ln.count('\\|') == 6 for ln in table)
+
+
+def test_a_finding_keeps_its_own_evidence_level():
+    result = health_result()
+    result['findings'] = [{'cause': 'disk_full', 'severity': 'info', 'message': 'hint', 'evidence': ['x'],
+                           'remediation': 'manual', 'evidence_level': 'inferred'},
+                          {'cause': 'heartbeat_stale', 'severity': 'critical', 'message': 'old', 'evidence': ['y'],
+                           'remediation': 'manual', 'evidence_level': 'bogus'}]
+    host = build({'a': result})['hosts'][0]
+    levels = dict((f['cause'], f['evidence_level']) for f in host['findings'])
+    assert levels == {'disk_full': 'inferred', 'heartbeat_stale': 'public'}
+    page = fr.fleet_report_render(build({'a': result}), 'html')
+    assert '(inferred evidence)' in page and '(public evidence)' in page
 
 
 def test_html_is_self_contained_and_escaped(report):
