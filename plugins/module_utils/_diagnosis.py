@@ -483,21 +483,40 @@ def _collapse_log_only_network(found):
         return
 
 
-def _stale_findings(agent, communication, interval, found):
+def _stale_findings(agent, communication, interval, found, history_before=None):
     """heartbeat_stale: an activated agent whose last successful session with the manager is older than
     ``bound`` seconds (AgentStatus.currentTime - lastAgentToManagerSession, both the agent's own clock, so a
     wrong host clock does not change it). Not for manager-initiated communication: there the manager opens
-    the sessions and the agent's own heartbeat tells nothing."""
+    the sessions and the agent's own heartbeat tells nothing. A fix made less than ``bound`` seconds ago
+    (``history_before``, e.g. remediate's) leaves the agent time for its next heartbeat: a warning until then."""
     if communication == 'manager_initiated' or not (agent or {}).get('activated'):
         return
     age, bound = agent.get('heartbeat_age'), stale_after(interval)
     if age is None or age <= bound:
         return
     interval = interval or DEFAULT_HEARTBEAT_INTERVAL
-    found.add('heartbeat_stale', 'The agent\'s last successful session with its manager was %s ago; with a '
-              'heartbeat every %s the manager counts it offline.' % (_duration(age), _duration(interval)),
-              ['AgentStatus.currentTime - AgentStatus.lastAgentToManagerSession = %d s, more than %d s (%d '
-               'heartbeat intervals of %d s + %d s)' % (age, bound, STALE_HEARTBEATS, interval, STALE_SLACK_SECONDS)])
+    message = 'The agent\'s last successful session with its manager was %s ago; with a heartbeat every %s the ' \
+        'manager counts it offline.' % (_duration(age), _duration(interval))
+    evidence = ['AgentStatus.currentTime - AgentStatus.lastAgentToManagerSession = %d s, more than %d s (%d heartbeat '
+                'intervals of %d s + %d s)' % (age, bound, STALE_HEARTBEATS, interval, STALE_SLACK_SECONDS)]
+    now = _agent_now(agent)
+    since_fix = now - float(history_before) if history_before and now else None
+    if since_fix is not None and 0 <= since_fix <= bound:
+        found.add('heartbeat_stale', message[:-1] + ', but the last fix was %s ago: its next heartbeat is due.'
+                  % _duration(since_fix), evidence, severity=WARNING)
+        return
+    found.add('heartbeat_stale', message, evidence)
+
+
+def _agent_now(agent):
+    """AgentStatus.currentTime in epoch seconds (milliseconds accepted), or None."""
+    try:
+        value = float(((agent or {}).get('status') or {}).get('currentTime') or 0)
+    except (TypeError, ValueError):
+        return None
+    if value > 10 ** 11:
+        value /= 1000.0
+    return value if 0 < value < float('inf') else None
 
 
 def _fold_stale(found):
@@ -510,7 +529,8 @@ def _fold_stale(found):
             found.fold('heartbeat_stale', cause)
             return
     failing = found.get('heartbeat_failing')
-    if failing and not failing.get('history'):
+    stale = found.get('heartbeat_stale')
+    if failing and not failing.get('history') and (stale['severity'] == CRITICAL or failing['severity'] != CRITICAL):
         found.fold('heartbeat_failing', 'heartbeat_stale')
 
 
@@ -600,7 +620,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
             log_history.pop(cause, None)
     network_known = bool(reachability and reachability.get('manager'))
     if agent_ok:
-        _stale_findings(agent, communication, heartbeat_interval, found)
+        _stale_findings(agent, communication, heartbeat_interval, found, history_before)
         _component_findings(agent, found)
     _clock_findings(controller_time, host_time, max_clock_skew, found)
     _log_findings(agent, log_causes, log_strength, root, network_known, found, bound)

@@ -562,3 +562,17 @@ def test_an_old_kernel_unsupported_line_is_history():
     findings, healthy = diagnose(later, reach(), logs(old))
     assert healthy and [(f['cause'], f['severity'], f.get('history')) for f in findings] == [
         ('kernel_unsupported', 'warning', True)]
+
+
+@pytest.mark.parametrize('since_fix,severity', [(60, 'warning'), (2100, 'warning'), (2101, 'critical'),
+                                                (-60, 'critical')])
+def test_a_stale_session_just_after_a_fix_waits_for_the_next_heartbeat(since_fix, severity):
+    # remediate opened the path (history_before: the fix) less than the stale bound ago: the agent's next
+    # heartbeat is still due, so the old session is a warning; later it is the host's problem again.
+    now = 1795690860
+    stale = agent(heartbeat_age=7200, status={'currentTime': str(now), 'lastAgentToManagerSession': str(now - 7200)})
+    findings, healthy = diagnose(stale, reach(), logs(), history_before=now - since_fix)
+    assert [(f['cause'], f['severity']) for f in findings] == [('heartbeat_stale', severity)]
+    assert healthy is (severity == 'warning')
+    if severity == 'warning':
+        assert 'its next heartbeat is due' in findings[0]['message']
