@@ -69,7 +69,9 @@ options:
         choices: [agent_not_installed, agent_service_down, agent_corrupt, not_activated, reset_required,
                   untrusted_peer, dns_unresolvable, manager_unreachable, proxy_required, proxy_auth_failed,
                   inbound_4118_blocked, tls_handshake_failed, heartbeat_failing, activation_refused,
-                  subscription_expired, self_protection_enabled, disk_full]
+                  subscription_expired, self_protection_enabled, heartbeat_stale, clock_skew,
+                  kernel_unsupported, update_source_unreachable,
+                  protection_module_offline, amsp_install_failed, disk_full]
       severity:
         description:
           - How bad the message is on its own.

@@ -84,6 +84,14 @@ def activation_record_for(data_dir, cert_hash):
     return {'manager_url': record.get('manager_url'), 'tenant_id': record.get('tenant_id')}
 
 
+def gather_components(run_command, agent_dir=_layout.DEFAULT_AGENT_DIR, timeout=_dsa_cli.DEFAULT_TIMEOUT):
+    """The protection modules' state, ``dsa_query -c GetComponentInfo`` as ``{key: value}`` (``Component.``
+    stripped: ``{'AM.mode': 'on', 'WRS.mode': 'off'}``); empty when the CLI gives nothing usable.
+    health_info asks it of an agent whose status query worked (``components`` in its ``agent``)."""
+    parsed, dummy = _dsa_cli.query(run_command, agent_dir or _layout.DEFAULT_AGENT_DIR, 'GetComponentInfo', timeout)
+    return dict((k, redact_userinfo(v)) for k, v in parsed.get('Component', {}).items())
+
+
 # --------------------------------------------------------------------------------------------
 # Everything agent_info returns
 # --------------------------------------------------------------------------------------------

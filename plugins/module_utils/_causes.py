@@ -39,7 +39,7 @@ STEP_NEEDS = {
 TALKS_TO_MANAGER = ('activate',)
 #: Causes on the path to the manager.
 PATH_CAUSES = ('dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed',
-               'tls_handshake_failed', 'heartbeat_failing')
+               'tls_handshake_failed', 'heartbeat_failing', 'heartbeat_stale')
 #: The manager's refusals: activating again cannot help.
 REFUSALS = ('activation_refused', 'subscription_expired')
 #: Causes that keep the agent from writing its state, and the steps that need it to (they wait for a person).
@@ -53,12 +53,21 @@ _ACTIVATION = (('manager_url',),)
 _PROXY = (('manager_proxy',),)
 
 
-def _row(severity, meaning, role, step=None, needs=(), why=None, also=()):
+#: How sure dsa.fleet is that what it observes means the cause (the same words as the log signatures' evidence
+#: kinds, ``_signatures.EVIDENCE_KINDS``): ``public`` (the observation and its meaning are shown by public output
+#: of real agents or Trend's documentation; tests/realworld and tests/lab/EVIDENCE.md cite it) or ``inferred``
+#: (a plausible reading that no public text confirms). A finding carries it as ``evidence_level``; a finding that
+#: rests on inferred log wording alone is ``inferred`` whatever its cause.
+EVIDENCE_LEVELS = ('public', 'inferred')
+
+
+def _row(severity, meaning, role, step=None, needs=(), why=None, also=(), evidence='public'):
     """One cause: ``needs`` is a tuple of alternatives, each a tuple of settings that must all be set;
     ``why`` says what a person must do when there is no step or its settings are missing; ``also`` holds
-    other ``(step, needs)`` fixes, tried in order when the first one's settings are missing."""
+    other ``(step, needs)`` fixes, tried in order when the first one's settings are missing; ``evidence`` is
+    one of EVIDENCE_LEVELS."""
     return {'severity': severity, 'meaning': meaning, 'remediation': role, 'step': step, 'needs': needs,
-            'why': why, 'also': also}
+            'why': why, 'also': also, 'evidence': evidence}
 
 
 CAUSES = {
@@ -117,10 +126,39 @@ CAUSES = {
         'manager, then run remediate again'),
     'subscription_expired': _row(
         CRITICAL, 'the manager refuses: the trial or subscription is over', MANUAL, None, (),
-        'the manager refuses: the trial or subscription is over; renew it'),
+        'the manager refuses: the trial or subscription is over; renew it', evidence='inferred'),
     'self_protection_enabled': _row(
         WARNING, 'self-protection blocks reset and uninstall without its password', MANUAL, None, (),
-        'give dsa_fleet_self_protection_password to let the fixes reset or remove the agent'),
+        'give dsa_fleet_self_protection_password to let the fixes reset or remove the agent', evidence='inferred'),
+    # Issue 19. The bound is 3 heartbeat intervals + 5 minutes (docs/causes.md says why); Trend documents a 10-minute
+    # interval and an Offline alert after two missed heartbeats.
+    'heartbeat_stale': _row(
+        CRITICAL, 'the activated agent has not talked to its manager for longer than its heartbeats allow', MANUAL,
+        None, (),
+        'the agent\'s last successful session with the manager is too old and no probe or log line shows why: '
+        'see the evidence, the agent log and the manager\'s events for this computer'),
+    'clock_skew': _row(
+        WARNING, 'the host clock differs from the controller\'s by more than the allowed skew', MANUAL, None, (),
+        'set the host clock right (NTP or chrony); a clock far off breaks TLS certificate checks and activation',
+        evidence='inferred'),
+    'kernel_unsupported': _row(
+        CRITICAL, 'the agent\'s kernel driver cannot run on this kernel (unsupported kernel, Secure Boot key)', MANUAL,
+        None, (),
+        'the agent reports that its driver cannot run on this kernel: check Trend\'s supported kernels for the '
+        'agent version (a kernel update the agent does not support yet) or the Secure Boot key; a person decides '
+        'between updating the agent and booting a supported kernel'),
+    'update_source_unreachable': _row(
+        WARNING, 'the agent cannot reach its update source (relay)', MANUAL, None, (),
+        'the agent cannot download updates from its relay or update source: check the path to the relay '
+        '(4122 on premise, 443 in the cloud) and the relay proxy'),
+    'protection_module_offline': _row(
+        WARNING, 'a protection module of the agent reports its driver offline', MANUAL, None, (),
+        'the agent reports a protection module\'s driver offline (GetComponentInfo): see the manager\'s events for '
+        'this computer, e.g. an unsupported kernel after a kernel update; a person decides how to bring it back'),
+    'amsp_install_failed': _row(
+        WARNING, 'the anti-malware platform (AMSP) failed to install or upgrade', MANUAL, None, (),
+        'anti-malware is not working on this host: read the agent log around the AMSP error and the manager\'s '
+        'events for the computer; reinstalling the agent is a person\'s decision'),
     'disk_full': _row(
         CRITICAL, 'the agent cannot write: disk full or read-only', MANUAL, None, (),
         'free space on the host (or make it writable); the agent cannot write'),
@@ -144,6 +182,10 @@ def remediation(cause_id):
     return CAUSES[cause_id]['remediation']
 
 
+def evidence_level(cause_id):
+    return CAUSES[cause_id]['evidence']
+
+
 def step_for(cause_id, settings):
     """``(step, None)`` when the remediate step for ``cause_id`` can run with ``settings`` (a dict of the
     plan's settings), else ``(None, why a person must act)``."""
@@ -158,11 +200,11 @@ def step_for(cause_id, settings):
 
 def markdown_table():
     """The table of docs/causes.md "Causes at a glance", rendered from the registry."""
-    lines = ['| cause | severity | meaning | remediation | when a person must act |',
-             '|---|---|---|---|---|']
+    lines = ['| cause | severity | evidence | meaning | remediation | when a person must act |',
+             '|---|---|---|---|---|---|']
     for cause_id in sorted(CAUSES):
         row = CAUSES[cause_id]
         fix = '`%s`' % row['remediation'] if row['remediation'] != MANUAL else MANUAL
-        cells = (cause_id, row['severity'], row['meaning'], fix, row['why'] or '-')
-        lines.append('| `%s` | %s | %s | %s | %s |' % cells)
+        cells = (cause_id, row['severity'], row['evidence'], row['meaning'], fix, row['why'] or '-')
+        lines.append('| `%s` | %s | %s | %s | %s | %s |' % cells)
     return '\n'.join(lines) + '\n'

@@ -4,7 +4,7 @@
 """The diagnosis engine: agent facts + reachability + log signatures -> findings.
 
 Private to dsa.fleet. Input shapes are the ones in docs/development.md. The output is a list of
-findings ``{cause, severity, message, evidence, remediation}`` with the cause ids of
+findings ``{cause, severity, message, evidence, remediation, evidence_level}`` with the cause ids of
 docs/causes.md (a public contract: add ids, never rename them) and ``healthy`` (no critical finding).
 
 The rules, in words:
@@ -18,6 +18,16 @@ The rules, in words:
   ``not_activated`` finding is folded into them, since activating again cannot help.
 - Log lines about activation problems on an agent that is activated and heartbeating are history,
   reported as warnings.
+- Behaviour before wording: an activated agent whose last successful session with the manager is older than
+  ``stale_after(heartbeat_interval)`` (agent-initiated or bidirectional communication) gets ``heartbeat_stale``;
+  a cause that explains it (a network root cause, the manager's refusal, a full disk) takes it as evidence,
+  and the log's ``heartbeat_failing`` lines become its evidence.
+- A protection module whose driver the agent reports offline (``components``, GetComponentInfo):
+  ``protection_module_offline`` (a warning); a module switched off by policy is no finding.
+- The host clock against the controller's (``controller_time`` / ``host_time``, epoch seconds taken by each
+  side): ``clock_skew`` (a warning) beyond ``max_clock_skew`` seconds.
+- Every finding says how sure it is: ``evidence_level`` (``public`` or ``inferred``), the cause registry's,
+  or ``inferred`` when the finding rests on log wording no public text shows.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -45,7 +55,26 @@ REFUSALS = ('activation_refused', 'subscription_expired')
 
 DISK_FULL_FREE_BYTES = 64 * 1024 * 1024
 _STAMP = re.compile(r'^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$')
-FRESH_HEARTBEAT_SECONDS = 3600
+#: Trend documents a 10-minute heartbeat and an Offline alert after two missed heartbeats (tests/realworld
+#: FINDINGS.md, issue 19). The session is stale after the last one plus those two (3 intervals) and some slack
+#: for a heartbeat that is being retried or a busy manager: 3 x 600 + 300 = 2100 seconds by default.
+DEFAULT_HEARTBEAT_INTERVAL = 600
+STALE_HEARTBEATS = 3
+STALE_SLACK_SECONDS = 300
+#: Seconds the host clock may differ from the controller's before it is a finding. The controller's time is
+#: taken when the task is templated, the host's when the module starts: the transfer in between (seconds,
+#: tens on a slow connection) must not count, and a few minutes off do not break TLS or activation yet.
+DEFAULT_MAX_CLOCK_SKEW = 300
+# Critical causes that explain a stale session (it becomes their evidence).
+EXPLAINS_STALE = ('dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed',
+                  'tls_handshake_failed', 'untrusted_peer', 'reset_required', 'activation_refused',
+                  'subscription_expired', 'disk_full') + ('agent_not_installed', 'agent_service_down', 'agent_corrupt')
+
+
+def stale_after(heartbeat_interval=None):
+    """Seconds after which the agent's last successful session with its manager is stale."""
+    interval = heartbeat_interval or DEFAULT_HEARTBEAT_INTERVAL
+    return int(STALE_HEARTBEATS * interval + STALE_SLACK_SECONDS)
 
 
 class _Findings(object):
@@ -55,7 +84,7 @@ class _Findings(object):
         self._by_cause = {}
         self._order = []
 
-    def add(self, cause, message, evidence=None, severity=None, remediation=None):
+    def add(self, cause, message, evidence=None, severity=None, remediation=None, evidence_level=None):
         default_severity, default_remediation = _causes.severity(cause), _causes.remediation(cause)
         evidence = [e for e in (evidence or []) if e]
         if cause in self._by_cause:
@@ -67,6 +96,7 @@ class _Findings(object):
             'message': message,
             'evidence': evidence,
             'remediation': remediation or default_remediation,
+            'evidence_level': evidence_level or _causes.evidence_level(cause),
         }
         self._by_cause[cause] = finding
         self._order.append(cause)
@@ -268,9 +298,9 @@ def _elsewhere_findings(agent, manager_url, tenant_id, found):
               'before it can be activated with the intended one.', evidence)
 
 
-def _heartbeat_fresh(agent):
+def _heartbeat_fresh(agent, bound=None):
     age = (agent or {}).get('heartbeat_age')
-    return bool((agent or {}).get('activated')) and age is not None and 0 <= age <= FRESH_HEARTBEAT_SECONDS
+    return bool((agent or {}).get('activated')) and age is not None and 0 <= age <= (bound or stale_after())
 
 
 def _probe_evidence(probe):
@@ -295,7 +325,7 @@ def _manager_probes(reach, **match):
     return out
 
 
-def _network_findings(agent, reach, log_causes, found):
+def _network_findings(agent, reach, log_causes, found, bound=None):
     """Root causes on the path to the manager, from the probes. Returns the root cause id or None."""
     if not reach or not reach.get('manager'):
         return None
@@ -323,7 +353,7 @@ def _network_findings(agent, reach, log_causes, found):
             return 'proxy_auth_failed'
         if reach.get('proxy_ok'):
             proxies = (agent or {}).get('proxies') or {}
-            failing = not _heartbeat_fresh(agent) or 'heartbeat_failing' in log_causes
+            failing = not _heartbeat_fresh(agent, bound) or 'heartbeat_failing' in log_causes
             if 'proxy_auth_failed' in log_causes and failing:
                 # The given credentials pass the proxy while the agent cannot reach its manager: its own
                 # credentials are refused, fix them. (The 407 line has inferred wording: it only names the
@@ -402,13 +432,13 @@ def _disk_findings(agent, found):
                   ['statvfs %s: %d bytes free of %s' % (disk.get('path'), free, disk.get('total_bytes'))])
 
 
-def _log_findings(agent, log_causes, strength, root, network_known, found):
+def _log_findings(agent, log_causes, strength, root, network_known, found, bound=None):
     """Findings from log signatures, after the probes have had their say.
 
     A finding that rests on log lines alone is no more severe than its most severe signature, and only a
     hint (``info``) when every one of its lines has inferred wording (never seen in public agent output).
     """
-    fresh = _heartbeat_fresh(agent)
+    fresh = _heartbeat_fresh(agent, bound)
     for cause, evidence in sorted(log_causes.items()):
         if cause in NETWORK_SYMPTOMS:
             if root:
@@ -429,7 +459,7 @@ def _log_findings(agent, log_causes, strength, root, network_known, found):
         if severity == INFO:
             found.add(cause, 'A line of the agent log may mean that %s (hint only: its wording is not seen in '
                       'public output of real agents, and nothing else shows it).' % _causes.meaning(cause), evidence,
-                      severity=INFO, remediation='manual')
+                      severity=INFO, remediation='manual', evidence_level='inferred')
             continue
         found.add(cause, 'The agent log shows that %s.' % _causes.meaning(cause), evidence, severity=severity)
 
@@ -453,8 +483,110 @@ def _collapse_log_only_network(found):
         return
 
 
+def _stale_findings(agent, communication, interval, found, history_before=None):
+    """heartbeat_stale: an activated agent whose last successful session with the manager is older than
+    ``bound`` seconds (AgentStatus.currentTime - lastAgentToManagerSession, both the agent's own clock, so a
+    wrong host clock does not change it). Not for manager-initiated communication: there the manager opens
+    the sessions and the agent's own heartbeat tells nothing. A fix made less than ``bound`` seconds ago
+    (``history_before``, e.g. remediate's) leaves the agent time for its next heartbeat: a warning until then."""
+    if communication == 'manager_initiated' or not (agent or {}).get('activated'):
+        return
+    age, bound = agent.get('heartbeat_age'), stale_after(interval)
+    if age is None or age <= bound:
+        return
+    interval = interval or DEFAULT_HEARTBEAT_INTERVAL
+    message = 'The agent\'s last successful session with its manager was %s ago; with a heartbeat every %s the ' \
+        'manager counts it offline.' % (_duration(age), _duration(interval))
+    evidence = ['AgentStatus.currentTime - AgentStatus.lastAgentToManagerSession = %d s, more than %d s (%d heartbeat '
+                'intervals of %d s + %d s)' % (age, bound, STALE_HEARTBEATS, interval, STALE_SLACK_SECONDS)]
+    now = _agent_now(agent)
+    since_fix = now - float(history_before) if history_before and now else None
+    if since_fix is not None and 0 <= since_fix <= bound:
+        found.add('heartbeat_stale', message[:-1] + ', but the last fix was %s ago: its next heartbeat is due.'
+                  % _duration(since_fix), evidence, severity=WARNING)
+        return
+    found.add('heartbeat_stale', message, evidence)
+
+
+def _agent_now(agent):
+    """AgentStatus.currentTime in epoch seconds (milliseconds accepted), or None."""
+    try:
+        value = float(((agent or {}).get('status') or {}).get('currentTime') or 0)
+    except (TypeError, ValueError):
+        return None
+    if value > 10 ** 11:
+        value /= 1000.0
+    return value if 0 < value < float('inf') else None
+
+
+def _fold_stale(found):
+    """A cause that explains the stale session takes it as evidence; failing-heartbeat log lines become the
+    stale session's evidence (the behaviour is the finding, the wording its detail)."""
+    if not found.has('heartbeat_stale'):
+        return
+    for cause in EXPLAINS_STALE:
+        if found.has(cause) and found.get(cause)['severity'] == CRITICAL:
+            found.fold('heartbeat_stale', cause)
+            return
+    failing = found.get('heartbeat_failing')
+    stale = found.get('heartbeat_stale')
+    if failing and not failing.get('history') and (stale['severity'] == CRITICAL or failing['severity'] != CRITICAL):
+        found.fold('heartbeat_failing', 'heartbeat_stale')
+
+
+def _duration(seconds):
+    seconds = int(seconds)
+    if seconds >= 5400:
+        return '%.1f h' % (seconds / 3600.0)
+    if seconds >= 120:
+        return '%d min' % (seconds // 60)
+    return '%d s' % seconds
+
+
+def _component_findings(agent, found):
+    """protection_module_offline: ``dsa_query -c GetComponentInfo`` reports a module's driver offline
+    (``Component.AM.mode: driver-offline``, ``Component.AM.driverOffline: true``). A module that is ``off``
+    is switched off by its policy (a healthy agent shows ``Component.WRS.mode: off``): never a finding."""
+    offline = []
+    for key, value in sorted(((agent or {}).get('components') or {}).items()):
+        module, dummy, field = str(key).partition('.')
+        text = str(value).strip().lower()
+        if (field == 'mode' and 'offline' in text) or (field == 'driverOffline' and text == 'true'):
+            offline.append((module, 'Component.%s: %s' % (key, value)))
+    if offline:
+        modules = sorted(set(module for module, dummy in offline))
+        found.add('protection_module_offline', 'The agent reports the driver of %s offline: %s protection is '
+                  'not working.' % (', '.join(modules), ', '.join(modules)), [text for dummy, text in offline])
+
+
+def _clock_findings(controller_time, host_time, max_skew, found):
+    """clock_skew: the host clock differs from the controller's by more than ``max_skew`` seconds."""
+    if controller_time is None or host_time is None:
+        return
+    try:
+        skew = float(host_time) - float(controller_time)
+    except (TypeError, ValueError):
+        return
+    max_skew = max_skew or DEFAULT_MAX_CLOCK_SKEW
+    if not abs(skew) > max_skew or abs(skew) == float('inf'):
+        # (also NaN, an infinity: no clock reading)
+        return
+    found.add('clock_skew', 'The host clock is %s %s the controller\'s.' % (
+        _duration(abs(skew)), 'ahead of' if skew > 0 else 'behind'),
+        ['host clock %s, controller clock %s (UTC): %+d s, more than the allowed %d s' % (
+            _utc(host_time), _utc(controller_time), int(skew), int(max_skew))])
+
+
+def _utc(epoch):
+    try:
+        return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(float(epoch)))
+    except (OverflowError, ValueError, OSError):
+        return str(epoch)
+
+
 def diagnose(agent=None, reachability=None, logs=None, communication='agent_initiated', inbound_probe=None,
-             manager_url=None, tenant_id=None, history_before=None):
+             manager_url=None, tenant_id=None, history_before=None, heartbeat_interval=None,
+             controller_time=None, host_time=None, max_clock_skew=DEFAULT_MAX_CLOCK_SKEW):
     """Return ``(findings, healthy)``.
 
     agent: agent_info's result (or None when not gathered); reachability: reachability_info's
@@ -462,11 +594,16 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     COMMUNICATION_MODES; inbound_probe: ``{port, status, from}`` of a TCP probe to the agent's
     inbound port made from where the manager stands (e.g. the controller), or None;
     manager_url / tenant_id: the manager and tenant the agent should be activated with, when known;
-    history_before: epoch seconds (e.g. the last fix): log lines before it are history, shown apart.
+    history_before: epoch seconds (e.g. the last fix): log lines before it are history, shown apart;
+    heartbeat_interval: the agent's heartbeat interval in seconds (None: Trend's 600), the session is stale
+    after ``stale_after(heartbeat_interval)``; controller_time / host_time: epoch seconds read on the
+    controller and on the host for the same moment (both or no clock check), max_clock_skew: seconds they may
+    differ.
     """
     if communication not in COMMUNICATION_MODES:
         raise ValueError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
     found = _Findings()
+    bound = stale_after(heartbeat_interval)
     agent_ok = _agent_findings(agent, found)
     if agent_ok:
         if not manager_url and reachability and reachability.get('manager'):
@@ -474,7 +611,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
         _elsewhere_findings(agent, manager_url, tenant_id, found)
     _disk_findings(agent, found)
     log_causes, log_history, log_strength = _log_causes(logs, agent, history_before)
-    root = _network_findings(agent, reachability, log_causes, found)
+    root = _network_findings(agent, reachability, log_causes, found, bound)
     _inbound_findings(reachability, inbound_probe, communication, found)
     if not agent_ok:
         # Without a working agent its activation history says nothing useful.
@@ -482,7 +619,11 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
             log_causes.pop(cause, None)
             log_history.pop(cause, None)
     network_known = bool(reachability and reachability.get('manager'))
-    _log_findings(agent, log_causes, log_strength, root, network_known, found)
+    if agent_ok:
+        _stale_findings(agent, communication, heartbeat_interval, found, history_before)
+        _component_findings(agent, found)
+    _clock_findings(controller_time, host_time, max_clock_skew, found)
+    _log_findings(agent, log_causes, log_strength, root, network_known, found, bound)
     for cause, evidence in sorted(log_history.items()):
         if not found.has(cause):
             found.add(cause, 'The agent log shows that %s, before %s.' % (
@@ -500,6 +641,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
         found.fold('activation_refused', 'subscription_expired')
     if found.has('reset_required') and found.has('not_activated'):
         found.fold('not_activated', 'reset_required')
+    _fold_stale(found)
     findings = found.as_list()
     healthy = not any(f['severity'] == CRITICAL for f in findings)
     return findings, healthy
@@ -519,7 +661,8 @@ def apply_inbound_probe(findings, probe, communication='agent_initiated'):
     for finding in findings or []:
         if finding.get('cause') in CAUSES:
             found.add(finding['cause'], finding.get('message', ''), list(finding.get('evidence') or []),
-                      severity=finding.get('severity'), remediation=finding.get('remediation'))
+                      severity=finding.get('severity'), remediation=finding.get('remediation'),
+                      evidence_level=finding.get('evidence_level'))
     _inbound_findings(None, probe, communication, found)
     result = found.as_list()
     return result, not any(f['severity'] == CRITICAL for f in result)

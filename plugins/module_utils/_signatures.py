@@ -73,6 +73,7 @@ _ID_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$')
 _SEED = ('Trend help "Error: Activation Failed", section Blocked port (eriktechwriter/ai-docs-poc '
          'docs/error-activation-failed.md); tests/realworld cases 01-05')
 _EVENTS = 'Trend "Agent events" table (eriktechwriter/ai-docs-poc docs/agent-events.md)'
+_FORM = 'logged as "AgentEvent NNNN" like the seed\'s 4012 (the form of other numbers is inferred)'
 _INTELLICKET = ('real 20.x line quoted by APrinceGPT/intellicket CSDAIv2/analyzers/ds_agent_offline_analyzer.py; '
                 'tests/realworld case 06')
 
@@ -112,10 +113,30 @@ CATALOGUE = (
          'Agent event 4000/4001: invalid protocol header; something other than the manager (or a proxy '
          'rewriting the traffic) talks to the agent.',
          _public(_EVENTS + ': 4000/4001 Invalid Protocol Header'), regex=True),
+    # Agent events of Trend's table (issue 19), logged as "AgentEvent NNNN" like the seed's 4012.
+    _sig('agent_event_1008', r'AgentEvent 1008\b', 'kernel_unsupported', 'critical',
+         'Agent event 1008: kernel unsupported. The agent\'s driver cannot run on this kernel (often after a '
+         'kernel update the agent version does not support).', _public(_EVENTS + ': 1008 Kernel Unsupported; ' + _FORM),
+         regex=True),
+    _sig('agent_event_secure_boot', r'AgentEvent 511[01]\b', 'kernel_unsupported', 'critical',
+         'Agent event 5110/5111: the Secure Boot public key of the agent\'s kernel module is not enrolled, or '
+         'Secure Boot is not supported on this OS: the driver cannot load.',
+         _public(_EVENTS + ': 5110 Secure Boot Public Key Not Enrolled, 5111 Secure Boot \'On\' Not Supported; '
+                 + _FORM), regex=True),
+    _sig('agent_event_update_source', r'AgentEvent (?:9108|9115)\b', 'update_source_unreachable', 'warning',
+         'Agent event 9108/9115: unable to connect to the update source, failed to download from the relay web '
+         'server.', _public(_EVENTS + ': 9108 Unable to Connect to Update Source, 9115 Failed to download from the '
+                            'Relay Web Server; ' + _FORM), regex=True),
+    _sig('agent_event_5102', r'AgentEvent 5102\b', 'protection_module_offline', 'warning',
+         'Agent event 5102: protection module deployment failed.',
+         _public(_EVENTS + ': 5102 Protection Module Deployment Failed; ' + _FORM), regex=True),
+    _sig('agent_event_5004', r'AgentEvent 5004\b', 'clock_skew', 'warning',
+         'Agent event 5004: clock changed (the host clock jumped between heartbeats).',
+         _public(_EVENTS + ': 5004 Clock Changed; ' + _FORM), regex=True),
     # Modules (real 20.x [Error/1] lines).
-    _sig('amsp_install_failed', 'Failed to install or upgrade AMSP', 'agent_corrupt', 'warning',
+    _sig('amsp_install_failed', 'Failed to install or upgrade AMSP', 'amsp_install_failed', 'warning',
          'The anti-malware platform (AMSP) of the agent failed to install or upgrade: the agent still talks '
-         'to its manager, but anti-malware is not working; reinstalling the agent is the usual fix.',
+         'to its manager, but anti-malware is not working.',
          _public(_INTELLICKET)),
     # TLS trust.
     _sig('ssl_verify_error_20', r'verify error 20\b', 'tls_handshake_failed', 'info',

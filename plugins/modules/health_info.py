@@ -64,6 +64,28 @@ options:
         history - reported apart, as warnings with C(history=true) - like those older than the agent's last
         successful session with the manager.
     type: float
+  heartbeat_interval:
+    description:
+      - The agent's heartbeat interval in seconds (Trend's Workload Security and Vision One use 10 minutes; an
+        on-premise manager's policy can set another).
+      - An activated agent whose last successful session with the manager (C(AgentStatus.currentTime) minus
+        C(AgentStatus.lastAgentToManagerSession)) is older than 3 intervals + 300 seconds gets a
+        RV(findings[].cause=heartbeat_stale) finding, unless O(communication=manager_initiated).
+    type: int
+    default: 600
+  controller_time:
+    description:
+      - The controller's clock, in seconds since the epoch, read when the task is templated (the
+        C(dsa.fleet.diagnose) role passes C(now().timestamp())). The module compares it with the host's clock
+        when it starts; more than O(max_clock_skew) seconds apart is a RV(findings[].cause=clock_skew) warning.
+      - Not checked when not given.
+    type: float
+  max_clock_skew:
+    description:
+      - Seconds the host clock may differ from O(controller_time). The transfer between the two readings
+        counts toward it, so keep it at minutes.
+    type: int
+    default: 300
   own_probe_sources:
     description:
       - Addresses the collection's own probes of the agent's inbound port come from (the controller, as the host
@@ -150,12 +172,19 @@ findings:
       description: The dsa.fleet role that fixes it (C(reinstall), C(activate), C(proxy), C(firewall)), or C(manual).
       type: str
       sample: firewall
+    evidence_level:
+      description:
+        - How sure the reading is, C(public) or C(inferred) (C(docs/causes.md), Evidence). C(inferred) when the
+          cause rests on a plausible reading no public text confirms, or on log wording nobody has published.
+      type: str
+      sample: public
   sample:
     - cause: manager_unreachable
       severity: critical
       message: TCP to the manager agents.example.com:443 fails.
       evidence: ["tcp agents.example.com:443 direct: timeout after 5001 ms - timed out"]
       remediation: firewall
+      evidence_level: public
 causes:
   description: The cause ids of the critical findings, sorted.
   returned: always
@@ -163,7 +192,11 @@ causes:
   elements: str
   sample: [manager_unreachable]
 agent:
-  description: What M(dsa.fleet.agent_info) returns, as a dictionary.
+  description:
+    - What M(dsa.fleet.agent_info) returns, as a dictionary, plus C(components) when the agent's CLI answers - the
+      protection modules' state from C(dsa_query -c GetComponentInfo) by key, C(Component.) stripped
+      (C(AM.mode) is C(on), C(WRS.mode) is C(off)). A module whose driver is reported offline is a
+      RV(findings[].cause=protection_module_offline) warning; a module switched off by its policy is not.
   returned: always
   type: dict
   sample: {installed: true, activated: true, agent_state: green, manager_url: "https://agents.example.com:443/"}
@@ -187,6 +220,7 @@ manager_url:
 '''
 
 import threading
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -206,6 +240,9 @@ def _argument_spec():
         scan_timeout=dict(type='int', default=_logscan.DEFAULT_TIMEOUT),
         history_before=dict(type='float'),
         own_probe_sources=dict(type='list', elements='str', default=[]),
+        heartbeat_interval=dict(type='int', default=_diagnosis.DEFAULT_HEARTBEAT_INTERVAL),
+        controller_time=dict(type='float'),
+        max_clock_skew=dict(type='int', default=_diagnosis.DEFAULT_MAX_CLOCK_SKEW),
     )
     return spec
 
@@ -248,6 +285,12 @@ def _validate(module):
     if params['max_bytes_per_file'] < 0:
         module.fail_json(msg='max_bytes_per_file: must be 0 (whole files) or more, got %s'
                          % params['max_bytes_per_file'])
+    if params['heartbeat_interval'] <= 0:
+        module.fail_json(msg='heartbeat_interval: must be greater than 0 seconds, got %s' % params['heartbeat_interval'])
+    if params['max_clock_skew'] <= 0:
+        module.fail_json(msg='max_clock_skew: must be greater than 0 seconds, got %s' % params['max_clock_skew'])
+    if params['controller_time'] is not None and not 0 < params['controller_time'] < 1e11:
+        module.fail_json(msg='controller_time: must be seconds since the epoch, got %s' % params['controller_time'])
     if params['scan_timeout'] < 0:
         module.fail_json(msg='scan_timeout: must be 0 (no deadline) or more seconds, got %s' % params['scan_timeout'])
     try:
@@ -275,6 +318,7 @@ def _agent_manager_url(agent):
 
 def main():
     module = AnsibleModule(argument_spec=_argument_spec(), supports_check_mode=True)
+    host_time = time.time()   # the host's clock, as close as can be to the controller's reading
     _redact.protect_url_secrets(module)
     params = module.params
     since, signatures = _validate(module)
@@ -286,6 +330,9 @@ def main():
 
     agent = _agent.gather_agent(_dsa_cli.module_run_command(module), params['agent_dir'], params['data_dir'],
                                 params['cli_timeout'])
+    if (agent.get('cli') or {}).get('ok'):
+        agent['components'] = _agent.gather_components(_dsa_cli.module_run_command(module), params['agent_dir'],
+                                                       params['cli_timeout'])
     manager_url = params['manager_url']
     if probes is None:
         manager_url = _agent_manager_url(agent)
@@ -307,7 +354,10 @@ def main():
 
     findings, healthy = _diagnosis.diagnose(agent, reachability, logs, params['communication'],
                                             manager_url=params['manager_url'], tenant_id=params['tenant_id'],
-                                            history_before=params['history_before'])
+                                            history_before=params['history_before'],
+                                            heartbeat_interval=params['heartbeat_interval'],
+                                            controller_time=params['controller_time'], host_time=host_time,
+                                            max_clock_skew=params['max_clock_skew'])
     module.exit_json(
         changed=False,
         healthy=healthy,

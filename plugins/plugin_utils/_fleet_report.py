@@ -26,7 +26,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.dsa.fleet.plugins.module_utils import _diagnosis, _redact
-from ansible_collections.dsa.fleet.plugins.module_utils._causes import CAUSES
+from ansible_collections.dsa.fleet.plugins.module_utils._causes import CAUSES, EVIDENCE_LEVELS
 from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import COMMUNICATION_MODES
 
 SCHEMA_VERSION = 1
@@ -109,6 +109,10 @@ def _clean_finding(finding):
         'evidence': [to_text(e) for e in evidence if e not in (None, '')],
         'remediation': to_text(finding.get('remediation') or 'manual'),
     }
+    # How sure the finding is (docs/causes.md, Evidence): its own word, else its cause's in the registry.
+    known = CAUSES.get(clean['cause'])
+    level = finding.get('evidence_level')
+    clean['evidence_level'] = level if level in EVIDENCE_LEVELS else (known['evidence'] if known else 'inferred')
     if finding.get('history') is True:
         clean['history'] = True   # from log lines older than the last fix or the last good session
     return clean
@@ -335,6 +339,14 @@ def _totals_line(totals):
         totals.get('unreachable', 0), totals.get('failed', 0))
 
 
+def _md_finding(finding):
+    """A finding's cause with its evidence level: ``heartbeat_stale`` (public)."""
+    text = '`%s`' % _md_cell(finding.get('cause'))
+    if finding.get('evidence_level'):
+        text += ' (%s)' % _md_cell(finding['evidence_level'])
+    return text
+
+
 def render_markdown(report):
     lines = ['# Deep Security fleet report', '']
     meta = ['generated %s' % report.get('generated_at')]
@@ -361,7 +373,7 @@ def render_markdown(report):
             critical = [f for f in host.get('findings') or [] if f.get('severity') == 'critical']
             first = critical[0] if critical else {}
             lines.append('- **%s**: %s - %s' % (
-                _md_cell(host_label(host)), ', '.join('`%s`' % _md_cell(f['cause']) for f in critical),
+                _md_cell(host_label(host)), ', '.join(_md_finding(f) for f in critical),
                 _md_cell(first.get('message'))))
         lines.append('')
     for status, title in (('unreachable', 'Unreachable hosts'), ('failed', 'Hosts where the diagnosis failed')):
@@ -375,7 +387,7 @@ def render_markdown(report):
         lines += ['## Healthy hosts with warnings', '']
         for host in warned:
             lines.append('- **%s**: %s' % (_md_cell(host_label(host)),
-                                           ', '.join('`%s`' % _md_cell(f['cause']) for f in host['findings'])))
+                                           ', '.join(_md_finding(f) for f in host['findings'])))
         lines.append('')
     packaged = [h for h in report.get('hosts') or [] if h.get('source') == 'package']
     if packaged:
@@ -638,8 +650,8 @@ def _host_row(index, host):
     details = []
     for f in findings:
         ev = ''.join('<li>%s</li>' % _e(e) for e in f.get('evidence') or [])
-        details.append('<div><b class="sev-%s">%s</b>: %s%s</div>' % (
-            _e(f.get('severity')), _e(f.get('cause')), _e(f.get('message')),
+        details.append('<div><b class="sev-%s">%s</b> <i>(%s evidence)</i>: %s%s</div>' % (
+            _e(f.get('severity')), _e(f.get('cause')), _e(f.get('evidence_level') or 'unknown'), _e(f.get('message')),
             '<ul class="ev">%s</ul>' % ev if ev else ''))
     if host.get('error'):
         details.append('<div>%s</div>' % _e(host['error']))

@@ -202,6 +202,11 @@ def test_check_mode_gathers_the_same(tmp_path, running_service):
       'extra_signatures': [{'id': 'x', 'pattern': '(', 'regex': True, 'cause': 'disk_full'}]}, 'extra_signatures'),
     ({'manager_url': 'dsm://127.0.0.1:443/', 'cli_timeout': 0}, 'cli_timeout'),
     ({'manager_url': 'dsm://127.0.0.1:443/', 'communication': 'sideways'}, 'communication'),
+    ({'manager_url': 'dsm://127.0.0.1:443/', 'heartbeat_interval': 0}, 'heartbeat_interval'),
+    ({'manager_url': 'dsm://127.0.0.1:443/', 'max_clock_skew': -5}, 'max_clock_skew'),
+    ({'manager_url': 'dsm://127.0.0.1:443/', 'controller_time': 'inf'}, 'controller_time'),
+    ({'manager_url': 'dsm://127.0.0.1:443/', 'controller_time': 'nan'}, 'controller_time'),
+    ({'manager_url': 'dsm://127.0.0.1:443/', 'controller_time': 'yesterday'}, 'controller_time'),
 ])
 def test_bad_input_names_the_parameter(tmp_path, args, parameter):
     full = host(tmp_path)
@@ -219,3 +224,20 @@ def test_agent_of_another_tenant_must_be_reset(tmp_path, running_service):
         result = run_module('health_info', args)
     assert causes(result) == ['reset_required']
     assert result['findings'][0]['remediation'] == 'activate'
+
+
+def test_stale_session_and_clock_skew(tmp_path, running_service):
+    # Issue 19: the agent's last session is two hours old while the manager is reachable now (heartbeat_stale),
+    # and the controller's clock, as the diagnose role passes it, is an hour behind the host's (clock_skew).
+    now = int(time.time())
+    with Listener() as manager:
+        args = host(tmp_path, manager=manager,
+                    status={'currentTime': str(now), 'lastAgentToManagerSession': str(now - 7200)})
+        stale = run_module('health_info', dict(args, controller_time=time.time() - 3600))
+        fresh = run_module('health_info', dict(args, heartbeat_interval=3600, controller_time=time.time()))
+    assert stale['_rc'] == 0, stale
+    assert stale['healthy'] is False and stale['causes'] == ['heartbeat_stale'], stale['findings']
+    skew = [f for f in stale['findings'] if f['cause'] == 'clock_skew']
+    assert [(f['severity'], f['evidence_level']) for f in skew] == [('warning', 'inferred')]
+    assert 'ahead of' in skew[0]['message']
+    assert fresh['healthy'] is True and fresh['findings'] == [], fresh['findings']

@@ -186,6 +186,15 @@ def check(expect, result):
             lookup(view, path)
 
 
+def check_diagnosis(spec, agent):
+    """An agent_info case's result, as the agent facts, through the diagnosis engine (no probes, no log): what
+    health_info would conclude from the agent's own status. ``spec``: ``args`` (diagnose()'s keyword arguments)
+    and ``expect`` (checked like a module result: ``healthy``, ``_findings``, ``_critical``)."""
+    from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import diagnose
+    findings, healthy = diagnose(agent, None, None, **(spec.get('args') or {}))
+    check(spec.get('expect') or {}, {'findings': findings, 'healthy': healthy})
+
+
 def test_corpus_size():
     assert len(case_ids()) >= 30
 
@@ -210,6 +219,9 @@ def test_case(case, tmp_path, ds_agent_process):
     elapsed = time.time() - started
     try:
         check(spec.get('expect') or {}, result)
+        diagnoses = spec.get('diagnosis') or []
+        for diagnosis in diagnoses if isinstance(diagnoses, list) else [diagnoses]:
+            check_diagnosis(diagnosis, result)
         if spec.get('max_seconds'):
             assert elapsed <= spec['max_seconds'], 'took %.1f s' % elapsed
         for flag, count in (spec.get('expect_calls') or {}).items():

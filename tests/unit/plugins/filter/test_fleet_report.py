@@ -140,11 +140,19 @@ def test_filters_are_registered():
     assert set(filters.FilterModule().filters()) == {'fleet_report', 'fleet_report_render', 'apply_inbound_probe'}
 
 
+# The synthetic fleet: 5 healthy hosts, one host per cause, db-blocked-01, one unreachable, two failed.
+_CRITICAL = sum(1 for meta in CAUSES.values() if meta['severity'] == 'critical')
+TOTALS_LINE = '%d hosts: %d healthy, %d broken, 1 unreachable, 2 failed' % (
+    len(CAUSES) + 9, 5 + len(CAUSES) - _CRITICAL, _CRITICAL + 1)
+
+
 def test_totals(report):
     fleet = synthetic_fleet()
-    # healthy: 5 + self_protection_enabled (a warning); broken: every critical cause + db-blocked-01
+    # healthy: 5 + one per warning cause (self_protection_enabled, clock_skew ...); broken: every critical
+    # cause + db-blocked-01
     critical = [c for c, meta in CAUSES.items() if meta['severity'] == 'critical']
-    assert report['totals'] == {'hosts': len(fleet), 'healthy': 6, 'broken': len(critical) + 1,
+    assert report['totals'] == {'hosts': len(fleet), 'healthy': 5 + len(CAUSES) - len(critical),
+                                'broken': len(critical) + 1,
                                 'unreachable': 1, 'failed': 2}
     assert sum(report['totals'][s] for s in fr.STATUSES) == report['totals']['hosts']
 
@@ -193,7 +201,8 @@ def test_cause_counts(report):
             assert entry['hosts'] == 1, cause
     # most critical hosts first
     assert list(causes)[0] == 'manager_unreachable'
-    assert list(causes)[-1] == 'self_protection_enabled'
+    # ... and the causes without a critical finding last, by name
+    assert list(causes)[-1] == max(c for c, meta in CAUSES.items() if meta['severity'] != 'critical')
 
 
 def test_counts_agree_with_hosts(report):
@@ -226,7 +235,7 @@ def test_no_secret_in_the_report_dict(report):
         assert secret not in dumped
     host = [h for h in report['hosts'] if h['name'] == 'h-proxy-auth-failed'][0]
     assert set(host) == {'name', 'status', 'healthy', 'causes', 'findings', 'agent', 'inbound_probe', 'error'}
-    assert set(host['findings'][0]) == {'cause', 'severity', 'message', 'evidence', 'remediation'}
+    assert set(host['findings'][0]) == {'cause', 'severity', 'message', 'evidence', 'remediation', 'evidence_level'}
     assert host['agent']['manager_url'] == 'dsm://********@agents.lab.example:443/'
     assert 'http://********@proxy.lab:3128' in host['findings'][0]['evidence'][0]
 
@@ -266,7 +275,7 @@ def test_markdown(report):
     lines = md.splitlines()
     assert '| cause | hosts | critical | warning | fixed by |' in lines
     assert '| `manager_unreachable` | 2 | 2 | 0 | firewall |' in lines
-    assert '**26 hosts: 6 healthy, 17 broken, 1 unreachable, 2 failed**' in lines
+    assert '**%s**' % TOTALS_LINE in lines
     broken = [h['name'] for h in report['hosts'] if h['status'] == 'broken']
     for name in broken:
         assert len([ln for ln in lines if ln.startswith('- **%s**:' % name)]) == 1
@@ -276,9 +285,26 @@ def test_markdown(report):
     assert '\\|' in refused and '`' not in refused.split(' - ', 1)[1]
     # no raw HTML: a pull-request comment would swallow "********" or render the tags
     assert '\\<script>' in refused and '"token:********"' in refused
+    # every finding says how sure it is (its cause's evidence level in the registry, or the finding's own)
+    assert refused.startswith('- **h-activation-refused**: `activation_refused` (public) - ')
+    expired = [ln for ln in lines if ln.startswith('- **h-subscription-expired**')][0]
+    assert '`subscription_expired` (inferred)' in expired
     assert not re.search(r'(?<!\\)<', md)
     table = [ln for ln in lines if ln.startswith('| `')]
     assert all(ln.count('|') - ln.count('\\|') == 6 for ln in table)
+
+
+def test_a_finding_keeps_its_own_evidence_level():
+    result = health_result()
+    result['findings'] = [{'cause': 'disk_full', 'severity': 'info', 'message': 'hint', 'evidence': ['x'],
+                           'remediation': 'manual', 'evidence_level': 'inferred'},
+                          {'cause': 'heartbeat_stale', 'severity': 'critical', 'message': 'old', 'evidence': ['y'],
+                           'remediation': 'manual', 'evidence_level': 'bogus'}]
+    host = build({'a': result})['hosts'][0]
+    levels = dict((f['cause'], f['evidence_level']) for f in host['findings'])
+    assert levels == {'disk_full': 'inferred', 'heartbeat_stale': 'public'}
+    page = fr.fleet_report_render(build({'a': result}), 'html')
+    assert '(inferred evidence)' in page and '(public evidence)' in page
 
 
 def test_html_is_self_contained_and_escaped(report):
@@ -301,7 +327,7 @@ def test_html_without_findings():
 def test_summary(report):
     text = fr.fleet_report_render(report, 'summary')
     lines = text.splitlines()
-    assert lines[0] == 'dsa.fleet diagnosis: 26 hosts: 6 healthy, 17 broken, 1 unreachable, 2 failed'
+    assert lines[0] == 'dsa.fleet diagnosis: %s' % TOTALS_LINE
     assert any(re.match(r'^\s+manager_unreachable\s+2 hosts$', ln) for ln in lines)
     assert not any('self_protection_enabled' in ln for ln in lines)   # warnings only: not a broken cause
     assert '  unreachable: lost-01' in lines

@@ -199,7 +199,8 @@ def test_diagnosis_table(agent_, reach_, logs_, communication, inbound, expected
     assert causes_of(findings) == sorted(expected)
     assert healthy is (not expected)
     for finding in findings:
-        assert set(finding) == {'cause', 'severity', 'message', 'evidence', 'remediation'}
+        assert set(finding) == {'cause', 'severity', 'message', 'evidence', 'remediation', 'evidence_level'}
+        assert finding['evidence_level'] in ('public', 'inferred')
         assert finding['cause'] in CAUSES
         assert finding['severity'] in ('critical', 'warning', 'info')
         assert finding['message']
@@ -351,11 +352,12 @@ def test_a_cause_on_inferred_wording_alone_is_a_hint():
 
 
 def test_a_public_line_keeps_the_cause_but_not_above_its_own_severity():
-    amsp = dict(sig('amsp_install_failed', 'agent_corrupt', severity='warning'),
+    amsp = dict(sig('amsp_install_failed', 'amsp_install_failed', severity='warning'),
                 evidence={'kind': 'public', 'source': 'intellicket'})
     findings, healthy = diagnose(agent(), reach(), logs(amsp))
     assert healthy
-    assert [(f['cause'], f['severity']) for f in findings] == [('agent_corrupt', 'warning')]
+    assert [(f['cause'], f['severity'], f['remediation'], f['evidence_level']) for f in findings] == [
+        ('amsp_install_failed', 'warning', 'manual', 'public')]
     # an inferred line next to a public one of the same cause does not lower it
     public_hb = dict(sig('agent_event_4012', 'heartbeat_failing'), evidence={'kind': 'public', 'source': 'seed'})
     inferred_hb = dict(sig('x', 'heartbeat_failing'), evidence={'kind': 'inferred', 'why': 'x'})
@@ -413,3 +415,164 @@ def test_a_tenant_guid_is_not_compared_with_the_tenant_id_of_our_record():
     other = dict(ours, tenant_id='11111111-2222-3333-4444-555555555555')
     findings, healthy = diagnose(other, reach(), logs(), manager_url='dsm://agents.example.com:443/', tenant_id=guid)
     assert causes_of(findings) == ['reset_required']
+
+
+# --- issue 19: behaviour before wording ------------------------------------------------------------------
+
+# Ages of real agents (tests/realworld cases 11-13: AgentStatus.currentTime - lastAgentToManagerSession):
+# 401 s (a live RHEL 7 host, a fresh Windows host), 6083 s (a Windows host the third party calls degraded).
+@pytest.mark.parametrize('age,communication,interval,expected', [
+    (42, 'agent_initiated', None, []),
+    (401, 'agent_initiated', None, []),
+    (2100, 'agent_initiated', None, []),                # the bound itself: 3 x 600 + 300
+    (2101, 'agent_initiated', None, ['heartbeat_stale']),
+    (6083, 'agent_initiated', None, ['heartbeat_stale']),
+    (6083, 'bidirectional', None, ['heartbeat_stale']),
+    (6083, 'manager_initiated', None, []),             # the manager opens the sessions: the age says nothing
+    (6083, 'agent_initiated', 3600, []),               # an on-premise policy with hourly heartbeats
+    (500, 'agent_initiated', 60, ['heartbeat_stale']),  # 3 x 60 + 300 = 480
+    (None, 'agent_initiated', None, []),               # no session known: nothing to judge
+])
+def test_stale_heartbeat(age, communication, interval, expected):
+    findings, healthy = diagnose(agent(heartbeat_age=age), reach(), logs(), communication, heartbeat_interval=interval)
+    assert causes_of(findings) == expected and healthy is (not expected)
+    if expected:
+        stale = findings[0]
+        assert stale['remediation'] == 'manual' and stale['evidence_level'] == 'public'
+        assert 'lastAgentToManagerSession = %d s' % age in stale['evidence'][0]
+
+
+def test_stale_heartbeat_needs_an_activated_agent():
+    findings, dummy = diagnose(agent(activated=False, manager_url=None, heartbeat_age=90000), reach(), logs())
+    assert causes_of(findings) == ['not_activated']
+
+
+def test_stale_heartbeat_takes_the_failing_heartbeat_lines_as_evidence():
+    # The manager is reachable now (the probes), the session is old, the log says heartbeats fail: one finding.
+    findings, healthy = diagnose(agent(heartbeat_age=7200), reach(), SEED_LOGS)
+    assert not healthy
+    assert causes_of(findings) == ['heartbeat_stale']
+    assert 'heartbeat_failing' not in causes_of(findings, None)
+    stale = [f for f in findings if f['cause'] == 'heartbeat_stale'][0]
+    assert any('agent_event_4012' in e for e in stale['evidence'])
+
+
+@pytest.mark.parametrize('root_reach,root_logs,root', [
+    (reach(probes=[probe('timeout')], direct_ok=False), logs(), 'manager_unreachable'),
+    (reach(), logs(sig('untrusted_peer', 'untrusted_peer')), 'untrusted_peer'),
+    (reach(probes=[probe('ok'), probe('handshake_failed', kind='tls')], tls_ok=False), logs(), 'tls_handshake_failed'),
+])
+def test_a_cause_that_explains_the_stale_session_absorbs_it(root_reach, root_logs, root):
+    findings, dummy = diagnose(agent(heartbeat_age=7200), root_reach, root_logs)
+    assert causes_of(findings, None) == [root]
+    assert any('heartbeat_stale' in e for e in findings[0]['evidence'])
+
+
+@pytest.mark.parametrize('host_time,controller_time,expected', [
+    (1795690860.0, 1795690860.0, None),
+    (1795690860.0, 1795690560.0, None),           # 300 s: the bound itself
+    (1795690860.0, 1795690559.0, 'ahead of'),     # 301 s
+    (1795690860.0, 1795694460.0, 'behind'),       # an hour behind
+    (1795690860.0, None, None),                   # no controller time: no check
+    (None, 1795690860.0, None),
+    (1795690860.0, float('nan'), None),
+    (1795690860.0, float('inf'), None),
+])
+def test_clock_skew_is_a_warning(host_time, controller_time, expected):
+    findings, healthy = diagnose(agent(), reach(), logs(), controller_time=controller_time, host_time=host_time)
+    assert healthy
+    if expected is None:
+        assert findings == []
+        return
+    assert [(f['cause'], f['severity'], f['remediation'], f['evidence_level']) for f in findings] == [
+        ('clock_skew', 'warning', 'manual', 'inferred')]
+    assert expected in findings[0]['message']
+
+
+def test_clock_skew_bound_is_settable():
+    findings, dummy = diagnose(agent(), reach(), logs(), controller_time=1000.0, host_time=1100.0, max_clock_skew=60)
+    assert causes_of(findings, None) == ['clock_skew']
+    assert '+100 s, more than the allowed 60 s' in findings[0]['evidence'][0]
+
+
+def test_a_hint_on_inferred_wording_has_inferred_evidence():
+    inferred = dict(sig('sqlite_ioerr', 'disk_full'), evidence={'kind': 'inferred', 'why': 'sqlite text'})
+    findings, dummy = diagnose(agent(), reach(), logs(inferred))
+    assert findings[0]['evidence_level'] == 'inferred'
+    findings, dummy = diagnose(agent(disk={'free_bytes': 1024}), reach(), logs())
+    assert findings[0]['evidence_level'] == 'public'
+
+
+def test_every_cause_has_an_evidence_level():
+    from ansible_collections.dsa.fleet.plugins.module_utils import _causes
+    assert all(row['evidence'] in _causes.EVIDENCE_LEVELS for row in _causes.CAUSES.values())
+
+
+# A healthy 12.5 agent's GetComponentInfo (public: an Ansible fact of a Linux agent, tests/realworld case 46):
+# modules switched off by policy (WRS off) are no finding.
+HEALTHY_COMPONENTS = {'AM.mode': 'on', 'AM.driverOffline': 'false', 'FWDPI.mode': 'on-prevent',
+                      'IM.mode': 'on', 'LI.mode': 'on', 'WRS.mode': 'off'}
+
+
+@pytest.mark.parametrize('components,expected', [
+    (HEALTHY_COMPONENTS, None),
+    ({}, None),
+    ({'AM.mode': 'off'}, None),
+    (dict(HEALTHY_COMPONENTS, **{'AM.mode': 'driver-offline'}), 'Component.AM.mode: driver-offline'),
+    (dict(HEALTHY_COMPONENTS, **{'AM.driverOffline': 'true'}), 'Component.AM.driverOffline: true'),
+])
+def test_protection_module_offline_is_a_warning(components, expected):
+    findings, healthy = diagnose(agent(components=components), reach(), logs())
+    assert healthy
+    if expected is None:
+        assert findings == []
+        return
+    assert [(f['cause'], f['severity'], f['remediation']) for f in findings] == [
+        ('protection_module_offline', 'warning', 'manual')]
+    assert expected in findings[0]['evidence'] and 'AM' in findings[0]['message']
+
+
+def test_protection_module_offline_needs_a_working_agent():
+    down = agent(service={'state': 'stopped'}, components={'AM.mode': 'driver-offline'})
+    findings, dummy = diagnose(down, reach(), logs())
+    assert causes_of(findings, None) == ['agent_service_down']
+
+
+@pytest.mark.parametrize('signature,severity,healthy_', [
+    # Trend's agent-event table: 1008 Kernel Unsupported, 5110/5111 Secure Boot; the form of the seed's 4012
+    (sig('agent_event_1008', 'kernel_unsupported'), 'critical', False),
+    (sig('agent_event_secure_boot', 'kernel_unsupported'), 'critical', False),
+    # 9108/9115 update source / relay, 5102 module deployment, 5004 clock changed: warnings only
+    (sig('agent_event_update_source', 'update_source_unreachable', severity='warning'), 'warning', True),
+    (sig('agent_event_5102', 'protection_module_offline', severity='warning'), 'warning', True),
+    (sig('agent_event_5004', 'clock_skew', severity='warning'), 'warning', True),
+])
+def test_agent_events_of_issue_19(signature, severity, healthy_):
+    findings, healthy = diagnose(agent(), reach(), logs(dict(signature, evidence={'kind': 'public', 'source': 'x'})))
+    assert [(f['cause'], f['severity'], f['remediation']) for f in findings] == [
+        (signature['cause'], severity, 'manual')]
+    assert healthy is healthy_
+
+
+def test_an_old_kernel_unsupported_line_is_history():
+    # Logged before the agent's last successful session (e.g. before the agent was updated): a warning.
+    old = dict(sig('agent_event_1008', 'kernel_unsupported'), evidence={'kind': 'public', 'source': 'x'})
+    old['last_seen'] = '2026-11-26T11:00:00.000000+00:00'
+    later = agent(status={'lastAgentToManagerSession': '1795690860'})
+    findings, healthy = diagnose(later, reach(), logs(old))
+    assert healthy and [(f['cause'], f['severity'], f.get('history')) for f in findings] == [
+        ('kernel_unsupported', 'warning', True)]
+
+
+@pytest.mark.parametrize('since_fix,severity', [(60, 'warning'), (2100, 'warning'), (2101, 'critical'),
+                                                (-60, 'critical')])
+def test_a_stale_session_just_after_a_fix_waits_for_the_next_heartbeat(since_fix, severity):
+    # remediate opened the path (history_before: the fix) less than the stale bound ago: the agent's next
+    # heartbeat is still due, so the old session is a warning; later it is the host's problem again.
+    now = 1795690860
+    stale = agent(heartbeat_age=7200, status={'currentTime': str(now), 'lastAgentToManagerSession': str(now - 7200)})
+    findings, healthy = diagnose(stale, reach(), logs(), history_before=now - since_fix)
+    assert [(f['cause'], f['severity']) for f in findings] == [('heartbeat_stale', severity)]
+    assert healthy is (severity == 'warning')
+    if severity == 'warning':
+        assert 'its next heartbeat is due' in findings[0]['message']

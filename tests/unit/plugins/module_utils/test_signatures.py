@@ -18,6 +18,9 @@ DESIGN_CAUSES = {
     'untrusted_peer', 'dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed',
     'inbound_4118_blocked', 'tls_handshake_failed', 'heartbeat_failing', 'activation_refused',
     'subscription_expired', 'self_protection_enabled', 'disk_full',
+    # issue 19
+    'heartbeat_stale', 'clock_skew', 'amsp_install_failed', 'protection_module_offline', 'kernel_unsupported',
+    'update_source_unreachable',
 }
 
 TS = '2024-05-02 10:11:12.123456: '
@@ -38,6 +41,11 @@ CASES = {
         '::AgentEventWriteHaveLock | 1E80:1FEC:ActivateThread',
         TS + '[Info/5] | AgentEvent 40120' + SRC),
     'agent_event_4011': (TS + '[Info/5] | AgentEvent 4011' + SRC, TS + '[Info/5] | AgentEvent 4010' + SRC),
+    'agent_event_1008': (TS + '[Info/5] | AgentEvent 1008' + SRC, TS + '[Info/5] | AgentEvent 10080' + SRC),
+    'agent_event_secure_boot': (TS + '[Info/5] | AgentEvent 5110' + SRC, TS + '[Info/5] | AgentEvent 5112' + SRC),
+    'agent_event_update_source': (TS + '[Info/5] | AgentEvent 9115' + SRC, TS + '[Info/5] | AgentEvent 9113' + SRC),
+    'agent_event_5102': (TS + '[Info/5] | AgentEvent 5102' + SRC, TS + '[Info/5] | AgentEvent 5101' + SRC),
+    'agent_event_5004': (TS + '[Info/5] | AgentEvent 5004' + SRC, TS + '[Info/5] | AgentEvent 5005' + SRC),
     'agent_http_400': (
         "2018-06-25 17:52:14.143355: [Cmd/5] | Respond() - sending status line of 'HTTP/1.1 400 OK' | "
         "http\\HTTPServer.cpp:369:DsaCore::CHTTPServer::Respond | 1E80:1D7C:ConnectionHandlerPool_0011",
