@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/.build/docs"
-GUIDES=(causes report awx development)
+GUIDES=(causes report inventory awx development)
 rm -rf "$OUT"
 mkdir -p "$OUT"
 antsibull-docs sphinx-init --use-current --squash-hierarchy --dest-dir "$OUT" dsa.fleet >/dev/null

@@ -41,6 +41,8 @@ PROXY_PORT = 3128
 MANAGER_PORTS = (443, 4119, 4120)
 MANAGER_URL = "dsm://%s:443/" % MANAGER_NAME
 INVENTORY = os.path.join(STATE, "inventory.yml")
+# the dsa.fleet.computers inventory source of the lab's manager (its name must end in computers.yml)
+COMPUTERS_INVENTORY = os.path.join(STATE, "lab.computers.yml")
 FACTS = os.path.join(STATE, "facts.json")
 BEFORE = os.path.join(STATE, "host-before.json")
 INOTIFY_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
@@ -553,6 +555,8 @@ def manager_api(f, method, path, doc=None):
     req = urllib.request.Request("https://%s:4119%s" % (f["manager"]["ip"], path), method=method,
                                  data=json.dumps(doc).encode() if doc is not None else None,
                                  headers={"X-Lab-Admin-Key": f["manager"]["admin_key"],
+                                          # the computers API's own key and version headers (EVIDENCE E18)
+                                          "api-secret-key": f["manager"].get("api_key", ""), "api-version": "v1",
                                           "Content-Type": "application/json"})
     with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
         return json.loads(r.read().decode())
@@ -576,6 +580,22 @@ def yaml_scalar(v):
     if isinstance(v, (int, float)):
         return str(v)
     return json.dumps(str(v))
+
+
+def write_computers_inventory(f):
+    """The lab manager's computers as an inventory source (dsa.fleet.computers): the manager's own names,
+    grouped by status; ansible_host and the SSH settings come from inventory.yml when both are given."""
+    L = ["# Written by tests/lab/lab up; removed by lab down.  The lab's API key: a test-only secret.",
+         "plugin: dsa.fleet.computers",
+         "url: %s" % yaml_scalar(f["manager"]["api_ip"]),
+         "api_key: %s" % yaml_scalar(f["manager"]["api_key"]),
+         "ca_path: %s" % yaml_scalar(f["manager"]["ca_cert"]),
+         "ansible_host_source: none",
+         "page_size: 4"]
+    with open(COMPUTERS_INVENTORY + ".tmp", "w") as fh:
+        fh.write("\n".join(L) + "\n")
+    os.chmod(COMPUTERS_INVENTORY + ".tmp", 0o600)
+    os.replace(COMPUTERS_INVENTORY + ".tmp", COMPUTERS_INVENTORY)
 
 
 def write_inventory(f):
@@ -693,7 +713,8 @@ def cmd_up(args):
         "manager": {"url": MANAGER_URL, "name": MANAGER_NAME, "ip": mgr_ip, "ports": list(MANAGER_PORTS),
                     "regional_name": REGIONAL_NAME, "regional_url": "https://%s:443/" % REGIONAL_NAME,
                     "api": "https://%s:4119" % MANAGER_NAME, "api_ip": "https://%s:4119" % mgr_ip,
-                    "ca_cert": ca, "admin_key": secrets.token_hex(16), "container": PREFIX + "-manager",
+                    "ca_cert": ca, "admin_key": secrets.token_hex(16),
+                    "api_key": "lab-api-" + secrets.token_hex(16), "container": PREFIX + "-manager",
                     "package_url": "https://%s:4119/software/agent/Debian_12/x86_64/agent.deb?tenantID=1"
                                    % MANAGER_NAME},
         "proxy": {"url": "http://%s:%d" % (PROXY_NAME, PROXY_PORT),
@@ -714,7 +735,8 @@ def cmd_up(args):
     os.makedirs(mdir)
     shutil.copyfile(deb, os.path.join(mdir, "agent.deb"))
     write_json(os.path.join(mdir, "config.json"), {
-        "dns_name": MANAGER_NAME, "admin_key": f["manager"]["admin_key"], "offline_after": 3 * interval + 10,
+        "dns_name": MANAGER_NAME, "admin_key": f["manager"]["admin_key"],
+        "api_key": f["manager"]["api_key"], "offline_after": 3 * interval + 10,
         "tenants": list(tenants.values()), "package": "/srv/dsm/state/agent.deb"}, 0o644)
     ensure_network(net)
     log("manager and proxy")
@@ -788,11 +810,14 @@ def cmd_up(args):
     f["timings"] = {"ingredients_s": round(t_ready - t0, 1), "containers_started_s": round(t_started - t_ready, 1),
                     "provisioned_s": round(t_prov - t_started, 1), "ssh_ready_s": round(t_ssh - t_prov, 1),
                     "up_total_s": round(t_ssh - t0, 1), "hosts_up_after_ingredients_s": round(t_ssh - t_ready, 1)}
+    f["computers_inventory"] = COMPUTERS_INVENTORY
     write_json(FACTS, f)
     write_inventory(f)
+    write_computers_inventory(f)
     log("lab up: %d hosts in %.1f s (%.1f s after the cached image/package step)"
         % (len(names), t_ssh - t0, t_ssh - t_ready))
-    print("inventory: %s\nfacts:     %s" % (INVENTORY, FACTS))
+    print("inventory: %s\ncomputers: %s (the manager's view: dsa.fleet.computers)\nfacts:     %s"
+          % (INVENTORY, COMPUTERS_INVENTORY, FACTS))
 
 
 def teardown(purge=False, keep_before=False):
@@ -824,7 +849,7 @@ def teardown(purge=False, keep_before=False):
     # state of this fleet (the cached image, package and podman storage stay unless --purge)
     for p in ("manager", "proxy", "ssh", "pki"):
         shutil.rmtree(os.path.join(STATE, p), ignore_errors=True)
-    for p in (INVENTORY, FACTS):
+    for p in (INVENTORY, COMPUTERS_INVENTORY, FACTS):
         if os.path.exists(p):
             os.unlink(p)
     if purge:
@@ -876,7 +901,7 @@ def cmd_status(args):
     for n in sorted(cont):
         h = (f or {}).get("hosts", {}).get(n)
         c = comps.get(n, {})
-        mstat = c.get("status", "-") if h else ""
+        mstat = ", ".join((c.get("computerStatus") or {}).get("agentStatusMessages") or ["-"]) if h else ""
         if h:
             faults = ",".join(h["faults"]) or "healthy"
         else:

@@ -1,8 +1,10 @@
 """Deep Security Manager / Workload Security simulator of the dsa.fleet lab (stdlib only).
 
-Ports (all HTTPS, certificate from the lab's own CA):
+Ports (all HTTPS, certificate from the lab's own CA; --agent-ports / --console-ports / --bind change them):
   443, 4120  agent-initiated activation and heartbeats (POST /agent/activate, /agent/heartbeat, /agent/deactivate)
-  4119       console/API: GET /api/computers, package download, and the lab's admin API (/lab/...)
+  4119       console/API: the computers API in the real API's shape (GET /api/computers, POST
+             /api/computers/search paged by ID; headers api-secret-key or "Authorization: ApiKey", api-version
+             v1: tests/lab/EVIDENCE.md E18-E20), package download, and the lab's admin API (/lab/...)
   all        GET /software/agent/<Platform>/<arch>/agent.deb?tenantID=N  (Trend's deployment-script URL)
 
 The lab sets faults with the admin API (header X-Lab-Admin-Key): tenant flags (expired, agent-initiated
@@ -13,9 +15,11 @@ different from the activation host, as Workload Security does (tests/lab/EVIDENC
 dsm://agents.workload.lab.example:443/, the agent then talks to (and dsa_query shows)
 https://agents-001.workload.lab.example:443/.  The lab's hosts resolve both names to this manager.
 
-Its answers are the lab's own API (JSON), not Trend's wire protocol (invention); what the agent shows of them
-(status lines, transcript) is traced in tests/lab/EVIDENCE.md.  Computer statuses "Managed (Online)",
-"Managed (Offline)", "Activation Failed" follow Trend's console (E14).
+Its agent-side answers are the lab's own API (JSON), not Trend's wire protocol (invention); what the agent shows
+of them (status lines, transcript) is traced in tests/lab/EVIDENCE.md.  Computer statuses "Managed (Online)",
+"Managed (Offline)", "Activation Failed" follow Trend's console (E14); the computer objects of /api/computers
+carry the real API's field names (E19).  The lab admin API can make the computers API answer 429 (or 5xx) a
+given number of times (POST /lab/throttle), to test clients' retries.
 """
 import argparse
 import hashlib
@@ -34,8 +38,13 @@ ACTIVATION_COMMANDS = ["GetHostInfo", "SetDSMCert", "SetAgentCredentials", "GetA
                        "GetInterfaces", "GetAgentEvents", "GetHostMetaData", "GetCapabilities", "GetAgentStatus",
                        "SetSecurityConfiguration", "GetAgentEvents", "GetAgentStatus"]
 CFG = {}
-STATE = {"computers": {}, "failures": {}, "events": []}
+STATE = {"computers": {}, "failures": {}, "events": [], "next_id": 1}
 ARGS = None
+# POST /lab/throttle: the next `count` computers-API requests answer `code` with Retry-After (lab only)
+THROTTLE = {"count": 0, "code": 429, "retry_after": 1}
+#: the most computers one search answers (the client pages with maxItems below this; invention: the real cap
+#: is not published)
+MAX_ITEMS = 5000
 
 
 def now():
@@ -68,6 +77,92 @@ def status_of(c):
     if c.get("lastHeartbeat") and now() - c["lastHeartbeat"] <= CFG.get("offline_after", 40):
         return "Managed (Online)"
     return "Managed (Offline)"
+
+
+def new_id():
+    """The next computer ID (the real API's integer ``ID``, searchable and sortable)."""
+    STATE["next_id"] = max([STATE.get("next_id", 1)] + [c.get("ID", 0) + 1 for c in
+                                                        list(STATE["computers"].values())
+                                                        + list(STATE["failures"].values())])
+    STATE["next_id"] += 1
+    return STATE["next_id"] - 1
+
+
+def int_or_none(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def api_computer(c, failed=False):
+    """One computer as the real API describes it (E19: field names; E14: status texts).  agentStatus of an
+    offline or failed agent ("error") is invention: the public material shows "active" for a managed online
+    agent and that anything else is not active."""
+    if not c.get("ID"):
+        c["ID"] = new_id()
+    if failed:
+        status, messages, fingerprint, last = "error", ["Activation Failed"], None, None
+    else:
+        msg = status_of(c)
+        status = "active" if msg.endswith("(Online)") else "error"
+        messages, fingerprint = [msg], c.get("certHash")
+        last = int(c["lastHeartbeat"] * 1000) if c.get("lastHeartbeat") else None
+    return {
+        "ID": c["ID"], "hostName": c.get("hostName", ""), "displayName": c.get("displayName", ""),
+        "description": c.get("description", ""), "platform": c.get("platform", ""),
+        "agentVersion": c.get("agentVersion") or "0.0.0.0", "lastIPUsed": c.get("lastIP"),
+        "lastAgentCommunication": last, "policyID": int_or_none(c.get("policyID")),
+        "groupID": int_or_none(c.get("groupID")) or 0, "agentFingerPrint": fingerprint,
+        "hostGUID": c.get("agentGUID"),
+        "computerStatus": {"agentStatus": status, "agentStatusMessages": messages},
+    }
+
+
+def all_computers(tenant_id=None):
+    """Every computer of the computers API, sorted by ID (``tenantID``: a lab-only filter, invention)."""
+    with LOCK:
+        out = [api_computer(c) for c in STATE["computers"].values()
+               if not tenant_id or str(c["tenantID"]) == str(tenant_id)]
+        out += [api_computer(f, failed=True) for f in STATE["failures"].values()
+                if not tenant_id or str(f["tenantID"]) == str(tenant_id)]
+    return sorted(out, key=lambda c: c["ID"])
+
+
+ID_TESTS = {"greater-than": lambda a, b: a > b, "greater-than-or-equal": lambda a, b: a >= b,
+            "less-than": lambda a, b: a < b, "less-than-or-equal": lambda a, b: a <= b,
+            "equal": lambda a, b: a == b, "not-equal": lambda a, b: a != b}
+
+
+def search(comps, doc):
+    """POST /api/computers/search: the searchCriteria the public scripts use (E20): an ID test (idTest,
+    idValue) and a string test on a field (fieldName, stringTest equal/not-equal, stringValue); maxItems;
+    results sorted by ID.  Anything else: ValueError (the real API's search language is larger)."""
+    crit = doc.get("searchCriteria") or []
+    if isinstance(crit, dict):
+        crit = [crit]
+    if not isinstance(crit, list):
+        raise ValueError("searchCriteria must be a list")
+    for c in crit:
+        if not isinstance(c, dict):
+            raise ValueError("a search criterion must be an object")
+        if "idTest" in c or "idValue" in c:
+            test = ID_TESTS.get(c.get("idTest", "equal"))
+            value = int_or_none(c.get("idValue"))
+            if test is None or value is None:
+                raise ValueError("unsupported idTest/idValue")
+            comps = [x for x in comps if test(x["ID"], value)]
+        elif "stringValue" in c and c.get("fieldName"):
+            want = c.get("stringTest", "equal")
+            if want not in ("equal", "not-equal"):
+                raise ValueError("unsupported stringTest")
+            comps = [x for x in comps if (str(x.get(c["fieldName"])) == str(c["stringValue"])) == (want == "equal")]
+        else:
+            raise ValueError("unsupported search criterion")
+    n = doc.get("maxItems", MAX_ITEMS)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError("maxItems must be a non-negative integer")
+    return comps[:min(n, MAX_ITEMS)]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -103,7 +198,36 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.server_address[1]
 
     def admin_ok(self):
-        return self.port == 4119 and self.headers.get("X-Lab-Admin-Key") == CFG.get("admin_key")
+        return self.port in ARGS.console and self.headers.get("X-Lab-Admin-Key") == CFG.get("admin_key")
+
+    def api_refusal(self):
+        """The computers API's checks: a 429/5xx the lab asked for, the API key (DSM's ``api-secret-key`` or
+        Workload Security's ``Authorization: ApiKey``), the ``api-version`` header (E18).  The bodies'
+        texts are invention."""
+        with LOCK:
+            if THROTTLE["count"] > 0:
+                THROTTLE["count"] -= 1
+                event("api_throttled", code=THROTTLE["code"])
+                body = json.dumps({"message": "Too many API requests."}).encode()
+                self.send_response(THROTTLE["code"])
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Retry-After", str(THROTTLE["retry_after"]))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return True
+        key = self.headers.get("api-secret-key")
+        auth = self.headers.get("Authorization") or ""
+        if not key and auth[:7].lower() == "apikey ":
+            key = auth[7:].strip()
+        if not CFG.get("api_key") or key != CFG["api_key"]:
+            event("api_refused", ip=self.client_address[0])
+            self.reply(401, "Unauthorized", {"message": "Authentication required."})
+            return True
+        if self.headers.get("api-version") != "v1":
+            self.reply(400, "Bad Request", {"message": "Missing or unsupported api-version header."})
+            return True
+        return False
 
     # -- GET
     def do_GET(self):
@@ -114,22 +238,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.download(parts, q)
         if u.path in ("/", "/rest/status", "/api/status"):
             return self.reply(200, "OK", {"status": "ok", "name": CFG.get("dns_name")})
-        if u.path == "/api/computers" and self.port == 4119:
-            with LOCK:
-                comps = []
-                for c in STATE["computers"].values():
-                    if q.get("tenantID") and str(c["tenantID"]) != q["tenantID"][0]:
-                        continue
-                    s = status_of(c)
-                    comps.append(dict(c, status=s, computerStatus={
-                        "agentStatus": "active" if s.endswith("(Online)") else "offline",
-                        "agentStatusMessages": [s]}))
-                for f in STATE["failures"].values():
-                    if q.get("tenantID") and str(f["tenantID"]) != q["tenantID"][0]:
-                        continue
-                    comps.append(dict(f, status="Activation Failed", computerStatus={
-                        "agentStatus": "error", "agentStatusMessages": ["Activation Failed (%s)" % f["reason"]]}))
-            return self.reply(200, "OK", {"computers": sorted(comps, key=lambda c: c.get("hostName", ""))})
+        if u.path == "/api/computers" and self.port in ARGS.console:
+            if self.api_refusal():
+                return None
+            return self.reply(200, "OK", {"computers": all_computers((q.get("tenantID") or [None])[0])})
         if u.path == "/lab/state":
             if not self.admin_ok():
                 return self.reply(401, "Unauthorized", {"message": "admin key required"})
@@ -166,7 +278,15 @@ class Handler(BaseHTTPRequestHandler):
             if not self.admin_ok():
                 return self.reply(401, "Unauthorized", {"message": "admin key required"})
             return self.admin(u.path, doc)
-        if self.port not in (443, 4120):
+        if u.path == "/api/computers/search" and self.port in ARGS.console:
+            if self.api_refusal():
+                return None
+            try:
+                found = search(all_computers(), doc)
+            except ValueError as e:
+                return self.reply(400, "Bad Request", {"message": str(e)})
+            return self.reply(200, "OK", {"computers": found})
+        if self.port not in ARGS.agent:
             return self.reply(404, "Not Found", {"message": "agent API is on 443/4120"})
         with LOCK:
             if u.path == "/agent/activate":
@@ -197,8 +317,9 @@ class Handler(BaseHTTPRequestHandler):
         key = "%s/%s" % (doc.get("tenantID", ""), host)
 
         def refuse(reason):
+            old = STATE["failures"].get(key) or {}
             STATE["failures"][key] = {"hostName": host, "tenantID": doc.get("tenantID", ""), "lastIP": ip,
-                                      "reason": reason, "at": round(now(), 3)}
+                                      "reason": reason, "at": round(now(), 3), "ID": old.get("ID") or new_id()}
             event("activation_refused", hostName=host, ip=ip, reason=reason)
             save()
             # The real manager answers "400 OK"; dsa_control prints "HTTP Status: 400 - OK".
@@ -219,7 +340,7 @@ class Handler(BaseHTTPRequestHandler):
         digest = hashlib.sha1(("%s/%s" % (t["guid"], guid)).encode()).hexdigest().upper()
         cert_hash = ":".join(digest[i:i + 2] for i in range(0, 40, 2))
         STATE["computers"][guid] = {
-            "agentGUID": guid, "tenantID": str(t["id"]), "hostName": host,
+            "ID": new_id(), "agentGUID": guid, "tenantID": str(t["id"]), "hostName": host,
             "displayName": doc.get("displayname", ""), "description": doc.get("description", ""),
             "policyID": doc.get("policyid", doc.get("policy", "")), "groupID": doc.get("groupid", doc.get("group", "")),
             "relayGroupID": doc.get("relaygroupid", doc.get("relaygroup", "")), "lastIP": ip,
@@ -261,6 +382,11 @@ class Handler(BaseHTTPRequestHandler):
                 event("admin_forget", hostName=doc.get("hostname"), agentGUIDs=gone)
                 save()
                 return self.reply(200, "OK", {"forgotten": gone})
+            if path == "/lab/throttle":
+                THROTTLE.update(count=int(doc.get("count", 1)), code=int(doc.get("code", 429)),
+                                retry_after=int(doc.get("retry_after", 1)))
+                event("admin_throttle", **THROTTLE)
+                return self.reply(200, "OK", dict(THROTTLE))
             if path == "/lab/reset":
                 STATE["computers"].clear()
                 STATE["failures"].clear()
@@ -290,7 +416,7 @@ class TLSServer(ThreadingHTTPServer):
 
 
 def serve(port, ctx):
-    srv = TLSServer(("0.0.0.0", port), Handler)
+    srv = TLSServer((ARGS.bind, port), Handler)
     srv.ctx = ctx
     threading.Thread(target=srv.serve_forever, name="port%d" % port, daemon=True).start()
 
@@ -303,7 +429,12 @@ def main():
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--ports", default="443,4119,4120")
+    p.add_argument("--agent-ports", default="443,4120", help="ports of the agent API")
+    p.add_argument("--console-ports", default="4119", help="ports of the console, computers and admin APIs")
+    p.add_argument("--bind", default="0.0.0.0", help="address to listen on (tests: 127.0.0.1)")
     ARGS = p.parse_args()
+    ARGS.agent = {int(x) for x in ARGS.agent_ports.split(",") if x}
+    ARGS.console = {int(x) for x in ARGS.console_ports.split(",") if x}
     with open(ARGS.config) as f:
         CFG.update(json.load(f))
     old = os.path.join(ARGS.state, "state.json")

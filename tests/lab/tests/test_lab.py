@@ -229,16 +229,47 @@ def test_log_rotation(fleet):
 def test_manager_api_and_package(fleet):
     ctx = ssl.create_default_context(cafile=fleet["manager"]["ca_cert"])
     import urllib.request
-    with urllib.request.urlopen(fleet["manager"]["api_ip"] + "/api/computers", context=ctx, timeout=10) as r:
+    req = urllib.request.Request(fleet["manager"]["api_ip"] + "/api/computers",
+                                 headers={"api-secret-key": fleet["manager"]["api_key"], "api-version": "v1"})
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
         comps = {c["hostName"]: c for c in json.load(r)["computers"]}
-    assert comps["dsafl-t-ok"]["status"] == "Managed (Online)"
-    assert comps["dsafl-t-ok"]["heartbeats"] >= 1
-    assert comps["dsafl-t-refused"]["status"] == "Activation Failed"
+    assert comps["dsafl-t-ok"]["computerStatus"] == {"agentStatus": "active",
+                                                     "agentStatusMessages": ["Managed (Online)"]}
+    assert comps["dsafl-t-ok"]["lastAgentCommunication"] > 0
+    assert comps["dsafl-t-refused"]["computerStatus"]["agentStatusMessages"] == ["Activation Failed"]
     assert "dsafl-t-untrusted" not in comps            # the manager forgot it
+    # without the key: 401
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(fleet["manager"]["api_ip"] + "/api/computers", context=ctx, timeout=10)
+    assert e.value.code == 401
     o = out(fleet, "t-ok", "curl -fsS --cacert /etc/dsafl/lab-ca.crt -o /tmp/a.deb "
                            "'https://agents.workload.lab.example:4119/software/agent/Debian_12/x86_64/agent.deb"
                            "?tenantID=1' && dpkg-deb -f /tmp/a.deb Package Version")
     assert o.startswith("Package: ds-agent\n")
+
+
+def test_computers_inventory(fleet):
+    """dsa.fleet.computers against the lab manager: the manager's broken computers in their status groups."""
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(root, ".collections"),
+               ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false", ANSIBLE_INVENTORY_ENABLED="dsa.fleet.computers",
+               ANSIBLE_INVENTORY_UNPARSED_FAILED="1", ANSIBLE_NOCOLOR="1", ANSIBLE_VERBOSE_TO_STDERR="1")
+    inv = os.path.join(root, ".venv", "bin", "ansible-inventory")
+    p = subprocess.run([inv, "-i", fleet["computers_inventory"], "--graph", "-vvv"], capture_output=True,
+                       text=True, env=env, timeout=120, check=False)
+    assert p.returncode == 0, p.stderr
+    assert fleet["manager"]["api_key"] not in p.stdout + p.stderr
+    groups, group = {}, None
+    for line in p.stdout.splitlines():
+        name = line.strip(" |-")
+        if name.startswith("@"):
+            group = groups.setdefault(name[1:].rstrip(":"), [])
+        elif name and group is not None:
+            group.append(name)
+    assert "dsafl-t-ok" in groups["online"]
+    assert "dsafl-t-refused" in groups["activation_failed"]
+    assert "dsafl-t-untrusted" not in p.stdout            # the manager forgot it
+    assert "dsafl-t-ok" not in groups.get("offline", []) + groups["activation_failed"]
 
 
 # -------------------------------------------------------------------------------------------- faults

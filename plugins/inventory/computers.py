@@ -1,0 +1,259 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: computers
+short_description: The computers a Deep Security Manager or Workload Security knows, grouped by status
+version_added: 0.1.0
+description:
+  - Reads every computer of a Deep Security Manager, Workload Security or Vision One Server & Workload
+    Protection account through its REST API (C(POST /api/computers/search), paged by computer ID) and
+    makes one inventory host per computer, in one group per status as the manager sees it, so that
+    C(dsa.fleet.remediate) runs on exactly the computers the manager reports broken
+    (for example C(-l offline)).
+  - 'Status groups (from C(computerStatus)): C(offline) ("Managed (Offline)", "Offline"),
+    C(reactivation_required), C(deactivation_required), C(activation_failed), C(unmanaged)
+    ("Activation Required", "Unmanaged"), then by C(agentStatus): C(error), C(warning), C(inactive),
+    C(online) (C(active)); anything else C(unknown). All of them are children of C(dsa_computers).'
+  - 'Each host gets the variable C(dsa_manager): the manager''s view of the computer (C(id), C(host_name),
+    C(display_name), C(status), C(agent_status), C(messages), C(last_communication) (ISO 8601 UTC),
+    C(last_communication_ms), C(agent_version), C(platform), C(last_ip), C(policy_id), C(group_id),
+    C(activated), C(kind), C(api)), usable in O(compose), O(groups) and O(keyed_groups).'
+  - The API key is sent only in its request header. It is never printed, and error messages
+    have it redacted.
+  - The inventory source is a YAML file whose name ends in C(computers.yml) or C(computers.yaml).
+author:
+  - dsa.fleet contributors (@dsa-fleet)
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: The name of this plugin; must be C(dsa.fleet.computers).
+    required: true
+    type: str
+    choices: [dsa.fleet.computers]
+  url:
+    description:
+      - The manager's API URL. C(/api) is added when the path does not end in it.
+      - 'Deep Security Manager: C(https://dsm.example.com:4119). Workload Security / Server & Workload
+        Protection: the regional API URL, for example C(https://workload.us-1.cloudone.trendmicro.com/api).'
+    type: str
+    required: true
+    env:
+      - name: DSA_FLEET_API_URL
+  api_key:
+    description:
+      - The API key (a role that may view computers is enough).
+      - Prefer the environment variable, or an Ansible Vault encrypted value, to a clear text key in the file.
+    type: str
+    required: true
+    env:
+      - name: DSA_FLEET_API_KEY
+  kind:
+    description:
+      - 'Which API answers at O(url). C(dsm) sends the key as C(api-secret-key), C(workload) as
+        C(Authorization: ApiKey ...).'
+      - C(auto) chooses C(workload) for hosts of Trend Micro's cloud (C(*.trendmicro.com)), C(dsm) otherwise.
+    type: str
+    choices: [auto, dsm, workload]
+    default: auto
+  api_version:
+    description: The C(api-version) header.
+    type: str
+    default: v1
+  validate_certs:
+    description: Verify the API's TLS certificate. Turn off only for a test manager.
+    type: bool
+    default: true
+  ca_path:
+    description: A PEM file with the CA that signed the manager's certificate (an on-premise manager's own CA).
+    type: path
+  timeout:
+    description: Seconds to wait for each answer.
+    type: int
+    default: 30
+  page_size:
+    description: Computers per search request (C(maxItems)).
+    type: int
+    default: 1000
+  retries:
+    description:
+      - How many times a request is repeated after a C(429 Too Many Requests) or a C(500), C(502), C(503), C(504).
+      - The wait is the answer's C(Retry-After), else 1, 2, 4 ... seconds, at most O(retry_max_wait) each.
+    type: int
+    default: 3
+  retry_max_wait:
+    description: The longest wait before a retry, in seconds.
+    type: int
+    default: 30
+  hostname_source:
+    description:
+      - The computer field that names the inventory host (the other one is the fallback;
+        a computer without either is C(computer-<ID>)).
+    type: str
+    choices: [hostName, displayName]
+    default: hostName
+  ansible_host_source:
+    description:
+      - Where C(ansible_host) comes from. C(hostName) is the name or address the manager itself uses for the
+        computer. C(lastIPUsed) is the address the agent last came from, which can be a proxy,
+        NAT or load balancer address. C(none) sets no C(ansible_host).
+    type: str
+    choices: [hostName, lastIPUsed, none]
+    default: hostName
+  include_statuses:
+    description:
+      - Only computers in these status groups become hosts (empty means all).
+    type: list
+    elements: str
+    default: []
+notes:
+  - A computer name the manager lists more than once (duplicates left by re-activation) becomes one host,
+    the one that talked to the manager last; the others' IDs are in C(dsa_manager.duplicate_ids).
+seealso:
+  - name: Deep Security Manager API reference
+    description: The computers API (Computers, Search Computers).
+    link: https://automation.deepsecurity.trendmicro.com/article/20_0/api-reference/
+  - name: Computer and agent statuses
+    description: The statuses the console shows.
+    link: https://cloudone.trendmicro.com/docs/workload-security/agent-status/
+'''
+
+EXAMPLES = r'''
+# dsm.computers.yml: the on-premise manager; the key from the environment (DSA_FLEET_API_KEY)
+plugin: dsa.fleet.computers
+url: https://dsm.example.com:4119
+ca_path: /etc/pki/dsm-ca.pem
+
+# workload.computers.yml: Workload Security, a vaulted key, cached for an hour, extra groups
+# plugin: dsa.fleet.computers
+# url: https://workload.us-1.cloudone.trendmicro.com/api
+# api_key: !vault |
+#   $ANSIBLE_VAULT;1.1;AES256
+#   ...
+# cache: true
+# cache_plugin: ansible.builtin.jsonfile
+# cache_connection: ~/.cache/dsa-fleet-computers
+# cache_timeout: 3600
+# keyed_groups:
+#   - key: dsa_manager.platform
+#     prefix: platform
+# groups:
+#   stale_agent: dsa_manager.agent_version is version('20.0', '<')
+# compose:
+#   ansible_user: "'ec2-user' if 'Amazon' in dsa_manager.platform else 'root'"
+
+# Then: ansible-inventory -i dsm.computers.yml --graph
+#       ansible-playbook dsa.fleet.remediate -i inventory/ -i dsm.computers.yml -l offline
+'''
+
+from ansible.errors import AnsibleParserError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+
+from ansible_collections.dsa.fleet.plugins.plugin_utils import _computers
+
+ALL_GROUP = 'dsa_computers'
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    """dsa.fleet.computers: the manager's computers, grouped by status."""
+
+    NAME = 'dsa.fleet.computers'
+
+    def verify_file(self, path):
+        if super(InventoryModule, self).verify_file(path):
+            return path.endswith(('computers.yml', 'computers.yaml'))
+        return False
+
+    def _fetch(self):
+        client = _computers.ComputersClient(
+            url=self.get_option('url'), api_key=to_text(self.get_option('api_key') or ''),
+            kind=self.get_option('kind'), api_version=self.get_option('api_version'),
+            validate_certs=self.get_option('validate_certs'), ca_path=self.get_option('ca_path'),
+            timeout=self.get_option('timeout'), page_size=self.get_option('page_size'),
+            retries=self.get_option('retries'), retry_max_wait=self.get_option('retry_max_wait'),
+            display=self.display.vvv)
+        computers = client.computers()
+        self.display.vvv('dsa.fleet.computers: %d computers from %s in %d requests'
+                         % (len(computers), client.base, client.requests))
+        return {'kind': client.kind, 'api': client.base, 'computers': computers}
+
+    def _check_options(self):
+        for name, low in (('timeout', 1), ('page_size', 1), ('retries', 0), ('retry_max_wait', 0)):
+            if self.get_option(name) < low:
+                raise AnsibleParserError("dsa.fleet.computers: option '%s' must be at least %d" % (name, low))
+        unknown = sorted(set(self.get_option('include_statuses')) - set(_computers.STATUS_GROUPS))
+        if unknown:
+            raise AnsibleParserError("dsa.fleet.computers: option 'include_statuses': unknown status %s (known: %s)"
+                                     % (', '.join(unknown), ', '.join(_computers.STATUS_GROUPS)))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super(InventoryModule, self).parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        self._check_options()
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option('cache') and cache
+        update_cache = self.get_option('cache') and not cache
+        data = None
+        if use_cache:
+            try:
+                data = self._cache[cache_key]
+            except KeyError:
+                update_cache = True
+        if data is None:
+            try:
+                data = self._fetch()
+            except _computers.ComputersError as e:
+                raise AnsibleParserError('dsa.fleet.computers: %s' % e) from None
+        if update_cache:
+            self._cache[cache_key] = data
+        self._populate(data)
+
+    def _name(self, computer):
+        first = self.get_option('hostname_source')
+        second = 'displayName' if first == 'hostName' else 'hostName'
+        name = computer.get(first) or computer.get(second)
+        return to_text(name) if name else 'computer-%s' % computer.get('ID')
+
+    def _populate(self, data):
+        chosen = {}
+        for computer in data.get('computers') or []:
+            if not isinstance(computer, dict):
+                continue
+            name = self._name(computer)
+            view = _computers.manager_view(computer, data.get('kind'), data.get('api'))
+            view['duplicate_ids'] = []
+            other = chosen.get(name)
+            if other is not None:
+                newer = (view['last_communication_ms'] or 0) > (other['last_communication_ms'] or 0)
+                keep, drop = (view, other) if newer else (other, view)
+                keep['duplicate_ids'] = sorted(other['duplicate_ids'] + view['duplicate_ids'] + [drop['id']])
+                chosen[name] = keep
+            else:
+                chosen[name] = view
+        wanted = set(self.get_option('include_statuses') or _computers.STATUS_GROUPS)
+        strict = self.get_option('strict')
+        self.inventory.add_group(ALL_GROUP)
+        for name in sorted(chosen):
+            view = chosen[name]
+            if view['status'] not in wanted:
+                continue
+            self.inventory.add_host(name)
+            self.inventory.add_group(view['status'])
+            self.inventory.add_child(ALL_GROUP, view['status'])
+            self.inventory.add_child(view['status'], name)
+            self.inventory.set_variable(name, 'dsa_manager', view)
+            source = self.get_option('ansible_host_source')
+            address = view['host_name'] if source == 'hostName' else view['last_ip'] if source == 'lastIPUsed' else None
+            if address:
+                self.inventory.set_variable(name, 'ansible_host', address)
+            hostvars = self.inventory.get_host(name).get_vars()
+            self._set_composite_vars(self.get_option('compose'), hostvars, name, strict=strict)
+            self._add_host_to_composed_groups(self.get_option('groups'), hostvars, name, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option('keyed_groups'), hostvars, name, strict=strict)

@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The manager's computers API, read from the controller (private to dsa.fleet; used by the
+``dsa.fleet.computers`` inventory plugin).
+
+- ``api_base(url)``, ``api_kind(url, kind)``: the API's base URL and which product answers it;
+- ``ComputersClient(...).computers()``: every computer, paged by ID through ``POST /api/computers/search``;
+- ``computer_status(computer)``: the one status group of a computer, from ``computerStatus``;
+- ``manager_view(computer)``: the host variables the inventory gives a computer.
+
+The API's shapes (tests/lab/EVIDENCE.md E18-E20): Deep Security Manager authenticates with the header
+``api-secret-key: <key>``, Workload Security / Vision One Server & Workload Protection with
+``Authorization: ApiKey <key>``; both want ``api-version: v1``.  A search is ``POST <base>/computers/search``
+with ``{"maxItems": N, "searchCriteria": [{"idValue": LAST, "idTest": "greater-than"}],
+"sortByObjectID": true}``; the answer is ``{"computers": [...]}``.  The key never leaves this module except
+in the request header: every error text goes through the collection's redactor with the key as a literal.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import json
+import socket
+import ssl
+import time
+
+from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.six.moves.urllib.parse import urlsplit, urlunsplit
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint, _redact
+
+KINDS = ('dsm', 'workload')
+RETRY_CODES = (429, 500, 502, 503, 504)
+
+#: status groups, worst first: (group, words of agentStatusMessages that mean it).  The console's texts
+#: (EVIDENCE E14, Trend's "Computer and agent statuses"): "Managed (Offline)" / "Offline", "Reactivation
+#: Required", "Deactivation Required", "Activation Failed", "Activation Required", "Unmanaged".  Order
+#: matters: "reactivation required" and "deactivation required" contain "activation required".
+MESSAGE_GROUPS = (
+    ('offline', ('offline',)),
+    ('reactivation_required', ('reactivation required',)),
+    ('deactivation_required', ('deactivation required',)),
+    ('activation_failed', ('activation failed',)),
+    ('unmanaged', ('activation required', 'unmanaged')),
+)
+#: computerStatus.agentStatus -> group when no message above matched (the API's values: "active" is a
+#: healthy managed agent; E19).
+AGENT_STATUS_GROUPS = {'active': 'online', 'warning': 'warning', 'error': 'error', 'inactive': 'inactive'}
+#: every group a computer can land in (for the documentation and the tests).
+STATUS_GROUPS = tuple(g for g, _w in MESSAGE_GROUPS) + ('error', 'warning', 'inactive', 'online', 'unknown')
+
+
+class ComputersError(Exception):
+    """A failure to read the computers, with a message safe to show (no secret, no traceback)."""
+
+
+def api_base(url):
+    """``url`` as the API's base: scheme, host, port and a path ending in ``/api`` (added when missing)."""
+    url = (url or '').strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ('https', 'http') or not parts.hostname:
+        raise ComputersError("option 'url': %r is not an https:// URL of the manager's API (for example "
+                             "https://dsm.example.com:4119 or https://workload.us-1.cloudone.trendmicro.com/api)"
+                             % _endpoint.hide_userinfo(url))
+    if parts.username or parts.password:
+        raise ComputersError("option 'url': put no user or password in the URL (the API key goes in 'api_key')")
+    path = parts.path.rstrip('/')
+    if not path.endswith('/api'):
+        path += '/api'
+    return urlunsplit((parts.scheme, parts.netloc, path, '', ''))
+
+
+def api_kind(url, kind='auto'):
+    """``dsm`` or ``workload``: given, or from the URL (a host of Trend's cloud is Workload Security)."""
+    if kind in KINDS:
+        return kind
+    return 'workload' if _endpoint.is_trend_cloud(urlsplit(url).hostname) else 'dsm'
+
+
+def auth_headers(kind, api_key):
+    """The request headers of ``kind``'s API (E18)."""
+    headers = {'api-version': 'v1', 'Accept': 'application/json', 'Content-Type': 'application/json'}
+    if kind == 'workload':
+        headers['Authorization'] = 'ApiKey %s' % api_key
+    else:
+        headers['api-secret-key'] = api_key
+    return headers
+
+
+def _retry_after(value, cap):
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), bounded by ``cap``."""
+    if not value:
+        return None
+    try:
+        return max(0.0, min(float(value), cap))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+        when = parsedate_to_datetime(value)
+        delta = (when - datetime.datetime.now(when.tzinfo)).total_seconds()
+        return max(0.0, min(delta, cap))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+class ComputersClient(object):
+    """Reads the computers of one manager.  ``display`` (optional) gets progress lines (never the key)."""
+
+    def __init__(self, url, api_key, kind='auto', api_version='v1', validate_certs=True, ca_path=None,
+                 timeout=30, page_size=1000, retries=3, retry_max_wait=30, display=None, sleep=time.sleep):
+        if not api_key:
+            raise ComputersError("option 'api_key' is empty: give the manager's API key (or set DSA_FLEET_API_KEY)")
+        self.base = api_base(url)
+        self.kind = api_kind(self.base, kind)
+        self._key = to_text(api_key)
+        self.headers = auth_headers(self.kind, self._key)
+        self.headers['api-version'] = api_version
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.timeout = timeout
+        self.page_size = page_size
+        self.retries = retries
+        self.retry_max_wait = retry_max_wait
+        self.display = display
+        self.sleep = sleep
+        self.requests = 0
+
+    def _say(self, text):
+        if self.display is not None:
+            self.display(self.safe(text))
+
+    def safe(self, text):
+        """``text`` (a URL, an answer, an exception) without the key and anything else the collection's
+        redactor hides; messages are built from such parts, so that the option names they cite stay."""
+        return _redact.redact_text(to_native(text), secrets=[self._key])
+
+    def _request(self, method, path, doc=None):
+        url = self.base + path
+        data = json.dumps(doc) if doc is not None else None
+        attempt = 0
+        while True:
+            attempt += 1
+            self.requests += 1
+            try:
+                resp = open_url(url, method=method, data=data, headers=self.headers, timeout=self.timeout,
+                                validate_certs=self.validate_certs, ca_path=self.ca_path,
+                                follow_redirects='none', use_proxy=True)
+                body = resp.read()
+                code = resp.getcode()
+            except HTTPError as e:
+                code = e.code
+                wait = None
+                if code in RETRY_CODES and attempt <= self.retries:
+                    wait = _retry_after(e.headers.get('Retry-After') if e.headers else None, self.retry_max_wait)
+                    if wait is None:
+                        wait = min(2.0 ** (attempt - 1), self.retry_max_wait)
+                    self._say('dsa.fleet.computers: %s %s answered %d, retry %d/%d in %.1fs'
+                              % (method, url, code, attempt, self.retries, wait))
+                    self.sleep(wait)
+                    continue
+                raise ComputersError(self._http_error(code, url, e))
+            except ssl.SSLError as e:
+                raise ComputersError(self._tls_error(url, e))
+            except URLError as e:
+                reason = getattr(e, 'reason', e)
+                if isinstance(reason, ssl.SSLError) or 'CERTIFICATE_VERIFY_FAILED' in to_native(reason):
+                    raise ComputersError(self._tls_error(url, reason))
+                raise ComputersError("option 'url': cannot reach %s: %s" % (self.safe(url), self.safe(reason)))
+            except (socket.timeout, TimeoutError) as e:
+                raise ComputersError("option 'url': %s did not answer within %ss (option 'timeout'): %s"
+                                     % (self.safe(url), self.timeout, self.safe(e)))
+            except (OSError, ValueError) as e:
+                raise ComputersError("option 'url': request to %s failed: %s" % (self.safe(url), self.safe(e)))
+            try:
+                return json.loads(to_text(body))
+            except ValueError:
+                raise ComputersError("option 'url': %s answered %s with something that is not JSON (%s...): is this "
+                                     "the manager's API URL?" % (self.safe(url), code, self.safe(repr(to_text(body)[:80]))))
+
+    def _http_error(self, code, url, err):
+        """The message of an HTTP error answer (its variable parts redacted, the option names kept)."""
+        try:
+            detail = self.safe(to_text(err.read())[:200])
+        except Exception:  # pylint: disable=broad-except
+            detail = ''
+        url = self.safe(url)
+        if code == 401:
+            return ("option 'api_key': the manager refused the API key (401 Unauthorized from %s); for a "
+                    "%s manager the key goes in the %s header - check 'api_key' and 'kind'"
+                    % (url, self.kind, 'Authorization: ApiKey' if self.kind == 'workload' else 'api-secret-key'))
+        if code == 403:
+            return ("option 'api_key': the API key may not read computers (403 Forbidden from %s): give it a role "
+                    "with the right to view computers" % url)
+        if code == 404:
+            return "option 'url': %s answered 404 Not Found: is this the manager's API URL? %s" % (url, detail)
+        if code in RETRY_CODES:
+            return ("the manager kept answering %d at %s after %d retries (option 'retries'): %s"
+                    % (code, url, self.retries, detail))
+        return "the manager answered %d at %s: %s" % (code, url, detail)
+
+    def _tls_error(self, url, err):
+        url, err = self.safe(url), self.safe(err)
+        return ("option 'validate_certs' / 'ca_path': the TLS certificate of %s could not be verified (%s); give the "
+                "manager's CA in 'ca_path'" % (url, to_native(err)))
+
+    def computers(self):
+        """Every computer the manager knows, paged by ID (``page_size`` per request)."""
+        out, last, page = [], 0, 0
+        while True:
+            page += 1
+            doc = self._request('POST', '/computers/search?expand=computerStatus', {
+                'maxItems': self.page_size, 'sortByObjectID': True,
+                'searchCriteria': [{'idValue': last, 'idTest': 'greater-than'}]})
+            items = doc.get('computers') if isinstance(doc, dict) else None
+            if not isinstance(items, list):
+                raise ComputersError("option 'url': %s/computers/search answered JSON without a 'computers' list: "
+                                     "is this the manager's API URL?" % self.base)
+            self._say('dsa.fleet.computers: page %d: %d computers after ID %s' % (page, len(items), last))
+            ids = [c.get('ID') for c in items if isinstance(c, dict)]
+            if len(ids) != len(items) or not all(isinstance(i, int) and i > last for i in ids):
+                raise ComputersError("%s/computers/search answered computers without increasing IDs after %s: "
+                                     "paging by ID is not possible" % (self.base, last))
+            out.extend(items)
+            if len(items) < self.page_size or not items:
+                return out
+            last = max(ids)
+
+
+def computer_status(computer):
+    """The status group of one computer (STATUS_GROUPS), from ``computerStatus``."""
+    status = computer.get('computerStatus') or {}
+    messages = ' '.join(to_text(m) for m in (status.get('agentStatusMessages') or [])).lower()
+    for group, words in MESSAGE_GROUPS:
+        if any(w in messages for w in words):
+            return group
+    return AGENT_STATUS_GROUPS.get(to_text(status.get('agentStatus') or '').lower(), 'unknown')
+
+
+def _iso(ms):
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or ms <= 0:
+        return None
+    try:
+        return datetime.datetime.fromtimestamp(ms / 1000.0, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def manager_view(computer, kind, base):
+    """The ``dsa_manager`` host variable: what the manager says about one computer."""
+    status = computer.get('computerStatus') or {}
+    return {
+        'id': computer.get('ID'),
+        'host_name': computer.get('hostName'),
+        'display_name': computer.get('displayName') or '',
+        'status': computer_status(computer),
+        'agent_status': status.get('agentStatus'),
+        'messages': list(status.get('agentStatusMessages') or []),
+        'last_communication': _iso(computer.get('lastAgentCommunication')),
+        'last_communication_ms': computer.get('lastAgentCommunication'),
+        'agent_version': computer.get('agentVersion'),
+        'platform': computer.get('platform') or '',
+        'last_ip': computer.get('lastIPUsed'),
+        'policy_id': computer.get('policyID'),
+        'group_id': computer.get('groupID'),
+        'activated': bool(computer.get('agentFingerPrint')),
+        'kind': kind,
+        'api': base,
+    }

@@ -1,0 +1,262 @@
+"""dsa.fleet.computers, the inventory of the manager's computers, run for real: `ansible-inventory` against the
+lab's manager simulator (tests/lab/manager/manager.py) started as a plain process on 127.0.0.1 with its own CA.
+
+The manager answers the computers API in the real API's shape (tests/lab/EVIDENCE.md E18-E20); its state is
+written before it starts, so the statuses are fixed: online, offline (a heartbeat an hour old), an activation
+that failed.  What is checked: the status groups, paging (more computers than a page), 429 with Retry-After,
+401, TLS verification, the key from the environment, caching, constructed features, and that the API key is in
+no output at -vvv.
+"""
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+MANAGER = os.path.join(ROOT, 'tests', 'lab', 'manager', 'manager.py')
+KEY = 'inv-test-KEY-7f3a9c21e4b5d6a8'
+ADMIN = 'inv-test-admin'
+ONLINE = ['web-%02d' % i for i in range(1, 6)]
+OFFLINE = ['db-01', 'db-02']
+FAILED = ['new-01']
+
+pytestmark = pytest.mark.skipif(not shutil.which('openssl'), reason='openssl CLI not available')
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _pki(d):
+    def run(*cmd):
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    run('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', d + '/ca.key',
+        '-out', d + '/ca.crt', '-subj', '/CN=dsa.fleet inventory test CA')
+    with open(d + '/ext', 'w') as f:
+        f.write('subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n')
+    run('openssl', 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', d + '/m.key', '-out', d + '/m.csr',
+        '-subj', '/CN=localhost')
+    run('openssl', 'x509', '-req', '-in', d + '/m.csr', '-CA', d + '/ca.crt', '-CAkey', d + '/ca.key',
+        '-CAcreateserial', '-days', '2', '-out', d + '/m.crt', '-extfile', d + '/ext')
+
+
+def _state():
+    t = time.time()
+    comps, n = {}, 0
+    for name in ONLINE + OFFLINE:
+        n += 1
+        guid = 'GUID-%04d' % n
+        comps[guid] = {'ID': n, 'agentGUID': guid, 'tenantID': '1', 'hostName': name, 'displayName': '',
+                       'policyID': '4', 'groupID': '', 'lastIP': '192.0.2.%d' % n,
+                       'agentVersion': '20.0.1-12345', 'platform': 'Debian 12 (64 bit) (6.1.0-18-amd64)',
+                       'lastHeartbeat': t if name in ONLINE else t - 3600, 'certHash': 'AA:BB:%02d' % n}
+    fails = {'1/new-01': {'ID': n + 1, 'hostName': 'new-01', 'tenantID': '1', 'lastIP': '192.0.2.99',
+                          'reason': 'subscription expired', 'at': t}}
+    return {'computers': comps, 'failures': fails, 'events': [], 'next_id': n + 2}
+
+
+@pytest.fixture(scope='module')
+def manager(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp('mgr'))
+    _pki(d)
+    port = _free_port()
+    with open(d + '/config.json', 'w') as f:
+        json.dump({'dns_name': 'localhost', 'admin_key': ADMIN, 'api_key': KEY, 'offline_after': 600,
+                   'tenants': [{'id': 1, 'name': 'T', 'guid': 'G', 'token': 'TOK'}], 'package': '/nonexistent'}, f)
+    with open(d + '/state.json', 'w') as f:
+        json.dump({'config': {}, 'state': _state()}, f)
+    proc = subprocess.Popen([sys.executable, MANAGER, '--config', d + '/config.json', '--state', d,
+                             '--cert', d + '/m.crt', '--key', d + '/m.key', '--bind', '127.0.0.1',
+                             '--ports', str(port), '--console-ports', str(port), '--agent-ports', str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    try:
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError('manager did not start: %s' % (proc.stdout.read() if proc.poll() is not None else ''))
+                time.sleep(0.1)
+        yield {'url': 'https://127.0.0.1:%d' % port, 'ca': d + '/ca.crt', 'dir': d}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        proc.stdout.close()
+
+
+def _admin(manager, path, doc):
+    ctx = ssl.create_default_context(cafile=manager['ca'])
+    req = urllib.request.Request(manager['url'] + path, data=json.dumps(doc).encode(), method='POST',
+                                 headers={'X-Lab-Admin-Key': ADMIN, 'Content-Type': 'application/json'})
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+        return json.load(r)
+
+
+def _events(manager, kind):
+    if not os.path.exists(os.path.join(manager['dir'], 'manager.log')):
+        return []
+    with open(os.path.join(manager['dir'], 'manager.log')) as f:
+        return [e for e in map(json.loads, f) if e['kind'] == kind]
+
+
+def _inventory(tmp_path, manager, extra=None, args=('--list',), env=None, verbosity=0, name='lab.computers.yml'):
+    conf = {'plugin': 'dsa.fleet.computers', 'url': manager['url'], 'ca_path': manager['ca'], 'page_size': 3}
+    conf.update(extra or {})
+    src = tmp_path / name
+    src.write_text(json.dumps(conf))
+    e = dict(os.environ)
+    e.update({'ANSIBLE_COLLECTIONS_PATH': os.path.join(ROOT, '.collections'),
+              'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false', 'ANSIBLE_INVENTORY_ENABLED': 'dsa.fleet.computers',
+              'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_VERBOSE_TO_STDERR': '1', 'ANSIBLE_LOCAL_TEMP': str(tmp_path / 'tmp'),
+              'ANSIBLE_INVENTORY_UNPARSED_FAILED': '1', 'DSA_FLEET_API_KEY': KEY})
+    e.pop('DSA_FLEET_API_URL', None)
+    e.update(env or {})
+    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-inventory'), '-i', str(src)] + list(args)
+    if verbosity:
+        cmd.append('-' + 'v' * verbosity)
+    p = subprocess.run(cmd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                       timeout=120, check=False)
+    return p
+
+
+def _plain(v):
+    """ansible-inventory --list marks the plugin's strings untrusted ({"__ansible_unsafe": "..."}): unwrap."""
+    if isinstance(v, dict):
+        if set(v) == {'__ansible_unsafe'}:
+            return v['__ansible_unsafe']
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _list(p):
+    assert p.returncode == 0, p.stderr
+    return _plain(json.loads(p.stdout))
+
+
+def test_groups_paging_and_hostvars(tmp_path, manager):
+    before = len(_events(manager, 'api_refused'))
+    inv = _list(_inventory(tmp_path, manager))
+    assert sorted(inv['online']['hosts']) == ONLINE
+    assert sorted(inv['offline']['hosts']) == OFFLINE
+    assert inv['activation_failed']['hosts'] == FAILED
+    assert sorted(inv['dsa_computers']['children']) == ['activation_failed', 'offline', 'online']
+    hv = inv['_meta']['hostvars']
+    assert set(hv) == set(ONLINE + OFFLINE + FAILED)
+    db = hv['db-01']['dsa_manager']
+    assert db['status'] == 'offline' and db['messages'] == ['Managed (Offline)'] and db['id'] == 6
+    assert db['agent_version'] == '20.0.1-12345' and db['policy_id'] == 4 and db['last_ip'] == '192.0.2.6'
+    assert db['activated'] is True and db['kind'] == 'dsm' and db['api'] == manager['url'] + '/api'
+    assert db['last_communication'].endswith('Z') and db['last_communication_ms'] > 0
+    assert hv['db-01']['ansible_host'] == 'db-01'
+    assert hv['new-01']['dsa_manager']['activated'] is False
+    assert hv['web-01']['dsa_manager']['agent_status'] == 'active'
+    assert before == len(_events(manager, 'api_refused'))
+
+
+def test_paging_requests(tmp_path, manager):
+    """8 computers, 3 per page: 3 searches (3, 3, 2), each after the last ID of the page before."""
+    p = _inventory(tmp_path, manager, verbosity=3)
+    assert p.returncode == 0, p.stderr
+    pages = [line for line in p.stdout.splitlines() + p.stderr.splitlines() if 'dsa.fleet.computers: page' in line]
+    assert pages == ['dsa.fleet.computers: page 1: 3 computers after ID 0',
+                     'dsa.fleet.computers: page 2: 3 computers after ID 3',
+                     'dsa.fleet.computers: page 3: 2 computers after ID 6']
+
+
+def test_429_retry_after(tmp_path, manager):
+    _admin(manager, '/lab/throttle', {'count': 2, 'code': 429, 'retry_after': 1})
+    t = time.time()
+    inv = _list(_inventory(tmp_path, manager, verbosity=3))
+    assert time.time() - t >= 2                      # Retry-After: 1, twice
+    assert sorted(inv['offline']['hosts']) == OFFLINE
+
+
+def test_503_retries_are_bounded(tmp_path, manager):
+    _admin(manager, '/lab/throttle', {'count': 5, 'code': 503, 'retry_after': 0})
+    p = _inventory(tmp_path, manager, {'retries': 2})
+    assert p.returncode != 0
+    assert "kept answering 503" in p.stderr and "option 'retries'" in p.stderr
+    assert 'Traceback' not in p.stderr
+    _admin(manager, '/lab/throttle', {'count': 0})
+
+
+def test_401_names_the_option_and_hides_the_key(tmp_path, manager):
+    wrong = 'wrong-KEY-b0d1e2f3a4c5'
+    p = _inventory(tmp_path, manager, {'api_key': wrong}, verbosity=3)
+    assert p.returncode != 0
+    assert "option 'api_key': the manager refused the API key (401 Unauthorized" in p.stderr
+    assert wrong not in p.stdout + p.stderr
+    assert KEY not in p.stdout + p.stderr
+
+
+def test_workload_header(tmp_path, manager):
+    inv = _list(_inventory(tmp_path, manager, {'kind': 'workload'}))
+    assert inv['_meta']['hostvars']['db-01']['dsa_manager']['kind'] == 'workload'
+
+
+def test_secret_in_no_output_at_vvv(tmp_path, manager):
+    """The key given in the file (not the environment) is in no output of --list, --graph, --host at -vvv."""
+    for args in (('--list',), ('--graph',), ('--host', 'db-01')):
+        p = _inventory(tmp_path, manager, {'api_key': KEY}, args=args, verbosity=3, env={'DSA_FLEET_API_KEY': ''})
+        assert p.returncode == 0, p.stderr
+        assert KEY not in p.stdout + p.stderr
+
+
+def test_tls_verification(tmp_path, manager):
+    p = _inventory(tmp_path, manager, {'ca_path': None})
+    assert p.returncode != 0
+    assert "ca_path" in p.stderr and 'Traceback' not in p.stderr
+
+
+def test_bad_url_and_non_json(tmp_path, manager):
+    p = _inventory(tmp_path, manager, {'url': 'dsm.example.com:4119'})
+    assert p.returncode != 0 and "option 'url'" in p.stderr
+    port = _free_port()
+    p = _inventory(tmp_path, manager, {'url': 'https://127.0.0.1:%d' % port, 'timeout': 5})
+    assert p.returncode != 0 and "option 'url': cannot reach" in p.stderr
+    # the manager's package path answers, but not with the computers API's JSON
+    p = _inventory(tmp_path, manager, {'url': manager['url'] + '/software'})
+    assert p.returncode != 0 and "option 'url'" in p.stderr and 'Traceback' not in p.stderr
+
+
+def test_constructed_and_filter(tmp_path, manager):
+    inv = _list(_inventory(tmp_path, manager, {
+        'include_statuses': ['offline', 'activation_failed'],
+        'ansible_host_source': 'lastIPUsed',
+        'keyed_groups': [{'key': 'dsa_manager.status', 'prefix': 'mgr'}],
+        'groups': {'needs_remediation': "dsa_manager.status != 'online'"},
+        'compose': {'dsa_agent_id': 'dsa_manager.id'}}))
+    hv = inv['_meta']['hostvars']
+    assert set(hv) == set(OFFLINE + FAILED)
+    assert hv['db-02']['ansible_host'] == '192.0.2.7' and hv['db-02']['dsa_agent_id'] == 7
+    assert sorted(inv['needs_remediation']['hosts']) == sorted(OFFLINE + FAILED)
+    assert sorted(inv['mgr_offline']['hosts']) == OFFLINE
+
+
+def test_cache(tmp_path, manager):
+    cache = {'cache': True, 'cache_plugin': 'ansible.builtin.jsonfile', 'cache_connection': str(tmp_path / 'c'),
+             'cache_timeout': 600}
+    _list(_inventory(tmp_path, manager, cache))
+    n = len(_events(manager, 'api_refused'))
+    # a wrong key now: the cached answer is used, the manager is not asked
+    inv = _list(_inventory(tmp_path, manager, dict(cache, api_key='not-the-key')))
+    assert sorted(inv['offline']['hosts']) == OFFLINE
+    assert len(_events(manager, 'api_refused')) == n
+    assert KEY not in ''.join(open(os.path.join(tmp_path, 'c', f)).read() for f in os.listdir(tmp_path / 'c'))

@@ -1,0 +1,151 @@
+"""plugin_utils/_computers: the status groups of the manager's computers, the API's URL and headers, retries.
+
+The status texts are the console's (tests/lab/EVIDENCE.md E14: "Managed (Online)", "Managed (Offline)",
+"Offline", "Activation Failed", "Reactivation Required", "Deactivation Required", "Activation Required",
+"Unmanaged"); agentStatus "active" is Trend's own SDK example's healthy value (E19).
+"""
+import io
+
+import pytest
+
+from ansible.module_utils.six.moves.urllib.error import HTTPError
+
+from ansible_collections.dsa.fleet.plugins.plugin_utils import _computers as C
+
+
+def comp(status, *messages, **kw):
+    c = {'ID': 1, 'hostName': 'h', 'computerStatus': {'agentStatus': status, 'agentStatusMessages': list(messages)}}
+    c.update(kw)
+    return c
+
+
+@pytest.mark.parametrize('computer, group', [
+    (comp('active', 'Managed (Online)'), 'online'),
+    (comp('error', 'Managed (Offline)'), 'offline'),
+    (comp('warning', 'Offline'), 'offline'),
+    (comp('error', 'Activation Failed'), 'activation_failed'),
+    (comp('warning', 'Reactivation Required'), 'reactivation_required'),
+    (comp('error', 'Deactivation Required'), 'deactivation_required'),
+    (comp('inactive', 'Activation Required'), 'unmanaged'),
+    (comp('inactive', 'Unmanaged (Unknown)'), 'unmanaged'),
+    (comp('warning', 'Managed (Online)', 'Upgrade Recommended'), 'warning'),
+    (comp('error', 'Managed (Online)', 'Multiple Errors'), 'error'),
+    (comp('inactive'), 'inactive'),
+    (comp(None), 'unknown'),
+    ({'ID': 2}, 'unknown'),
+    (comp('ACTIVE', 'managed (online)'), 'online'),
+])
+def test_status_groups(computer, group):
+    assert C.computer_status(computer) == group
+    assert group in C.STATUS_GROUPS
+
+
+def test_a_healthy_agent_is_never_in_a_broken_group():
+    """Only computers the manager shows healthy are 'online'; 'online' is never given to anything else."""
+    assert C.computer_status(comp('active', 'Managed (Online)')) == 'online'
+    for messages in (['Managed (Offline)'], ['Activation Failed'], ['Reactivation Required']):
+        assert C.computer_status(comp('active', *messages)) != 'online'
+
+
+@pytest.mark.parametrize('url, base', [
+    ('https://dsm.example.com:4119', 'https://dsm.example.com:4119/api'),
+    ('https://dsm.example.com:4119/', 'https://dsm.example.com:4119/api'),
+    ('https://workload.us-1.cloudone.trendmicro.com/api', 'https://workload.us-1.cloudone.trendmicro.com/api'),
+    ('https://workload.us-1.cloudone.trendmicro.com/api/', 'https://workload.us-1.cloudone.trendmicro.com/api'),
+])
+def test_api_base(url, base):
+    assert C.api_base(url) == base
+
+
+@pytest.mark.parametrize('url', ['', 'dsm.example.com:4119', 'ftp://x/', 'https://user:pw@dsm:4119'])
+def test_api_base_refuses(url):
+    with pytest.raises(C.ComputersError) as e:
+        C.api_base(url)
+    assert "option 'url'" in str(e.value)
+    assert 'pw' not in str(e.value).replace('https', '')
+
+
+def test_kind_and_headers():
+    assert C.api_kind('https://workload.de-1.cloudone.trendmicro.com/api') == 'workload'
+    assert C.api_kind('https://dsm.corp.example:4119/api') == 'dsm'
+    assert C.api_kind('https://dsm.corp.example:4119/api', 'workload') == 'workload'
+    assert C.auth_headers('dsm', 'K')['api-secret-key'] == 'K'
+    assert C.auth_headers('workload', 'K')['Authorization'] == 'ApiKey K'
+    assert 'Authorization' not in C.auth_headers('dsm', 'K')
+    assert C.auth_headers('dsm', 'K')['api-version'] == 'v1'
+
+
+def test_retry_after_is_capped():
+    assert C._retry_after('5', 30) == 5
+    assert C._retry_after('3600', 30) == 30
+    assert C._retry_after('-4', 30) == 0
+    assert C._retry_after('Wed, 21 Oct 2015 07:28:00 GMT', 30) == 0     # a date in the past
+    assert C._retry_after('soon', 30) is None
+    assert C._retry_after(None, 30) is None
+
+
+class _Fake(object):
+    """open_url stand-in: answers from a list (HTTPError instances are raised)."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.calls = []
+
+    def __call__(self, url, **kw):
+        self.calls.append((url, kw))
+        a = self.answers.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+
+class _Resp(object):
+    def __init__(self, body, code=200):
+        self.body, self.code = body, code
+
+    def read(self):
+        return self.body
+
+    def getcode(self):
+        return self.code
+
+
+def _err(code, body=b'{}', headers=None):
+    return HTTPError('https://m/api/computers/search', code, 'x', headers or {}, io.BytesIO(body))
+
+
+def test_retries_are_bounded_and_the_key_is_redacted(monkeypatch):
+    key = 'SECRET-KEY-0123456789'
+    fake = _Fake([_err(503, b'busy ' + key.encode())] * 3)
+    monkeypatch.setattr(C, 'open_url', fake)
+    waits = []
+    client = C.ComputersClient('https://m:4119', key, retries=2, sleep=waits.append)
+    with pytest.raises(C.ComputersError) as e:
+        client.computers()
+    assert len(fake.calls) == 3 and waits == [1.0, 2.0]
+    assert key not in str(e.value) and "option 'retries'" in str(e.value)
+
+
+def test_paging_stops_on_a_short_page(monkeypatch):
+    pages = [_Resp(b'{"computers": [{"ID": 1}, {"ID": 4}]}'), _Resp(b'{"computers": [{"ID": 9}]}')]
+    fake = _Fake(pages)
+    monkeypatch.setattr(C, 'open_url', fake)
+    got = C.ComputersClient('https://m:4119', 'k', page_size=2).computers()
+    assert [c['ID'] for c in got] == [1, 4, 9]
+    assert '"idValue": 4' in fake.calls[1][1]['data'] and fake.calls[1][1]['headers']['api-secret-key'] == 'k'
+
+
+def test_a_server_that_ignores_the_criteria_cannot_loop(monkeypatch):
+    same = b'{"computers": [{"ID": 1}, {"ID": 2}]}'
+    monkeypatch.setattr(C, 'open_url', _Fake([_Resp(same), _Resp(same)]))
+    with pytest.raises(C.ComputersError) as e:
+        C.ComputersClient('https://m:4119', 'k', page_size=2).computers()
+    assert 'increasing IDs' in str(e.value)
+
+
+def test_manager_view():
+    v = C.manager_view(comp('error', 'Managed (Offline)', lastAgentCommunication=1700000000000, agentVersion='20.0',
+                            agentFingerPrint='AA', policyID=4, lastIPUsed='192.0.2.1'), 'dsm', 'https://m/api')
+    assert v['status'] == 'offline' and v['last_communication'] == '2023-11-14T22:13:20Z'
+    assert v['activated'] and v['policy_id'] == 4 and v['last_ip'] == '192.0.2.1'
+    assert C.manager_view({'ID': 3}, 'dsm', 'x')['last_communication'] is None
