@@ -35,6 +35,9 @@ from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint, _redac
 
 KINDS = ('dsm', 'workload')
 RETRY_CODES = (429, 500, 502, 503, 504)
+#: bounds against a broken or hostile answer: the bytes of one answer, the computers of one inventory.
+MAX_BODY = 64 * 1024 * 1024
+MAX_COMPUTERS = 1000000
 
 #: status groups, worst first: (group, words of agentStatusMessages that mean it).  The console's texts
 #: (EVIDENCE E14, Trend's "Computer and agent statuses"): "Managed (Offline)" / "Offline", "Reactivation
@@ -150,8 +153,11 @@ class ComputersClient(object):
                 resp = open_url(url, method=method, data=data, headers=self.headers, timeout=self.timeout,
                                 validate_certs=self.validate_certs, ca_path=self.ca_path,
                                 follow_redirects='none', use_proxy=True)
-                body = resp.read()
+                body = resp.read(MAX_BODY + 1)
                 code = resp.getcode()
+                if len(body) > MAX_BODY:
+                    raise ComputersError("option 'page_size': an answer of %s is larger than %d MiB: use a smaller "
+                                         "page" % (self.safe(url), MAX_BODY // 1048576))
             except HTTPError as e:
                 code = e.code
                 wait = None
@@ -226,6 +232,8 @@ class ComputersClient(object):
                 raise ComputersError("%s/computers/search answered computers without increasing IDs after %s: "
                                      "paging by ID is not possible" % (self.base, last))
             out.extend(items)
+            if len(out) > MAX_COMPUTERS:
+                raise ComputersError("%s listed more than %d computers: stopped" % (self.base, MAX_COMPUTERS))
             if len(items) < self.page_size or not items:
                 return out
             last = max(ids)

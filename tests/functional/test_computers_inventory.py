@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -114,11 +115,12 @@ def _events(manager, kind):
         return [e for e in map(json.loads, f) if e['kind'] == kind]
 
 
-def _inventory(tmp_path, manager, extra=None, args=('--list',), env=None, verbosity=0, name='lab.computers.yml'):
+def _inventory(tmp_path, manager, extra=None, args=('--list',), env=None, verbosity=0, name='lab.computers.yml',
+               tail=''):
     conf = {'plugin': 'dsa.fleet.computers', 'url': manager['url'], 'ca_path': manager['ca'], 'page_size': 3}
     conf.update(extra or {})
     src = tmp_path / name
-    src.write_text(json.dumps(conf))
+    src.write_text('\n'.join('%s: %s' % (k, json.dumps(v)) for k, v in conf.items()) + '\n' + tail)
     e = dict(os.environ)
     e.update({'ANSIBLE_COLLECTIONS_PATH': os.path.join(ROOT, '.collections'),
               'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false', 'ANSIBLE_INVENTORY_ENABLED': 'dsa.fleet.computers',
@@ -219,6 +221,18 @@ def test_secret_in_no_output_at_vvv(tmp_path, manager):
         assert KEY not in p.stdout + p.stderr
 
 
+def test_vaulted_key(tmp_path, manager):
+    """api_key as an Ansible Vault encrypted value in the file (the documented way to keep it there)."""
+    (tmp_path / 'pw').write_text('inventory-test-vault-password\n')
+    enc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-vault'), 'encrypt_string',
+                          '--vault-password-file', str(tmp_path / 'pw'), KEY, '--name', 'api_key'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True, timeout=60)
+    p = _inventory(tmp_path, manager, tail=enc.stdout, verbosity=3,
+                   env={'DSA_FLEET_API_KEY': '', 'ANSIBLE_VAULT_PASSWORD_FILE': str(tmp_path / 'pw')})
+    assert sorted(_list(p)['offline']['hosts']) == OFFLINE
+    assert KEY not in p.stdout + p.stderr
+
+
 def test_tls_verification(tmp_path, manager):
     p = _inventory(tmp_path, manager, {'ca_path': None})
     assert p.returncode != 0
@@ -259,4 +273,27 @@ def test_cache(tmp_path, manager):
     inv = _list(_inventory(tmp_path, manager, dict(cache, api_key='not-the-key')))
     assert sorted(inv['offline']['hosts']) == OFFLINE
     assert len(_events(manager, 'api_refused')) == n
+    # --flush-cache: the manager is asked again (and refuses the wrong key)
+    p = _inventory(tmp_path, manager, dict(cache, api_key='not-the-key'), args=('--list', '--flush-cache'))
+    assert p.returncode != 0 and len(_events(manager, 'api_refused')) == n + 1
     assert KEY not in ''.join(open(os.path.join(tmp_path, 'c', f)).read() for f in os.listdir(tmp_path / 'c'))
+
+
+def test_lab_manager_list_and_checks(manager):
+    """The lab manager's GET /api/computers (its other users: labctl status, the lab and Molecule tests)."""
+    ctx = ssl.create_default_context(cafile=manager['ca'])
+
+    def get(headers):
+        req = urllib.request.Request(manager['url'] + '/api/computers', headers=headers)
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as e:
+            return e.code, None
+    code, doc = get({'api-secret-key': KEY, 'api-version': 'v1'})
+    assert code == 200 and [c['ID'] for c in doc['computers']] == list(range(1, 9))
+    assert {c['hostName'] for c in doc['computers']} == set(ONLINE + OFFLINE + FAILED)
+    assert get({'Authorization': 'ApiKey ' + KEY, 'api-version': 'v1'})[0] == 200
+    assert get({'api-secret-key': KEY})[0] == 400
+    assert get({'api-secret-key': 'nope', 'api-version': 'v1'})[0] == 401
+    assert get({})[0] == 401

@@ -103,8 +103,8 @@ class _Resp(object):
     def __init__(self, body, code=200):
         self.body, self.code = body, code
 
-    def read(self):
-        return self.body
+    def read(self, size=-1):
+        return self.body if size < 0 else self.body[:size]
 
     def getcode(self):
         return self.code
@@ -149,3 +149,20 @@ def test_manager_view():
     assert v['status'] == 'offline' and v['last_communication'] == '2023-11-14T22:13:20Z'
     assert v['activated'] and v['policy_id'] == 4 and v['last_ip'] == '192.0.2.1'
     assert C.manager_view({'ID': 3}, 'dsm', 'x')['last_communication'] is None
+
+
+def test_an_oversized_answer_is_refused(monkeypatch):
+    monkeypatch.setattr(C, 'MAX_BODY', 100)
+    monkeypatch.setattr(C, 'open_url', _Fake([_Resp(b'{"computers": [' + b'{"ID": 1},' * 50 + b'{"ID": 2}]}')]))
+    with pytest.raises(C.ComputersError) as e:
+        C.ComputersClient('https://m:4119', 'k').computers()
+    assert "option 'page_size'" in str(e.value)
+
+
+def test_endless_paging_is_bounded(monkeypatch):
+    monkeypatch.setattr(C, 'MAX_COMPUTERS', 5)
+    pages = [_Resp(('{"computers": [{"ID": %d}, {"ID": %d}]}' % (i, i + 1)).encode()) for i in range(1, 20, 2)]
+    monkeypatch.setattr(C, 'open_url', _Fake(pages))
+    with pytest.raises(C.ComputersError) as e:
+        C.ComputersClient('https://m:4119', 'k', page_size=2).computers()
+    assert 'more than 5 computers' in str(e.value)
