@@ -55,6 +55,8 @@ MESSAGE_GROUPS = (
 AGENT_STATUS_GROUPS = {'active': 'online', 'warning': 'warning', 'error': 'error', 'inactive': 'inactive'}
 #: every group a computer can land in (for the documentation and the tests).
 STATUS_GROUPS = tuple(g for g, _w in MESSAGE_GROUPS) + ('error', 'warning', 'inactive', 'online', 'unknown')
+#: the groups that say the manager does not manage the agent well (the fleet report compares them with the host).
+BROKEN_GROUPS = tuple(g for g, _w in MESSAGE_GROUPS) + ('error',)
 
 
 class ComputersError(Exception):

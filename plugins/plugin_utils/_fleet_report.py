@@ -28,6 +28,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.dsa.fleet.plugins.module_utils import _diagnosis, _redact
 from ansible_collections.dsa.fleet.plugins.module_utils._causes import CAUSES, EVIDENCE_LEVELS
 from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import COMMUNICATION_MODES
+from ansible_collections.dsa.fleet.plugins.plugin_utils._computers import BROKEN_GROUPS
 
 SCHEMA_VERSION = 1
 STATUSES = ('broken', 'failed', 'unreachable', 'healthy')
@@ -118,7 +119,46 @@ def _clean_finding(finding):
     return clean
 
 
-def _host_entry(name, result, inbound, communication):
+#: what the report keeps of the manager's view of a host (the dsa_manager variable of dsa.fleet.computers)
+MANAGER_FIELDS = ('id', 'status', 'messages', 'last_communication', 'agent_version')
+
+
+def _manager_entry(view):
+    """The manager's view of one host, whitelisted; None without one."""
+    if not isinstance(view, dict) or not view.get('status'):
+        return None
+    out = dict((k, view.get(k)) for k in MANAGER_FIELDS)
+    out['messages'] = [to_text(m) for m in (out['messages'] or []) if m not in (None, '')]
+    out['status'] = to_text(out['status'])
+    return out
+
+
+def _disagreement(entry):
+    """Text when the manager and the host disagree: the manager sees a problem the host does not show (look
+    at the path between them), or the manager sees online what the host reports broken.  Never changes the
+    host's status (a healthy host stays healthy)."""
+    manager = entry.get('manager')
+    if not manager:
+        return None
+    said = ', '.join(manager['messages']) or manager['status']
+    if entry['status'] == 'healthy' and manager['status'] in BROKEN_GROUPS:
+        return ('the manager says %s while the host is healthy: look at the path between them (proxy, firewall, '
+                'NAT, the address the manager uses for the host)' % said)
+    if entry['status'] == 'broken' and manager['status'] == 'online':
+        return 'the manager says %s while the host reports %s' % (said, ', '.join(entry['causes']))
+    return None
+
+
+def _host_entry(name, result, inbound, communication, manager=None):
+    entry = _host_diagnosis(name, result, inbound, communication)
+    view = _manager_entry(manager)
+    if view is not None:
+        entry['manager'] = view
+        entry['manager_disagrees'] = _disagreement(entry)
+    return entry
+
+
+def _host_diagnosis(name, result, inbound, communication):
     entry = {'name': to_text(name), 'status': 'failed', 'healthy': None, 'causes': [], 'findings': [],
              'agent': None, 'inbound_probe': None, 'error': None}
     if not isinstance(result, dict) or not result:
@@ -235,7 +275,7 @@ def _assemble(hosts, communication, manager_url, generated_at, report_dir):
 
 
 def fleet_report(results, inbound=None, communication='agent_initiated', manager_url=None, generated_at=None,
-                 report_dir=None, secrets=None, inbound_port=4118, inbound_from=None):
+                 report_dir=None, secrets=None, inbound_port=4118, inbound_from=None, manager=None):
     """Build the fleet report (docs/report.md) from ``{host: health_info result}``.
 
     results: a dict host -> registered health_info result (unreachable and failed results included;
@@ -243,7 +283,8 @@ def fleet_report(results, inbound=None, communication='agent_initiated', manager
     status, from}`` probes of the inbound port from the manager's side (optional); secrets: literal
     values (e.g. the proxy password) to scrub wherever they appear, on top of the pattern redaction.
     An inbound value may also be a registered ``ansible.builtin.wait_for`` result; ``inbound_port`` and
-    ``inbound_from`` then fill in its port and where it ran from.
+    ``inbound_from`` then fill in its port and where it ran from.  manager: host -> the manager's view of the
+    host (the ``dsa_manager`` variable the dsa.fleet.computers inventory sets), optional.
     """
     if communication not in COMMUNICATION_MODES:
         raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
@@ -255,7 +296,9 @@ def fleet_report(results, inbound=None, communication='agent_initiated', manager
         raise AnsibleFilterError('fleet_report expects a dict of host -> health_info result, got %s'
                                  % type(results).__name__)
     inbound = inbound if isinstance(inbound, dict) else {}
-    hosts = [_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), communication)
+    manager = manager if isinstance(manager, dict) else {}
+    hosts = [_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), communication,
+                         manager.get(name))
              for name, result in pairs if name]
     report = _assemble(hosts, communication, manager_url, generated_at or _utc_now(), report_dir)
     return redact(report, secrets)
@@ -382,6 +425,14 @@ def render_markdown(report):
             for host in by_status[status]:
                 lines.append('- **%s**: %s' % (_md_cell(host['name']), _md_cell(host.get('error'))))
             lines.append('')
+    disagree = [h for h in report.get('hosts') or [] if h.get('manager_disagrees')]
+    if disagree:
+        lines += ['## The manager disagrees', '']
+        for host in disagree:
+            lines.append('- **%s** (last contact %s): %s' % (
+                _md_cell(host['name']), _md_cell(host['manager'].get('last_communication') or 'never'),
+                _md_cell(host['manager_disagrees'])))
+        lines.append('')
     warned = [h for h in by_status.get('healthy') or [] if h.get('findings')]
     if warned:
         lines += ['## Healthy hosts with warnings', '']
@@ -412,6 +463,9 @@ def render_summary(report):
     unreachable = [h['name'] for h in report.get('hosts') or [] if h.get('status') == 'unreachable']
     if unreachable:
         lines.append('  unreachable: %s%s' % (', '.join(unreachable[:10]), ' ...' if len(unreachable) > 10 else ''))
+    disagree = [h['name'] for h in report.get('hosts') or [] if h.get('manager_disagrees')]
+    if disagree:
+        lines.append('  the manager disagrees: %s%s' % (', '.join(disagree[:10]), ' ...' if len(disagree) > 10 else ''))
     if report.get('report_dir'):
         lines.append('report: %s/report.html' % report['report_dir'].rstrip('/'))
     return '\n'.join(lines)

@@ -149,3 +149,23 @@ def test_diagnose_playbook_check_mode_bidirectional(inventory, tmp_path):
     report_dir = tmp_path / 'report'
     proc = run_playbook(inventory, str(tmp_path), '--check', '-e', 'dsa_fleet_report_dir=%s' % report_dir)
     _check_run(proc, str(report_dir))
+
+
+def test_the_manager_view_in_the_report(tmp_path):
+    """A host the dsa.fleet.computers inventory describes (its dsa_manager variable): the report shows what the
+    manager says beside what the host says, and flags the disagreement (the manager sees it online, the host has
+    no agent)."""
+    inv = tmp_path / 'hosts.yml'
+    inv.write_text(json.dumps({'fleet': {'hosts': {'localhost': {
+        'ansible_connection': 'local', 'ansible_python_interpreter': PYTHON,
+        'dsa_manager': {'id': 12, 'status': 'online', 'messages': ['Managed (Online)'],
+                        'last_communication': '2026-11-27T09:00:00Z', 'agent_version': '20.0.1-1234'}}}}}))
+    report_dir = tmp_path / 'report'
+    proc = run_playbook(str(inv), str(tmp_path), '-e', 'dsa_fleet_report_dir=%s' % report_dir)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    with open(os.path.join(str(report_dir), 'report.json')) as handle:
+        host = json.load(handle)['hosts'][0]
+    assert host['status'] == 'broken' and host['manager']['status'] == 'online' and host['manager']['id'] == 12
+    assert 'the manager says Managed (Online) while the host reports agent_not_installed' in host['manager_disagrees']
+    with open(os.path.join(str(report_dir), 'report.md')) as handle:
+        assert '## The manager disagrees' in handle.read()

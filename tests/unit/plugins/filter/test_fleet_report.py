@@ -447,3 +447,49 @@ def test_report_folds_inbound_probes():
     assert hosts['b']['status'] == 'healthy' and hosts['b']['inbound_probe']['status'] == 'ok'
     assert hosts['c']['status'] == 'unreachable' and hosts['c']['inbound_probe'] is None
     assert report['causes']['inbound_4118_blocked']['host_names'] == ['a']
+
+
+# ------------------------------------------------ the manager's view (dsa.fleet.computers' dsa_manager)
+
+def _view(status, *messages, **kw):
+    view = {'id': 7, 'host_name': 'x', 'status': status, 'agent_status': 'error', 'messages': list(messages),
+            'last_communication': '2026-11-27T09:00:00Z', 'agent_version': '20.0.1-1234', 'api': 'https://m/api',
+            'last_ip': '192.0.2.9', 'api_key_hint': 'PlantedTok5'}
+    view.update(kw)
+    return view
+
+
+def test_manager_view_and_disagreements():
+    fleet = {'ok-seen-offline': health_result(), 'ok-seen-online': health_result(),
+             'broken-seen-online': crafted('manager_unreachable'), 'broken-seen-offline': crafted('manager_unreachable'),
+             'ok-seen-warning': health_result(), 'not-listed': health_result()}
+    manager = {'ok-seen-offline': _view('offline', 'Managed (Offline)'),
+               'ok-seen-online': _view('online', 'Managed (Online)'),
+               'broken-seen-online': _view('online', 'Managed (Online)'),
+               'broken-seen-offline': _view('offline', 'Managed (Offline)'),
+               'ok-seen-warning': _view('warning', 'Managed (Online)', 'Upgrade Recommended'),
+               'not-listed': None}
+    rep = build(fleet, manager=manager)
+    hosts = dict((h['name'], h) for h in rep['hosts'])
+    assert hosts['ok-seen-offline']['status'] == 'healthy'          # never made broken by the manager's word
+    assert hosts['ok-seen-offline']['manager'] == {
+        'id': 7, 'status': 'offline', 'messages': ['Managed (Offline)'], 'last_communication': '2026-11-27T09:00:00Z',
+        'agent_version': '20.0.1-1234'}
+    assert 'look at the path between them' in hosts['ok-seen-offline']['manager_disagrees']
+    assert 'Managed (Offline)' in hosts['ok-seen-offline']['manager_disagrees']
+    assert hosts['ok-seen-online']['manager_disagrees'] is None
+    assert hosts['ok-seen-warning']['manager_disagrees'] is None
+    assert hosts['broken-seen-offline']['manager_disagrees'] is None
+    assert 'manager_unreachable' in hosts['broken-seen-online']['manager_disagrees']
+    assert 'manager' not in hosts['not-listed'] and 'manager_disagrees' not in hosts['not-listed']
+    assert 'PlantedTok5' not in json.dumps(rep)                       # only whitelisted fields are kept
+    md = fr.fleet_report_render(rep, 'markdown')
+    assert '## The manager disagrees' in md and '**ok-seen-offline** (last contact 2026-11-27T09:00:00Z)' in md
+    assert 'ok-seen-online' not in md.split('## The manager disagrees')[1]
+    summary = fr.fleet_report_render(rep, 'summary')
+    assert 'the manager disagrees: broken-seen-online, ok-seen-offline' in summary
+
+
+def test_without_the_manager_view_the_report_is_unchanged(report):
+    assert all('manager' not in h for h in report['hosts'])
+    assert 'manager disagrees' not in fr.fleet_report_render(report, 'markdown')
