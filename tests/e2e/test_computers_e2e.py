@@ -6,7 +6,8 @@ computers, and dsa.fleet.remediate limited to its `offline` group fixes exactly 
 
 Fleet: a healthy host, a host whose agent service was stopped after activation (the manager sees it go
 offline after its missed-heartbeat threshold), a host whose activation the manager refused.  Checked: the
-inventory groups them as the manager sees them; `remediate -i inventory.yml -i lab.computers.yml -l offline`
+inventory groups them as the manager sees them; the diagnosis's report carries the manager's view of each host;
+`remediate -i inventory.yml -i lab.computers.yml -l offline`
 runs on the offline host only; afterwards the manager shows it online again; the API key is in no output.
 
 Needs root and podman; brings up its own lab fleet (replacing a running one) and takes it down at the end.
@@ -70,11 +71,26 @@ def test_remediate_the_offline_group(small_fleet, tmp_path):
     assert got.get('offline') == ['dsafl-c-svcdown'], got
     assert 'dsafl-c-ok' in got['online'] and got['activation_failed'] == ['dsafl-c-refused'], got
 
+    e = env()
+    e['ANSIBLE_INVENTORY_ENABLED'] = 'ansible.builtin.yaml,dsa.fleet.computers'
+    # the diagnosis with the manager's view: each host's report entry says what the manager says
+    cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', os.path.join(STATE, 'inventory.yml'),
+           '-i', facts['computers_inventory'], os.path.join(ROOT, 'playbooks', 'diagnose.yml'),
+           '-e', '@' + LAB_VARS, '-e', 'dsa_fleet_report_dir=%s' % (tmp_path / 'diagnosis')]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=e,
+                       cwd=ROOT, timeout=1200, check=False)
+    assert p.returncode == 0, p.stdout[-6000:]
+    with open(os.path.join(str(tmp_path / 'diagnosis'), 'report.json')) as handle:
+        hosts = dict((h['name'], h) for h in json.load(handle)['hosts'])
+    assert hosts['dsafl-c-svcdown']['manager']['status'] == 'offline'
+    assert hosts['dsafl-c-svcdown']['manager']['messages'] == ['Managed (Offline)']
+    assert hosts['dsafl-c-refused']['manager']['status'] == 'activation_failed'
+    assert hosts['dsafl-c-ok']['manager']['status'] == 'online' and hosts['dsafl-c-ok']['status'] == 'healthy'
+    assert all(h['manager_disagrees'] is None for h in hosts.values()), hosts   # they agree on this fleet
+
     cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', os.path.join(STATE, 'inventory.yml'),
            '-i', facts['computers_inventory'], '-l', 'offline', os.path.join(ROOT, 'playbooks', 'remediate.yml'),
            '-e', '@' + LAB_VARS, '-e', 'dsa_fleet_report_dir=%s' % (tmp_path / 'report')]
-    e = env()
-    e['ANSIBLE_INVENTORY_ENABLED'] = 'ansible.builtin.yaml,dsa.fleet.computers'
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=e,
                        cwd=ROOT, timeout=1200, check=False)
     assert p.returncode == 0, p.stdout[-6000:]
