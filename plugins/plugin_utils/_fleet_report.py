@@ -138,8 +138,8 @@ def _disagreement(entry):
     at the path between them), or the manager sees online what the host reports broken.  Never changes the
     host's status (a healthy host stays healthy)."""
     manager = entry.get('manager')
-    if not manager:
-        return None
+    if not manager or entry.get('source') == 'package':
+        return None   # a diagnostic package tells the host's state as of its time, not now
     said = ', '.join(manager['messages']) or manager['status']
     if entry['status'] == 'healthy' and manager['status'] in BROKEN_GROUPS:
         return ('the manager says %s while the host is healthy: look at the path between them (proxy, firewall, '
