@@ -448,7 +448,7 @@ font-size:12px}td.msg{min-width:260px}td.ver{white-space:nowrap}
 # every filter keystroke that shows or hides rows lays out, and every frame paints, the whole table (a browser
 # must size a table's columns from all its rows), 0.4-2.5 s a keystroke at 10,000 rows (bench/report). So
 # the rows are grids of fixed columns (no row's width depends on another's; the table is at least as wide as
-# their sum, 82em, and scrolls sideways in a narrower window), in <tbody> elements of _CHUNK_ROWS rows that
+# their sum, 83em, and scrolls sideways in a narrower window), in <tbody> elements of _CHUNK_ROWS rows that
 # are `content-visibility: auto`: a <tbody> outside the window is neither styled, laid out nor painted until
 # it scrolls near (the page script gives it its estimated height meanwhile), yet stays in the page (find in
 # page, the scroll bar and the accessibility tree still have its rows). One <tbody> per row was measured
@@ -456,8 +456,8 @@ font-size:12px}td.msg{min-width:260px}td.ver{white-space:nowrap}
 # the top as before.
 _CSS_HOSTS = """
 #hosts,#hosts thead,#hosts tbody{display:block}#hosts thead{position:sticky;top:0;z-index:1}
-#hosts{min-width:82em}#hosts th{position:static}#hosts tr{display:grid;grid-template-columns:minmax(13em,1.6fr)
-6.5em minmax(13em,1fr) 7em 6.5em 5.5em minmax(8em,1fr) 8.5em minmax(14em,2.6fr)}#hosts tr[hidden],#hosts tbody[hidden]{display:none}
+#hosts{min-width:83em}#hosts th{position:static}#hosts tr{display:grid;grid-template-columns:minmax(13em,1.6fr)
+6.5em minmax(14em,1fr) 7em 6.5em 5.5em minmax(8em,1fr) 8.5em minmax(14em,2.6fr)}#hosts tr[hidden],#hosts tbody[hidden]{display:none}
 #hosts tbody{content-visibility:auto}#hosts td.host{white-space:normal;
 overflow-wrap:break-word}td.mgr{max-width:none}
 """
