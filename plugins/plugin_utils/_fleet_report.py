@@ -498,6 +498,24 @@ td.host{white-space:nowrap;font-weight:600}td.mgr{min-width:150px;max-width:220p
 font-size:12px}td.msg{min-width:260px}td.ver{white-space:nowrap}
 """
 
+# The fleet page's host table holds up to a fleet's size of rows (10,000 and more): laid out as a CSS table,
+# every filter keystroke that shows or hides rows lays out, and every frame paints, the whole table (a browser
+# must size a table's columns from all its rows), 0.4-2.5 s a keystroke at 10,000 rows (bench/report). So
+# the rows are grids of fixed columns (no row's width depends on another's; the table is at least as wide as
+# their sum, 83em, and scrolls sideways in a narrower window), in <tbody> elements of _CHUNK_ROWS rows that
+# are `content-visibility: auto`: a <tbody> outside the window is neither styled, laid out nor painted until
+# it scrolls near (the page script gives it its estimated height meanwhile), yet stays in the page (find in
+# page, the scroll bar and the accessibility tree still have its rows). One <tbody> per row was measured
+# too: 10,000 skipped boxes cost every frame 0.1-0.3 s. The markup stays a <table>; the header row sticks to
+# the top as before.
+_CSS_HOSTS = """
+#hosts,#hosts thead,#hosts tbody{display:block}#hosts thead{position:sticky;top:0;z-index:1}
+#hosts{min-width:83em}#hosts th{position:static}#hosts tr{display:grid;grid-template-columns:minmax(13em,1.6fr)
+6.5em minmax(14em,1fr) 7em 6.5em 5.5em minmax(8em,1fr) 8.5em minmax(14em,2.6fr)}#hosts tr[hidden],#hosts tbody[hidden]{display:none}
+#hosts tbody{content-visibility:auto}#hosts td.host{white-space:normal;
+overflow-wrap:break-word}td.mgr{max-width:none}
+"""
+
 # Sorting and filtering of the host table; state kept in the URL hash (#q=..&cause=..&status=..&sort=..&dir=..)
 # so a filtered view can be linked. It marks <html data-dsa-ready="true"> once wired, and
 # data-dsa-error on any script error, so a headless browser test can tell.
@@ -510,8 +528,10 @@ _TABLE_JS = r"""
   var root = document.documentElement;
   window.addEventListener('error', function (e) { root.setAttribute('data-dsa-error', String(e.message)); });
   var table = document.getElementById('hosts');
-  var tbody = table.tBodies[0];
-  var rows = Array.prototype.slice.call(tbody.rows);
+  // The rows may come in several <tbody> of config.chunk rows each (see _CSS_HOSTS): in order, they are the table.
+  var bodies = Array.prototype.slice.call(table.tBodies);
+  var rows = [];
+  bodies.forEach(function (body) { Array.prototype.push.apply(rows, Array.prototype.slice.call(body.rows)); });
   var q = document.getElementById('q');
   var count = document.getElementById('count');
   var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
@@ -545,45 +565,69 @@ _TABLE_JS = r"""
     if (heads[col].getAttribute('data-type') === 'num') { var n = parseFloat(v); return isNaN(n) ? Infinity : n; }
     return v;
   }
-  var texts = new Map();   // a row's text, lower case, read once: a keystroke must not walk every cell again
-  function textOf(row) {
-    var t = texts.get(row);
-    if (t === undefined) { t = row.textContent.toLowerCase(); texts.set(row, t); }
-    return t;
+  // Per row: its text in lower case and its filter values, read once when first needed (a keystroke must not
+  // walk every cell again), and whether it is shown. order: the rows' items in their current order.
+  var items = rows.map(function (row) { return {row: row, text: null, values: null, shown: !row.hidden}; });
+  var order = items;
+  function read(item) {
+    if (item.values === null) {
+      item.text = item.row.textContent.toLowerCase();
+      item.values = {};
+      config.filters.forEach(function (f) {
+        var have = item.row.getAttribute(f.attr) || '';
+        item.values[f.key] = f.list ? have.split(' ') : have;
+      });
+    }
+    return item;
   }
-  function matches(row, needle) {
-    if (needle && textOf(row).indexOf(needle) < 0) { return false; }
+  function matches(item, needle) {
+    read(item);
+    if (needle && item.text.indexOf(needle) < 0) { return false; }
     return config.filters.every(function (f) {
       var want = state[f.key];
       if (!want) { return true; }
-      var have = row.getAttribute(f.attr) || '';
-      return f.list ? have.split(' ').indexOf(want) >= 0 : have === want;
+      return f.list ? item.values[f.key].indexOf(want) >= 0 : item.values[f.key] === want;
     });
   }
   var lastOrder = null;
   function sortRows(col) {
-    var sorted = rows.slice();
+    var sorted = items.slice();
     if (col >= 0) {
       var sign = state.dir === 'desc' ? -1 : 1;
       sorted.sort(function (a, b) {
-        var x = keyOf(a, col), y = keyOf(b, col);
+        var x = keyOf(a.row, col), y = keyOf(b.row, col);
         if (x < y) { return -sign; }
         if (x > y) { return sign; }
-        return (+a.getAttribute('data-index')) - (+b.getAttribute('data-index'));
+        return (+a.row.getAttribute('data-index')) - (+b.row.getAttribute('data-index'));
       });
     }
-    sorted.forEach(function (row) { tbody.appendChild(row); });
+    var size = config.chunk || sorted.length || 1;
+    sorted.forEach(function (item, i) { bodies[Math.floor(i / size)].appendChild(item.row); });
+    order = sorted;
+  }
+  // A <tbody> is skipped by the browser while off screen (content-visibility: auto) and takes the height given
+  // here meanwhile: its shown rows times config.rowPx; one with no row shown is hidden.
+  function fitBodies() {
+    if (!config.chunk) { return; }
+    bodies.forEach(function (body, k) {
+      var part = order.slice(k * config.chunk, (k + 1) * config.chunk);
+      var shown = part.filter(function (item) { return item.shown; }).length;
+      var size = '0px ' + (shown * config.rowPx) + 'px';
+      if (body.hidden !== (shown === 0)) { body.hidden = shown === 0; }
+      if (body.dsaSize !== size) { body.dsaSize = size; body.style.containIntrinsicSize = size; }
+    });
   }
   function apply() {
     var needle = state.q.trim().toLowerCase();
     var shown = 0;
     var changes = [];
-    rows.forEach(function (row) {
-      var ok = matches(row, needle);
-      if (row.hidden === ok) { changes.push(row); }
+    items.forEach(function (item) {
+      var ok = matches(item, needle);
+      if (item.shown !== ok) { item.shown = ok; changes.push(item); }
       if (ok) { shown += 1; }
     });
-    changes.forEach(function (row) { row.hidden = !row.hidden; });   // only the rows that change
+    // Reads first, then the writes, and only to the rows that change.
+    changes.forEach(function (item) { item.row.hidden = !item.shown; });
     var col = -1;
     heads.forEach(function (th, i) {
       if (th.getAttribute('data-key') === state.sort) { col = i; }
@@ -595,6 +639,7 @@ _TABLE_JS = r"""
       lastOrder = order;
       sortRows(col);
     }
+    fitBodies();
     count.textContent = shown + ' of ' + rows.length + ' hosts shown';
     table.setAttribute('data-shown', String(shown));
     q.value = state.q;
@@ -642,15 +687,19 @@ _TABLE_JS = r"""
 """
 
 
-def table_script(filters, bar_attr, bar_key):
+def table_script(filters, bar_attr, bar_key, chunk=None, row_px=None):
     """The page script, for <select> ``filters`` [(select id = state key, row attribute, list?)] and chart
-    bars whose ``bar_attr`` value picks ``bar_key``."""
+    bars whose ``bar_attr`` value picks ``bar_key``; ``chunk``: the rows come in <tbody> elements of that many
+    rows, each skipped while off screen and ``row_px`` tall a shown row meanwhile (see _CSS_HOSTS)."""
     config = {'filters': [{'id': fid, 'key': fid, 'attr': attr, 'list': is_list} for fid, attr, is_list in filters],
-              'barAttr': bar_attr, 'barKey': bar_key}
+              'barAttr': bar_attr, 'barKey': bar_key, 'chunk': chunk, 'rowPx': row_px}
     return _TABLE_JS % json.dumps(config)
 
 
-_JS = table_script([('cause', 'data-causes', True), ('status', 'data-status', False)], 'data-cause', 'cause')
+_CHUNK_ROWS = 50    # rows a <tbody> of the fleet page holds
+_ROW_PX = 48        # a host row's height, about (one to three lines), while its <tbody> is off screen
+_JS = table_script([('cause', 'data-causes', True), ('status', 'data-status', False)], 'data-cause', 'cause',
+                   _CHUNK_ROWS, _ROW_PX)
 
 
 def _e(text):
@@ -745,14 +794,18 @@ def render_html(report):
                ('agent_state', 'state', 'text'), ('manager_url', 'manager', 'text'),
                ('heartbeat_age', 'heartbeat (s)', 'num'), ('message', 'finding', 'text'))
     head = ''.join('<th data-key="%s" data-type="%s" scope="col">%s</th>' % (k, t, _e(label)) for k, label, t in columns)
-    body = ''.join(_host_row(i, h) for i, h in enumerate(hosts))
+    rows = [_host_row(i, h) for i, h in enumerate(hosts)]
+    # each <tbody>'s height while off screen: its rows times _ROW_PX (the page script keeps it so as rows hide)
+    body = ''.join('<tbody style="contain-intrinsic-size:0px %dpx">%s</tbody>' % (
+        len(rows[i:i + _CHUNK_ROWS]) * _ROW_PX, ''.join(rows[i:i + _CHUNK_ROWS]))
+        for i in range(0, len(rows), _CHUNK_ROWS)) or '<tbody></tbody>'
     meta = ['generated %s' % _e(report.get('generated_at'))]
     if report.get('manager_url'):
         meta.append('manager <code>%s</code>' % _e(report['manager_url']))
     meta.append('communication %s' % _e(report.get('communication')))
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            '<title>Deep Security fleet report</title><style>%s</style></head><body>'
+            '<title>Deep Security fleet report</title><style>%s%s</style></head><body>'
             '<header><h1>Deep Security fleet report</h1><div class="meta">%s</div>'
             '<div class="cards"><div class="card"><b>%d</b>hosts</div>%s</div></header><main>'
             '<h2>Causes by host count</h2><div id="chart">%s</div>'
@@ -760,9 +813,10 @@ def render_html(report):
             '&hellip;" aria-label="filter hosts"><select id="cause" aria-label="cause"><option value="">all causes'
             '</option>%s</select><select id="status" aria-label="status"><option value="">all statuses</option>%s'
             '</select><span id="count">%d hosts</span></div>'
-            '<table id="hosts"><thead><tr>%s</tr></thead><tbody>%s</tbody></table></main>'
+            '<table id="hosts"><thead><tr>%s</tr></thead>%s</table></main>'
             '<script>%s</script></body></html>\n') % (
-        _CSS, ' &middot; '.join(meta), totals.get('hosts', 0), cards, _chart_svg(causes), options, statuses,
+        _CSS, _CSS_HOSTS, ' &middot; '.join(meta), totals.get('hosts', 0), cards, _chart_svg(causes), options,
+        statuses,
         len(hosts), head, body, _JS)
 
 

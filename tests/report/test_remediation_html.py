@@ -3,7 +3,8 @@
 """The remediation report's page in a real browser: headless Chromium (Debian's ``chromium`` package, the
 flags of tests/report/test_report_html.py) opens the page rendered from a synthetic remediate run without
 console errors; its script runs (it marks ``<html data-dsa-ready="true">``), filters by outcome, cause and
-text and sorts from the URL hash; screenshots are kept under tests/output/report/ as test artifacts.
+text and sorts from the URL hash (which rows a user sees is asked of the browser: test_report_html.with_probe);
+screenshots are kept under tests/output/report/ as test artifacts.
 
 Skipped when no chromium is installed (``apt-get install chromium``); CI installs it."""
 
@@ -22,7 +23,8 @@ if os.path.join(ROOT, '.collections') not in sys.path:
 
 from ansible_collections.dsa.fleet.plugins.plugin_utils._remediation_report import OUTCOMES, remediation_report, \
     remediation_report_render
-from ansible_collections.dsa.fleet.tests.report.test_report_html import CHROMIUM, OUTPUT, chromium
+from ansible_collections.dsa.fleet.tests.report.test_report_html import CHROMIUM, OUTPUT, chromium, rows, \
+    with_probe
 from ansible_collections.dsa.fleet.tests.unit.plugins.filter.test_remediation_report import LITERAL_SECRETS, \
     NOW, PLANTED, build, planted_run
 
@@ -35,7 +37,7 @@ def _write(name, report):
     path = os.path.join(OUTPUT, name)
     with open(path, 'w') as handle:
         handle.write(remediation_report_render(report, 'html'))
-    return {'path': path, 'url': 'file://' + path, 'report': report}
+    return {'path': path, 'url': 'file://' + path, 'probe': with_probe(path), 'report': report}
 
 
 @pytest.fixture(scope='module')
@@ -52,17 +54,8 @@ def check_page():
     return _write('remediation-check.html', build(check_mode=True))
 
 
-def rows(dom):
-    """(name, outcome, hidden) of the host table's rows, in DOM order."""
-    out = []
-    for match in re.finditer(r'<tr data-index="\d+" data-outcome="(\w+)" data-causes="[^"]*"( hidden="")?>'
-                             r'<td class="host">([^<]*)</td>', dom):
-        out.append((match.group(3), match.group(1), bool(match.group(2))))
-    return out
-
-
 def test_page_runs_without_console_errors(page):
-    dom, console = chromium(page['url'], '--dump-dom')
+    dom, console = chromium(page['probe'], '--dump-dom')
     assert console == []
     assert re.search(r'<html[^>]* data-dsa-ready="true"', dom), dom[:500]
     assert not re.search(r'<html[^>]* data-dsa-error=', dom)
@@ -76,7 +69,7 @@ def test_page_runs_without_console_errors(page):
 
 
 def test_filter_by_outcome_from_the_hash(page):
-    dom, console = chromium(page['url'] + '#outcome=needs_person', '--dump-dom')
+    dom, console = chromium(page['probe'] + '#outcome=needs_person', '--dump-dom')
     assert console == []
     shown = sorted(name for name, outcome, hidden in rows(dom) if not hidden)
     assert shown == ['db-act-01', 'mail-dns-01', 'mail-refused-01', 'mail-sub-01']
@@ -86,21 +79,21 @@ def test_filter_by_outcome_from_the_hash(page):
 
 
 def test_filter_by_cause_and_text(page):
-    dom, console = chromium(page['url'] + '#cause=manager_unreachable', '--dump-dom')
+    dom, console = chromium(page['probe'] + '#cause=manager_unreachable', '--dump-dom')
     assert console == []
     assert sorted(n for n, o, hidden in rows(dom) if not hidden) == ['app-fw-01', 'db-fw-01', 'lost-01', 'lost-02']
-    dom, console = chromium(page['url'] + '#q=firewall&outcome=still_broken', '--dump-dom')
+    dom, console = chromium(page['probe'] + '#q=firewall&outcome=still_broken', '--dump-dom')
     assert console == []
     assert [(n, o) for n, o, hidden in rows(dom) if not hidden] == [('db-fw-01', 'still_broken')]
 
 
 def test_sort_from_the_hash(page):
-    dom, console = chromium(page['url'] + '#sort=name&dir=desc', '--dump-dom')
+    dom, console = chromium(page['probe'] + '#sort=name&dir=desc', '--dump-dom')
     assert console == []
     names = [name for name, outcome, hidden in rows(dom)]
     assert names == sorted(names, reverse=True)
     assert re.search(r'<th data-key="name"[^>]*aria-sort="descending"', dom)
-    dom, console = chromium(page['url'] + '#sort=outcome&dir=desc', '--dump-dom')
+    dom, console = chromium(page['probe'] + '#sort=outcome&dir=desc', '--dump-dom')
     ranks = [OUTCOMES.index(outcome) for name, outcome, hidden in rows(dom)]
     assert ranks == sorted(ranks, reverse=True)
 
