@@ -62,6 +62,11 @@ NOT_CHECKED = (
     ('the manager and tenant the agent is activated with', ('reset_required',),
      'the package status has no manager URL nor tenant (AgentStatus.dsmUrl, dsmDN); the log lines still count'),
     ('self-protection', ('self_protection_enabled',), 'only a local command refused shows it'),
+    ('the host clock against the controller\'s', ('clock_skew',),
+     'a package holds no reading of the host clock taken with the controller\'s; the agent\'s clock-change '
+     'events in the log still count'),
+    ('the protection modules\' driver state', ('protection_module_offline',),
+     'the package files read hold no GetComponentInfo output; the agent\'s events in the log still count'),
 )
 #: Checked only when the status shows a session with a manager (see agent_facts).
 ACTIVATION_CHECK = ('the activation state', ('not_activated',),

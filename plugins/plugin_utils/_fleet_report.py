@@ -758,6 +758,13 @@ def _host_row(index, host):
             '<ul class="ev">%s</ul>' % ev if ev else ''))
     if host.get('error'):
         details.append('<div>%s</div>' % _e(host['error']))
+    manager = host.get('manager')
+    if manager:
+        details.append('<div class="mgr-view"><b>the manager says</b>: %s%s%s</div>' % (
+            _e(', '.join(manager.get('messages') or []) or manager.get('status')),
+            ' (last communication %s)' % _e(manager['last_communication']) if manager.get('last_communication') else '',
+            '<br><b class="sev-warning">disagreement</b>: %s' % _e(host['manager_disagrees'])
+            if host.get('manager_disagrees') else ''))
     message = ''
     if findings:
         message = _e(findings[0].get('message'))
@@ -765,6 +772,11 @@ def _host_row(index, host):
             message = '<details><summary>%s</summary>%s</details>' % (message, ''.join(details))
     elif host.get('error'):
         message = _e(host['error'])
+    if not findings and manager:
+        summary = _e(host['manager_disagrees']) if host.get('manager_disagrees') else 'the manager says %s' % _e(
+            manager.get('status'))
+        message = '%s<details><summary>%s</summary>%s</details>' % (
+            message + '<br>' if message else '', summary, ''.join(details))
     hb = agent.get('heartbeat_age')
     status_rank = {'broken': 0, 'failed': 1, 'unreachable': 2, 'healthy': 3}.get(host.get('status'), 9)
     activated = agent.get('activated')

@@ -488,6 +488,14 @@ def test_manager_view_and_disagreements():
     assert 'ok-seen-online' not in md.split('## The manager disagrees')[1]
     summary = fr.fleet_report_render(rep, 'summary')
     assert 'the manager disagrees: broken-seen-online, ok-seen-offline' in summary
+    page = fr.fleet_report_render(rep, 'html')
+    row = [r for r in page.split('<tr ') if '>ok-seen-offline<' in r][0]
+    assert 'the manager says</b>: Managed (Offline) (last communication 2026-11-27T09:00:00Z)' in row
+    assert 'disagreement</b>: the manager says Managed (Offline) while the host is healthy' in row
+    quiet = [r for r in page.split('<tr ') if '>ok-seen-online<' in r][0]
+    assert 'the manager says</b>: Managed (Online)' in quiet and 'disagreement' not in quiet
+    assert 'the manager says' not in [r for r in page.split('<tr ') if '>not-listed<' in r][0]
+    assert 'PlantedTok5' not in page
 
 
 def test_without_the_manager_view_the_report_is_unchanged(report):
