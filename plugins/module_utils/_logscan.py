@@ -843,17 +843,7 @@ def scan_streams(members, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_F
             result['complete'] = False
             warnings.append('the log scan stopped at its deadline (%s s) while scanning %s: the counts cover what '
                             'was read until then' % (timeout, current[0]))
-    signatures = tally.signatures()
-    result.update({
-        'signatures': signatures,
-        'causes': sorted(set(sig['cause'] for sig in signatures)),
-        'lines_unparsed': tally.lines_unparsed,
-        'lines_ignored': tally.lines_ignored,
-        'since': since.iso if since else None,
-        'engine': 'python',
-        'warnings': warnings,
-    })
-    return result
+    return _finish(result, tally, since, 'python', warnings)
 
 
 def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_FILE, extra_signatures=None,
@@ -913,6 +903,11 @@ def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_F
                           "characters: simplify it)" % (matcher.running, USER_REGEX_LINE))
             warnings.append('the log scan stopped at its deadline (%s s)%s: the counts cover what was read '
                             'until then' % (timeout, where))
+    return _finish(result, tally, since, engine, warnings)
+
+
+def _finish(result, tally, since, engine, warnings):
+    """Complete a scan's result (the log result shape) from its tally."""
     signatures = tally.signatures()
     result.update({
         'signatures': signatures,
