@@ -807,15 +807,7 @@ def scan_streams(members, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_F
     warning, and what it gave until then counts. Returns the ``scan_logs`` shape; ``files_scanned`` holds the
     names given.
     """
-    if timeout is None or isinstance(timeout, bool) or int(timeout) < 0:
-        raise ValueError('timeout: must be 0 (no deadline) or a number of seconds, got %r' % (timeout,))
-    since = parse_since(since) if since is not None and since != '' else None
-    max_bytes = int(max_bytes_per_file or 0)
-    if max_bytes < 0:
-        raise ValueError('max_bytes_per_file: must be 0 (whole files) or more, got %s' % max_bytes_per_file)
-    matcher = Matcher(_signatures.all_signatures(extra_signatures))
-    tally = _Tally(matcher, since, ignore)
-    result = {'files_scanned': [], 'files_skipped': [], 'bytes_scanned': 0, 'lines_scanned': 0, 'complete': True}
+    since, max_bytes, matcher, tally, result = _start(since, max_bytes_per_file, extra_signatures, timeout, ignore)
     warnings = []
     current = [None]
     with _Deadline(int(timeout)) as deadline:
@@ -859,17 +851,9 @@ def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_F
     bad input.
     """
     paths = validate_paths(paths)
-    if timeout is None or isinstance(timeout, bool) or int(timeout) < 0:
-        raise ValueError('timeout: must be 0 (no deadline) or a number of seconds, got %r' % (timeout,))
-    since = parse_since(since) if since is not None and since != '' else None
-    if max_bytes_per_file is None:
-        max_bytes_per_file = 0
-    if int(max_bytes_per_file) < 0:
-        raise ValueError('max_bytes_per_file: must be 0 (whole files) or more, got %s' % max_bytes_per_file)
-    matcher = Matcher(_signatures.all_signatures(extra_signatures))
+    since, max_bytes_per_file, matcher, tally, result = _start(since, max_bytes_per_file, extra_signatures, timeout,
+                                                               ignore)
     engine, grep_path = _pick_engine(engine, matcher, grep_path)
-    tally = _Tally(matcher, since, ignore)
-    result = {'files_scanned': [], 'files_skipped': [], 'bytes_scanned': 0, 'lines_scanned': 0, 'complete': True}
     warnings = []
     current = [None]
     with _Deadline(int(timeout)) as deadline:
@@ -904,6 +888,20 @@ def scan_logs(paths=None, since=None, max_bytes_per_file=DEFAULT_MAX_BYTES_PER_F
             warnings.append('the log scan stopped at its deadline (%s s)%s: the counts cover what was read '
                             'until then' % (timeout, where))
     return _finish(result, tally, since, engine, warnings)
+
+
+def _start(since, max_bytes_per_file, extra_signatures, timeout, ignore):
+    """Check a scan's bounds (ValueError naming the parameter) and set it up: ``(since, max_bytes, matcher, tally,
+    result)``, ``result`` the log result shape's counters."""
+    if timeout is None or isinstance(timeout, bool) or int(timeout) < 0:
+        raise ValueError('timeout: must be 0 (no deadline) or a number of seconds, got %r' % (timeout,))
+    since = parse_since(since) if since is not None and since != '' else None
+    max_bytes = int(max_bytes_per_file or 0)
+    if max_bytes < 0:
+        raise ValueError('max_bytes_per_file: must be 0 (whole files) or more, got %s' % max_bytes_per_file)
+    matcher = Matcher(_signatures.all_signatures(extra_signatures))
+    result = {'files_scanned': [], 'files_skipped': [], 'bytes_scanned': 0, 'lines_scanned': 0, 'complete': True}
+    return since, max_bytes, matcher, _Tally(matcher, since, ignore), result
 
 
 def _finish(result, tally, since, engine, warnings):
