@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `make test`: every suite, in two lanes where that is safe, so the whole run fits this machine's two cores.
+#
+#   1. the lab image and agent package (cached; both Molecule suites of lane B need them, and building them
+#      twice at once would collide)
+#   2. side by side:
+#        lane A  static checks and the tests that need no podman:  lint sanity galaxy-check pytest hostile
+#        lane B  the Molecule suites that run on podman networks of their own (--internal, no NAT, no
+#                firewall change on the machine) and never use the lab fleet:  firewall, reinstall
+#   3. then, one after the other (one lab per machine): test-lab test-e2e test-ee test-molecule-activate-proxy
+#
+# DSAFL_TEST_LANE_A, DSAFL_TEST_LANE_B and DSAFL_TEST_SERIAL replace the targets of a lane (to try the
+# script itself on a few quick targets).
+# Every stage runs even when an earlier one failed (one CI run shows every failure); the exit status is
+# non-zero when any failed, and the summary at the end names them. Lines of the two lanes carry [A] / [B].
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT" || exit 1
+MAKE_CMD=(make --no-print-directory)
+LOGDIR="$ROOT/.build/test-logs"
+mkdir -p "$LOGDIR"
+failed=()
+t_start=$(date +%s)
+trap 'kill 0' INT TERM  # a cancelled run stops both lanes too
+
+stage() {  # stage NAME TARGET...: run make targets, record a failure
+    local name=$1 t0 rc
+    shift
+    t0=$(date +%s)
+    "${MAKE_CMD[@]}" "$@"
+    rc=$?
+    echo ">> stage $name: $([ $rc = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - t0 )) s"
+    return $rc
+}
+
+lane() {  # lane LETTER TARGET...: the targets one after the other, each line prefixed, status in a file
+    local letter=$1 rc=0 t
+    shift
+    for t in "$@"; do
+        stage "$t" "$t" || { rc=1; echo "$t" >>"$LOGDIR/lane-$letter.failed"; }
+    done
+    return $rc
+}
+
+"${MAKE_CMD[@]}" setup || exit 1
+export DSAFL_SETUP_DONE=1
+rm -f "$LOGDIR"/lane-*.failed
+stage lab-image lab-image || failed+=(lab-image)
+
+# shellcheck disable=SC2086  # the lane variables are lists of make targets
+lane A ${DSAFL_TEST_LANE_A-lint sanity galaxy-check pytest hostile} 2>&1 | sed -u 's/^/[A] /' &
+pid_a=$!
+# shellcheck disable=SC2086
+lane B ${DSAFL_TEST_LANE_B-test-molecule-firewall test-molecule-reinstall} 2>&1 | sed -u 's/^/[B] /' &
+pid_b=$!
+wait "$pid_a"
+wait "$pid_b"
+for letter in A B; do
+    [ -f "$LOGDIR/lane-$letter.failed" ] && mapfile -t -O "${#failed[@]}" failed <"$LOGDIR/lane-$letter.failed"
+done
+echo ">> lanes A and B done at $(( $(date +%s) - t_start )) s"
+
+# shellcheck disable=SC2086
+for t in ${DSAFL_TEST_SERIAL-test-lab test-e2e test-ee test-molecule-activate-proxy}; do
+    stage "$t" "$t" || failed+=("$t")
+done
+
+echo ">> make test: $(( $(date +%s) - t_start )) s in all"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo ">> make test FAILED: ${failed[*]}"
+    exit 1
+fi
+echo ">> make test passed"
