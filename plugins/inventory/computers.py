@@ -216,10 +216,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._populate(data)
 
     def _name(self, computer):
-        first = self.get_option('hostname_source')
-        second = 'displayName' if first == 'hostName' else 'hostName'
-        name = computer.get(first) or computer.get(second)
-        return to_text(name) if name else 'computer-%s' % computer.get('ID')
+        return _computers.host_name(computer, self.get_option('hostname_source'))
 
     def _populate(self, data):
         chosen = {}

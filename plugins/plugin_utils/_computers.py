@@ -7,7 +7,8 @@
 - ``api_base(url)``, ``api_kind(url, kind)``: the API's base URL and which product answers it;
 - ``ComputersClient(...).computers()``: every computer, paged by ID through ``POST /api/computers/search``;
 - ``computer_status(computer)``: the one status group of a computer, from ``computerStatus``;
-- ``manager_view(computer)``: the host variables the inventory gives a computer.
+- ``manager_view(computer)``: the host variables the inventory gives a computer;
+- ``host_name(computer, source)``: the name a computer goes by in an inventory (and in the event source's events).
 
 The API's shapes (tests/lab/EVIDENCE.md E18-E20): Deep Security Manager authenticates with the header
 ``api-secret-key: <key>``, Workload Security / Vision One Server & Workload Protection with
@@ -239,6 +240,14 @@ class ComputersClient(object):
             if len(items) < self.page_size or not items:
                 return out
             last = max(ids)
+
+
+def host_name(computer, source='hostName'):
+    """The name ``computer`` goes by: its ``source`` field (hostName or displayName), else the other one, else
+    ``computer-<ID>``."""
+    second = 'displayName' if source == 'hostName' else 'hostName'
+    name = computer.get(source) or computer.get(second)
+    return to_text(name) if name else 'computer-%s' % computer.get('ID')
 
 
 def computer_status(computer):
