@@ -39,7 +39,8 @@ STEP_NEEDS = {
 TALKS_TO_MANAGER = ('activate',)
 #: Causes on the path to the manager.
 PATH_CAUSES = ('dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed',
-               'tls_handshake_failed', 'heartbeat_failing', 'heartbeat_stale')
+               'tls_handshake_failed', 'heartbeat_failing', 'heartbeat_stale', 'tls_intercepted',
+               'manager_cert_invalid')
 #: The manager's refusals: activating again cannot help.
 REFUSALS = ('activation_refused', 'subscription_expired')
 #: Causes that keep the agent from writing its state, and the steps that need it to (they wait for a person).
@@ -138,9 +139,23 @@ CAUSES = {
         'the agent\'s last successful session with the manager is too old and no probe or log line shows why: '
         'see the evidence, the agent log and the manager\'s events for this computer'),
     'clock_skew': _row(
-        WARNING, 'the host clock differs from the controller\'s by more than the allowed skew', MANUAL, None, (),
+        WARNING, 'the host clock differs from the controller\'s, or from the manager\'s (its HTTP Date), by more than '
+        'the allowed skew', MANUAL, None, (),
         'set the host clock right (NTP or chrony); a clock far off breaks TLS certificate checks and activation',
         evidence='inferred'),
+    # Issue 19: the manager's certificate as a TLS probe sees it (_tlscheck). Critical only while the agent's own
+    # contact with the manager fails (the diagnosis lowers it to a warning for a heartbeating agent).
+    'tls_intercepted': _row(
+        CRITICAL, 'a TLS-inspecting proxy or firewall answers for Trend\'s cloud: its certificate comes from an issuer '
+        'the host does not trust', MANUAL, None, (),
+        'something on the path re-signs the TLS traffic to Trend\'s cloud (the issuer is in the evidence); the agent\'s '
+        'mutually authenticated channel cannot pass it: exempt the agent\'s Trend endpoints from TLS inspection',
+        evidence='inferred'),
+    'manager_cert_invalid': _row(
+        CRITICAL, 'the manager\'s TLS certificate is expired or not yet valid (or, for Trend\'s cloud, for another name)',
+        MANUAL, None, (),
+        'the manager presents an expired, not yet valid or wrongly named certificate: replace the manager\'s TLS '
+        'certificate (or fix the host clock when it is the clock that is off)', evidence='inferred'),
     'kernel_unsupported': _row(
         CRITICAL, 'the agent\'s kernel driver cannot run on this kernel (unsupported kernel, Secure Boot key)', MANUAL,
         None, (),

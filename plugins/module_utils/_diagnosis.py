@@ -25,7 +25,14 @@ The rules, in words:
 - A protection module whose driver the agent reports offline (``components``, GetComponentInfo):
   ``protection_module_offline`` (a warning); a module switched off by policy is no finding.
 - The host clock against the controller's (``controller_time`` / ``host_time``, epoch seconds taken by each
-  side): ``clock_skew`` (a warning) beyond ``max_clock_skew`` seconds.
+  side) and against the manager's (the ``Date:`` of its HTTP answer after a TLS probe, ``clock_offset``):
+  ``clock_skew`` (a warning) beyond ``max_clock_skew`` seconds; the evidence names the source.
+- The manager's certificate as a TLS probe saw it (``_tlscheck``): on a Trend cloud name an issuer the host's CA
+  store does not trust is ``tls_intercepted`` (a TLS-inspecting proxy, its issuer named); an expired or not yet
+  valid certificate (and, on a Trend cloud name, one for another name) is ``manager_cert_invalid``. An
+  on-premise manager's self-signed certificate, or its name (agents reach it by address), is no finding. Both are
+  critical only while the agent's contact with the manager fails, warnings for a heartbeating agent; a validity
+  problem that only the host clock makes is evidence of ``clock_skew`` instead.
 - Every finding says how sure it is: ``evidence_level`` (``public`` or ``inferred``), the cause registry's,
   or ``inferred`` when the finding rests on log wording no public text shows.
 """
@@ -67,7 +74,7 @@ STALE_SLACK_SECONDS = 300
 DEFAULT_MAX_CLOCK_SKEW = 300
 # Critical causes that explain a stale session (it becomes their evidence).
 EXPLAINS_STALE = ('dns_unresolvable', 'manager_unreachable', 'proxy_required', 'proxy_auth_failed',
-                  'tls_handshake_failed', 'untrusted_peer', 'reset_required', 'activation_refused',
+                  'tls_handshake_failed', 'tls_intercepted', 'manager_cert_invalid', 'untrusted_peer', 'reset_required', 'activation_refused',
                   'subscription_expired', 'disk_full') + ('agent_not_installed', 'agent_service_down', 'agent_corrupt')
 
 
@@ -559,22 +566,112 @@ def _component_findings(agent, found):
                   'not working.' % (', '.join(modules), ', '.join(modules)), [text for dummy, text in offline])
 
 
-def _clock_findings(controller_time, host_time, max_skew, found):
-    """clock_skew: the host clock differs from the controller's by more than ``max_skew`` seconds."""
-    if controller_time is None or host_time is None:
-        return
-    try:
-        skew = float(host_time) - float(controller_time)
-    except (TypeError, ValueError):
-        return
+def _manager_clock(reach):
+    """``(offset, probe)`` of the first manager TLS probe that read the manager's ``Date:`` (host clock minus the
+    manager's, seconds), or ``(None, None)``."""
+    for probe in _manager_probes(reach or {}, kind='tls'):
+        offset = probe.get('clock_offset')
+        if isinstance(offset, (int, float)) and not isinstance(offset, bool) and abs(offset) < 10 ** 10:
+            return float(offset), probe
+    return None, None
+
+
+def _clock_findings(controller_time, host_time, max_skew, found, reach=None):
+    """clock_skew: the host clock differs from the controller's, or from the manager's (its HTTP ``Date:``), by
+    more than ``max_skew`` seconds. Returns the host clock's offset from the best reference (the controller's,
+    else the manager's), or None when no clock was read."""
     max_skew = max_skew or DEFAULT_MAX_CLOCK_SKEW
-    if not abs(skew) > max_skew or abs(skew) == float('inf'):
-        # (also NaN, an infinity: no clock reading)
-        return
-    found.add('clock_skew', 'The host clock is %s %s the controller\'s.' % (
-        _duration(abs(skew)), 'ahead of' if skew > 0 else 'behind'),
-        ['host clock %s, controller clock %s (UTC): %+d s, more than the allowed %d s' % (
-            _utc(host_time), _utc(controller_time), int(skew), int(max_skew))])
+    controller_skew = None
+    if controller_time is not None and host_time is not None:
+        try:
+            controller_skew = float(host_time) - float(controller_time)
+        except (TypeError, ValueError):
+            controller_skew = None
+        if controller_skew is not None and not abs(controller_skew) < float('inf'):
+            controller_skew = None   # NaN, an infinity: no clock reading
+    manager_skew, probe = _manager_clock(reach)
+    if controller_skew is not None and abs(controller_skew) > max_skew:
+        found.add('clock_skew', 'The host clock is %s %s the controller\'s.' % (
+            _duration(abs(controller_skew)), 'ahead of' if controller_skew > 0 else 'behind'),
+            ['source controller: host clock %s, controller clock %s (UTC): %+d s, more than the allowed %d s' % (
+                _utc(host_time), _utc(controller_time), int(controller_skew), int(max_skew))])
+    if manager_skew is not None and abs(manager_skew) > max_skew:
+        evidence = ['source manager: the Date of %s\'s HTTP answer (%s) is %+d s off the host clock, more than the '
+                    'allowed %d s' % (probe.get('target'), probe.get('date_header'), int(manager_skew), int(max_skew))]
+        if controller_skew is not None and abs(controller_skew) <= max_skew:
+            evidence.append('the controller\'s clock agrees with the host\'s (%+d s): the manager\'s clock may be the '
+                            'one that is off' % int(controller_skew))
+        found.add('clock_skew', 'The host clock is %s %s the manager\'s.' % (
+            _duration(abs(manager_skew)), 'ahead of' if manager_skew > 0 else 'behind'), evidence)
+    return controller_skew if controller_skew is not None else manager_skew
+
+
+def _cert_evidence(probe):
+    text = 'tls %s %s: certificate %s' % (probe.get('target'), probe.get('via', 'direct'),
+                                         ', '.join(probe.get('cert_problems') or []) or 'ok')
+    details = [('subject', probe.get('cert_subject')), ('issuer', probe.get('cert_issuer')),
+               ('valid from', probe.get('cert_not_before')), ('until', probe.get('cert_not_after'))]
+    text += ' (%s)' % '; '.join('%s %s' % (k, v) for k, v in details if v)
+    if probe.get('cert_names'):
+        text += ', for %s' % ', '.join(probe['cert_names'][:5])
+    return text
+
+
+def _cert_findings(agent, reach, communication, found, bound=None, clock_offset=None):
+    """tls_intercepted and manager_cert_invalid from the manager TLS probes' certificate facts. Returns the
+    critical cause found (a root for the log's network symptoms), or None."""
+    if not reach or not reach.get('manager'):
+        return None
+    manager = reach['manager']
+    cloud = _endpoint.is_trend_cloud(manager.get('host'))
+    probes = [p for p in _manager_probes(reach, kind='tls') if p.get('status') == 'ok' and p.get('cert_problems')]
+    target = '%s:%s' % (manager.get('host'), manager.get('port'))
+    # Critical only while the agent's own contact with the manager fails; with manager-initiated communication the
+    # agent does not connect to this port at all.
+    failing = communication != 'manager_initiated' and not _heartbeat_fresh(agent, bound)
+    severity = CRITICAL if failing else WARNING
+    suffix = '' if failing else ' The agent is heartbeating, so its own path may not pass through it.'
+    intercepted = [p for p in probes if cloud and 'untrusted_issuer' in p['cert_problems']]
+    if intercepted:
+        issuers = sorted(set(p.get('cert_issuer') or 'unknown issuer' for p in intercepted))
+        found.add('tls_intercepted', 'The Trend cloud endpoint %s answers with a certificate issued by %s, which this '
+                  'host does not trust: a TLS-inspecting proxy or firewall re-signs the traffic.%s'
+                  % (target, ' / '.join(issuers), suffix), [_cert_evidence(p) for p in intercepted], severity=severity)
+        return 'tls_intercepted' if failing else None
+    invalid, clock_made = [], []
+    for probe in probes:
+        wrong = [x for x in probe['cert_problems'] if x in ('expired', 'not_yet_valid')
+                 or (x == 'name_mismatch' and cloud)]
+        if not wrong:
+            continue
+        if clock_offset and set(wrong) <= set(['expired', 'not_yet_valid']) and _valid_at(probe, clock_offset):
+            clock_made.append(probe)
+        else:
+            invalid.append(probe)
+    if clock_made and found.has('clock_skew'):
+        found.get('clock_skew')['evidence'].extend(
+            '%s: valid by the reference clock, so the host clock makes it look so' % _cert_evidence(p)
+            for p in clock_made)
+    else:
+        invalid += clock_made
+    if invalid:
+        kinds = sorted(set(x for p in invalid for x in p['cert_problems'] if x != 'untrusted_issuer'
+                           and (x != 'name_mismatch' or cloud)))
+        found.add('manager_cert_invalid', 'The manager %s presents a certificate that is %s.%s' % (
+            target, ' and '.join(_CERT_WORDS[k] for k in kinds), suffix),
+            [_cert_evidence(p) for p in invalid], severity=severity)
+        return 'manager_cert_invalid' if failing else None
+    return None
+
+
+_CERT_WORDS = {'expired': 'expired', 'not_yet_valid': 'not yet valid', 'name_mismatch': 'for another name'}
+
+
+def _valid_at(probe, clock_offset):
+    """Is the probe's certificate valid at the host's time less ``clock_offset`` (the reference clock's now)?"""
+    not_before, not_after = _epoch(probe.get('cert_not_before')), _epoch(probe.get('cert_not_after'))
+    now = time.time() - clock_offset
+    return (not_before is None or not_before <= now) and (not_after is None or now <= not_after)
 
 
 def _utc(epoch):
@@ -597,8 +694,8 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     history_before: epoch seconds (e.g. the last fix): log lines before it are history, shown apart;
     heartbeat_interval: the agent's heartbeat interval in seconds (None: Trend's 600), the session is stale
     after ``stale_after(heartbeat_interval)``; controller_time / host_time: epoch seconds read on the
-    controller and on the host for the same moment (both or no clock check), max_clock_skew: seconds they may
-    differ.
+    controller and on the host for the same moment (both or no clock check against the controller; the manager's
+    clock comes from the reachability's TLS probes), max_clock_skew: seconds they may differ.
     """
     if communication not in COMMUNICATION_MODES:
         raise ValueError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
@@ -622,7 +719,10 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     if agent_ok:
         _stale_findings(agent, communication, heartbeat_interval, found, history_before)
         _component_findings(agent, found)
-    _clock_findings(controller_time, host_time, max_clock_skew, found)
+    clock_offset = _clock_findings(controller_time, host_time, max_clock_skew, found, reachability)
+    cert_root = _cert_findings(agent, reachability, communication, found, bound, clock_offset)
+    if root is None and cert_root is not None:
+        root = cert_root
     _log_findings(agent, log_causes, log_strength, root, network_known, found, bound)
     for cause, evidence in sorted(log_history.items()):
         if not found.has(cause):

@@ -12,7 +12,8 @@ What it does, all from the managed host:
 - resolve names (``getaddrinfo`` in a thread, so a stuck resolver cannot hold the caller);
 - TCP-connect, directly or through an HTTP proxy (``CONNECT``, optional basic auth);
 - optionally complete a TLS handshake (certificate verification is OFF on purpose: only the
-  handshake is tested, not the identity of the peer);
+  handshake is tested, not the identity of the peer); after a manager's handshake worked, ``_tlscheck``
+  reads what its certificate and its HTTP ``Date:`` tell, on a second connection, as extra facts;
 - tell whether anything listens locally on a TCP port (``/proc/net/tcp*``, else ``ss -ltn``).
 
 ``gather_reachability()`` runs every probe of one call concurrently under one deadline, so the
@@ -33,7 +34,7 @@ import subprocess
 import threading
 import time
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint, _redact
+from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint, _redact, _tlscheck
 from ansible_collections.dsa.fleet.plugins.module_utils._endpoint import (
     format_host_port, parse_host_port, parse_manager_url)
 
@@ -336,7 +337,8 @@ def _http_connect(sock, host, port, username, password, deadline):
 
 
 def _tls_handshake(sock, server_name, deadline):
-    """Complete a TLS handshake on ``sock``; return the TLS version. Certificates are NOT verified."""
+    """Complete a TLS handshake on ``sock``; return ``(TLS version, the peer's certificate in DER or None)``.
+    Certificates are NOT verified."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -356,10 +358,14 @@ def _tls_handshake(sock, server_name, deadline):
         raise _Failure(STATUS_HANDSHAKE_FAILED, 'TLS handshake failed: %s' % _describe(exc))
     version = tls.version()
     try:
+        der = tls.getpeercert(binary_form=True)
+    except (ssl.SSLError, ValueError, OSError):
+        der = None
+    try:
         tls.close()
     except OSError:
         pass
-    return version
+    return version, der
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,19 +400,29 @@ def _new_probe(host, port, role, via, kind, proxy):
               'address': None, 'connected': False}
     if kind == 'tls':
         result['tls_version'] = None
+        if role == 'manager':
+            result.update(_tlscheck.new_facts())
     if proxy is not None:
         result['proxy'] = format_host_port(proxy.host, proxy.port)
     return result
 
 
 def _probe_direct(result, lookup, deadline, tls):
+    """Returns ``(reopen, der)``: how to open the same path again and the peer's certificate (after TLS)."""
     sock, result['address'] = _connect(_addresses(lookup, deadline), result['port'], deadline)
     result['connected'] = True
+    der = None
     try:
         if tls:
-            result['tls_version'] = _tls_handshake(sock, result['host'], deadline)
+            result['tls_version'], der = _tls_handshake(sock, result['host'], deadline)
     finally:
         sock.close()
+    address, port = result['address'], result['port']
+
+    def reopen(until):
+        family = socket.AF_INET6 if ':' in address else socket.AF_INET
+        return _connect_one(family, (address, port), until)
+    return reopen, der
 
 
 def _probe_via_proxy(result, proxy, deadline, tls):
@@ -416,14 +432,25 @@ def _probe_via_proxy(result, proxy, deadline, tls):
     except _Failure as failure:
         raise _Failure(STATUS_PROXY_ERROR, 'cannot reach the proxy %s: %s (%s)'
                        % (result['proxy'], failure.status, failure.message))
+    der = None
     try:
         result['http_status'] = _http_connect(sock, result['host'], result['port'], proxy.username,
                                               proxy._password, deadline)
         result['connected'] = True
         if tls:
-            result['tls_version'] = _tls_handshake(sock, result['host'], deadline)
+            result['tls_version'], der = _tls_handshake(sock, result['host'], deadline)
     finally:
         sock.close()
+
+    def reopen(until):
+        again = _connect(_addresses(proxy.lookup, until), proxy.port, until)[0]
+        try:
+            _http_connect(again, result['host'], result['port'], proxy.username, proxy._password, until)
+        except Exception:
+            again.close()
+            raise
+        return again
+    return reopen, der
 
 
 def probe(host, port, lookup, deadline, role='target', proxy=None, tls=False):
@@ -431,18 +458,22 @@ def probe(host, port, lookup, deadline, role='target', proxy=None, tls=False):
 
     ``lookup`` is the Lookup of ``host`` (used for direct probes only: through a proxy the proxy
     resolves the name). ``proxy`` is a Proxy or None. With ``tls`` the probe also completes a TLS
-    handshake, without verifying the certificate. Returns a ``probes`` entry; never raises for
-    network trouble.
+    handshake, without verifying the certificate; a manager's probe whose handshake worked then gets the
+    facts of ``_tlscheck.check`` (its certificate and clock; they do not change the status, and ``ms`` does
+    not count them). Returns a ``probes`` entry; never raises for network trouble.
     """
     kind = 'tls' if tls else 'tcp'
     result = _new_probe(host, port, role, 'proxy' if proxy is not None else 'direct', kind, proxy)
     start = _now()
     try:
         if proxy is None:
-            _probe_direct(result, lookup, deadline, tls)
+            reopen, der = _probe_direct(result, lookup, deadline, tls)
         else:
-            _probe_via_proxy(result, proxy, deadline, tls)
+            reopen, der = _probe_via_proxy(result, proxy, deadline, tls)
         result['status'] = STATUS_OK
+        result['ms'] = _ms_since(start)
+        if tls and role == 'manager':
+            result.update(_tlscheck.check(reopen, host, der, deadline, _endpoint.is_trend_cloud(host)))
     except _Failure as failure:
         result['status'] = failure.status
         result['error'] = failure.message
@@ -451,9 +482,12 @@ def probe(host, port, lookup, deadline, role='target', proxy=None, tls=False):
     except Exception as exc:  # pylint: disable=broad-except
         result['status'] = STATUS_ERROR
         result['error'] = 'unexpected %s: %s' % (exc.__class__.__name__, exc)
-    result['ms'] = _ms_since(start)
+    if result['status'] != STATUS_OK:
+        result['ms'] = _ms_since(start)
     if proxy is not None:
         result['error'] = proxy.redact(result['error'])
+        if result.get('cert_error'):
+            result['cert_error'] = proxy.redact(result['cert_error'])
     return result
 
 

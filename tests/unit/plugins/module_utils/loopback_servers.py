@@ -16,14 +16,17 @@ a packet anywhere but the loopback interface: the CONNECT proxy only tunnels to 
                                                                   # then a real tunnel (loopback only)
     cert, key = make_self_signed_cert(str(tmp_path))
     with TlsServer(cert, key) as tls, ClosingServer() as rude: ...
+    cert, key, ca = make_cert(str(tmp_path), 'dsm.example', ips=['127.0.0.1'], days=(-30, -1))   # expired
+    with HttpsServer(cert, key, answer=b'HTTP/1.1 200 OK\r\nDate: ...\r\n\r\n') as https: ...
 
-Python 3.8+ standard library, plus the ``openssl`` CLI for make_self_signed_cert.
+Python 3.8+ standard library, plus the ``openssl`` CLI for make_self_signed_cert and ``cryptography`` for make_cert.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import os
 import select
 import socket
 import ssl
@@ -312,3 +315,95 @@ class ClosingServer(_Server):
     def handle(self, conn):
         conn.settimeout(5)
         conn.recv(4096)
+
+
+def make_cert(directory, name, names=(), ips=(), days=(-1, 30), issuer=None, basename='server'):
+    """Write a throw-away EC certificate and key into ``directory``; return ``(certfile, keyfile, ca)``.
+
+    ``name`` is the subject's common name, ``names`` / ``ips`` its subjectAltNames, ``days`` its validity as
+    (start, end) in days from now (negative: in the past). ``issuer`` is a ``ca`` returned by an earlier call
+    (the certificate is then signed by it), else the certificate is self-signed. Needs ``cryptography`` (in
+    .venv: ansible-core depends on it).
+    """
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder().subject_name(subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now + datetime.timedelta(days=days[0]))
+               .not_valid_after(now + datetime.timedelta(days=days[1])))
+    alt = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    if alt:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
+    is_ca = issuer is None and not names and not ips
+    builder = builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+    if issuer is None:
+        builder, signer = builder.issuer_name(subject), key
+    else:
+        builder, signer = builder.issuer_name(issuer['name']), issuer['key']
+    cert = builder.sign(signer, hashes.SHA256())
+    certfile = os.path.join(directory, '%s.crt' % basename)
+    keyfile = os.path.join(directory, '%s.key' % basename)
+    with open(certfile, 'wb') as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(keyfile, 'wb') as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return certfile, keyfile, {'name': subject, 'key': key}
+
+
+def http_date(offset=0):
+    """An HTTP ``Date:`` value for now + ``offset`` seconds (RFC 7231 IMF-fixdate)."""
+    import email.utils
+    import time
+    return email.utils.formatdate(time.time() + offset, usegmt=True)
+
+
+class HttpsServer(_Server):
+    """TLS with the given certificate, then reads a request head and answers ``answer``:
+
+    - bytes: sent as is (for example ``b'HTTP/1.1 200 OK\\r\\nDate: ...\\r\\n\\r\\n'``), then closes;
+    - ``'endless'``: a status line, then header lines forever (until the client goes away or 20 s pass);
+    - ``'silent'``: nothing, holds the connection until the client goes away.
+    ``handshakes`` counts the TLS handshakes, ``requests`` the request heads read (text).
+    """
+
+    def __init__(self, certfile, keyfile, answer=b'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'):
+        super(HttpsServer, self).__init__()
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(certfile, keyfile)
+        self.answer = answer
+        self.handshakes = 0
+        self.requests = []
+
+    def handle(self, conn):
+        import time
+        conn.settimeout(5)
+        try:
+            tls = self.context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        self.handshakes += 1
+        try:
+            head = _read_head(tls)
+            if head:
+                self.requests.append(head)
+            if self.answer == 'endless':
+                tls.sendall(b'HTTP/1.1 200 OK\r\n')
+                until = time.time() + 20
+                while time.time() < until:
+                    tls.sendall(b'X-Filler: ' + b'a' * 1000 + b'\r\n')
+            elif self.answer == 'silent':
+                tls.recv(1)
+            elif head:
+                tls.sendall(self.answer() if callable(self.answer) else self.answer)
+        except (ssl.SSLError, OSError):
+            pass
+        _close(tls)

@@ -576,3 +576,148 @@ def test_a_stale_session_just_after_a_fix_waits_for_the_next_heartbeat(since_fix
     assert healthy is (severity == 'warning')
     if severity == 'warning':
         assert 'its next heartbeat is due' in findings[0]['message']
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 19: the manager's certificate and clock, as the TLS probes' _tlscheck facts tell them
+# --------------------------------------------------------------------------------------------
+
+CLOUD_MANAGER = {'url': 'dsm://agents.deepsecurity.trendmicro.com:443/', 'scheme': 'dsm',
+                 'host': 'agents.deepsecurity.trendmicro.com', 'port': 443}
+
+
+def tls_probe(problems=(), via='direct', host='agents.workload.lab.example', issuer='CN=dsa.fleet lab CA',
+              not_before='2026-01-01T00:00:00Z', not_after='2027-01-01T00:00:00Z', clock_offset=None,
+              date_header=None, status='ok'):
+    found = dict(probe(status, via=via, kind='tls'), host=host, target='%s:443' % host)
+    found.update(cert_problem=(list(problems) or [None])[0], cert_problems=list(problems),
+                 cert_subject='CN=%s' % host, cert_issuer=issuer, cert_not_before=not_before,
+                 cert_not_after=not_after, cert_names=[host], cert_trusted=False if 'untrusted_issuer' in problems
+                 else None, cert_error=None, date_header=date_header, clock_offset=clock_offset)
+    return found
+
+
+def tls_reach(*tls_probes, **changes):
+    manager = changes.pop('manager', MANAGER)
+    r = reach(manager=manager, probes=[dict(probe('ok'), host=manager['host'])] + list(tls_probes), tls_ok=True)
+    r.update(changes)
+    return r
+
+
+def cloud_reach(*problems, **kwargs):
+    return tls_reach(tls_probe(problems, host=CLOUD_MANAGER['host'], **kwargs), manager=CLOUD_MANAGER)
+
+
+STALE = {'heartbeat_age': 7200}
+CLOUD_AGENT = {'manager_url': 'https://agents-004.workload.us-1.cloudone.trendmicro.com:443/'}
+
+
+@pytest.mark.parametrize('problems', [
+    (),                                   # the lab's manager: its own CA, its names
+    ('name_mismatch',),                   # Trend's default self-signed certificate, reached by address
+])
+def test_on_premise_certificate_facts_that_are_no_finding(problems):
+    for a in (agent(), agent(**STALE), agent(activated=False, heartbeat_age=None)):
+        findings, dummy = diagnose(a, tls_reach(tls_probe(problems)), logs())
+        assert not [f for f in findings if f['cause'] in ('manager_cert_invalid', 'tls_intercepted')], findings
+    assert diagnose(agent(), tls_reach(tls_probe(problems)), logs()) == ([], True)
+
+
+def test_untrusted_issuer_on_premise_is_never_read():
+    # The probe reports no CA-store verdict for an on-premise name; even if it did, it is no finding there.
+    findings, healthy = diagnose(agent(**STALE), tls_reach(tls_probe(['untrusted_issuer'])), logs())
+    assert causes_of(findings) == ['heartbeat_stale'] and not healthy
+
+
+def test_inspecting_proxy_on_the_cloud_path():
+    findings, healthy = diagnose(agent(**dict(STALE, **CLOUD_AGENT)), cloud_reach(
+        'untrusted_issuer', issuer='CN=Corp TLS Inspection CA'), logs(*SEED_LOGS['signatures']))
+    assert not healthy and causes_of(findings) == ['tls_intercepted'], findings
+    finding = findings[0]
+    assert (finding['severity'], finding['remediation'], finding['evidence_level']) == ('critical', 'manual', 'inferred')
+    assert 'CN=Corp TLS Inspection CA' in finding['message']
+    assert any('issuer CN=Corp TLS Inspection CA' in e for e in finding['evidence'])
+    # the stale session and the log's handshake and heartbeat lines are its evidence
+    assert any(e.startswith('heartbeat_stale') for e in finding['evidence'])
+    assert any('bio_handshake_failed' in e for e in finding['evidence'])
+
+
+def test_inspecting_proxy_for_a_heartbeating_agent_is_a_warning():
+    findings, healthy = diagnose(agent(**CLOUD_AGENT), cloud_reach('untrusted_issuer', 'name_mismatch'), logs())
+    assert healthy
+    assert [(f['cause'], f['severity']) for f in findings] == [('tls_intercepted', 'warning')]
+    assert 'heartbeating' in findings[0]['message']
+
+
+def test_manager_initiated_communication_makes_it_a_warning():
+    findings, healthy = diagnose(agent(**dict(STALE, **CLOUD_AGENT)), cloud_reach('untrusted_issuer'), logs(),
+                                 communication='manager_initiated')
+    assert healthy and [(f['cause'], f['severity']) for f in findings] == [('tls_intercepted', 'warning')]
+
+
+@pytest.mark.parametrize('problem, words', [('expired', 'expired'), ('not_yet_valid', 'not yet valid')])
+def test_expired_or_not_yet_valid_manager_certificate(problem, words):
+    findings, healthy = diagnose(agent(**STALE), tls_reach(tls_probe([problem, 'name_mismatch'])), logs())
+    assert not healthy and causes_of(findings) == ['manager_cert_invalid'], findings
+    assert words in findings[0]['message'] and 'another name' not in findings[0]['message']
+    assert any(e.startswith('heartbeat_stale') for e in findings[0]['evidence'])
+    findings, healthy = diagnose(agent(), tls_reach(tls_probe([problem])), logs())
+    assert healthy and [(f['cause'], f['severity']) for f in findings] == [('manager_cert_invalid', 'warning')]
+
+
+def test_cloud_certificate_for_another_name():
+    findings, healthy = diagnose(agent(activated=False, heartbeat_age=None, manager_url=None),
+                                 cloud_reach('name_mismatch'), logs())
+    assert causes_of(findings) == ['manager_cert_invalid', 'not_activated']
+    assert 'for another name' in [f for f in findings if f['cause'] == 'manager_cert_invalid'][0]['message']
+
+
+def test_a_failed_handshake_has_no_certificate_finding():
+    findings, dummy = diagnose(agent(**STALE), tls_reach(tls_probe(['expired'], status='handshake_failed'),
+                                                         tls_ok=False), logs())
+    assert causes_of(findings) == ['tls_handshake_failed']
+
+
+def test_clock_skew_from_the_manager_date():
+    header = 'Mon, 01 Dec 2026 05:00:00 GMT'
+    findings, healthy = diagnose(agent(), tls_reach(tls_probe(clock_offset=3600, date_header=header)), logs())
+    assert healthy and [(f['cause'], f['severity']) for f in findings] == [('clock_skew', 'warning')]
+    assert 'ahead of the manager' in findings[0]['message']
+    assert findings[0]['evidence'] == [
+        'source manager: the Date of agents.workload.lab.example:443\'s HTTP answer (%s) is +3600 s off the host '
+        'clock, more than the allowed 300 s' % header]
+    # within the bound, or no date: nothing
+    assert diagnose(agent(), tls_reach(tls_probe(clock_offset=-299)), logs()) == ([], True)
+    assert diagnose(agent(), tls_reach(tls_probe(clock_offset=None)), logs()) == ([], True)
+    assert diagnose(agent(), tls_reach(tls_probe(clock_offset='garbage')), logs()) == ([], True)
+
+
+def test_both_clocks_are_named():
+    r = tls_reach(tls_probe(clock_offset=-7200, date_header='x'))
+    findings, dummy = diagnose(agent(), r, logs(), controller_time=10000.0, host_time=2800.0)
+    assert [f['cause'] for f in findings] == ['clock_skew']
+    sources = [e.split(':')[0] for e in findings[0]['evidence']]
+    assert sources == ['source controller', 'source manager']
+    # the controller agrees with the host, the manager does not: its clock may be the one that is off
+    findings, dummy = diagnose(agent(), r, logs(), controller_time=10000.0, host_time=10010.0)
+    assert 'behind the manager' in findings[0]['message']
+    assert 'the manager\'s clock may be the one that is off' in findings[0]['evidence'][1]
+
+
+def test_a_certificate_that_only_the_host_clock_makes_expired():
+    # The host clock is two years ahead (the manager's Date says so): the certificate is valid by that clock, so
+    # the finding is the clock's, with the certificate as its evidence.
+    import time
+    now = time.time()
+    offset = 2 * 365 * 86400
+    # valid for a day either side of the manager's now, which is the host's now less two years
+    stamp = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now - offset - 86400))
+    later = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now - offset + 86400))
+    r = tls_reach(tls_probe(['expired'], not_before=stamp, not_after=later, clock_offset=offset, date_header='x'))
+    findings, dummy = diagnose(agent(**STALE), r, logs())
+    assert [f['cause'] for f in findings if f['cause'] in ('clock_skew', 'manager_cert_invalid')] == ['clock_skew']
+    assert any('valid by the reference clock' in e for e in findings[0]['evidence'] + findings[1]['evidence'])
+    # expired by any clock: the certificate's finding stays
+    r = tls_reach(tls_probe(['expired'], not_before=stamp, not_after=stamp, clock_offset=offset, date_header='x'))
+    findings, dummy = diagnose(agent(**STALE), r, logs())
+    assert 'manager_cert_invalid' in causes_of(findings)
