@@ -70,7 +70,7 @@ options:
                   untrusted_peer, dns_unresolvable, manager_unreachable, proxy_required, proxy_auth_failed,
                   inbound_4118_blocked, tls_handshake_failed, heartbeat_failing, activation_refused,
                   subscription_expired, self_protection_enabled, heartbeat_stale, clock_skew,
-                  kernel_unsupported, update_source_unreachable,
+                  tls_intercepted, manager_cert_invalid, kernel_unsupported, update_source_unreachable,
                   protection_module_offline, amsp_install_failed, disk_full]
       severity:
         description:

@@ -44,6 +44,11 @@ options:
         probes with kind C(tls).
       - The certificate is B(not verified), neither its chain nor its name. This tests whether a
         TLS handshake with the peer completes on this network path, not who the peer is.
+      - After the manager's handshake worked, a second connection on the same path reads what its certificate
+        and clock tell (the C(cert_*), C(date_header) and C(clock_offset) keys of the manager's C(tls) probes),
+        a Trend cloud name's chain against the host's CA store, validity times against the host clock, names
+        against the manager's host, and the C(Date:) of its answer to C(HEAD /). It never changes the probe's
+        status, adds at most 2 seconds and never runs past O(timeout).
     type: bool
     default: false
   timeout:

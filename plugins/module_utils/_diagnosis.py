@@ -607,8 +607,8 @@ def _clock_findings(controller_time, host_time, max_skew, found, reach=None):
 
 
 def _cert_evidence(probe):
-    text = 'tls %s %s: certificate %s' % (probe.get('target'), probe.get('via', 'direct'),
-                                         ', '.join(probe.get('cert_problems') or []) or 'ok')
+    problems = ', '.join(probe.get('cert_problems') or []) or 'ok'
+    text = 'tls %s %s: certificate %s' % (probe.get('target'), probe.get('via', 'direct'), problems)
     details = [('subject', probe.get('cert_subject')), ('issuer', probe.get('cert_issuer')),
                ('valid from', probe.get('cert_not_before')), ('until', probe.get('cert_not_after'))]
     text += ' (%s)' % '; '.join('%s %s' % (k, v) for k, v in details if v)

@@ -26,7 +26,6 @@ the check could not tell), ``date_header``, ``clock_offset`` (host clock minus t
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import calendar
 import email.utils
 import ipaddress
 import re

@@ -17,6 +17,10 @@ description:
   - The network probes run in the background while the agent and its log are read, so the module takes
     about the longest of the three, not their sum.
   - The cause ids, how each is detected and what fixes it are listed in the collection's C(docs/causes.md).
+  - With O(tls), the manager's certificate is read too (RV(reachability)). On Trend's cloud names an issuer the
+    host does not trust is a TLS-inspecting proxy (C(tls_intercepted)); an expired or not yet valid certificate
+    is C(manager_cert_invalid). An on-premise manager's self-signed certificate is no finding. Both are critical
+    only while the agent's own contact with the manager fails, warnings for a heartbeating agent.
   - Never changes anything on the host, and gathers the same data in check mode.
 author:
   - dsa.fleet contributors (@dsa-fleet)
@@ -79,11 +83,13 @@ options:
         C(dsa.fleet.diagnose) role passes C(now().timestamp())). The module compares it with the host's clock
         when it starts; more than O(max_clock_skew) seconds apart is a RV(findings[].cause=clock_skew) warning.
       - Not checked when not given.
+      - With O(tls), the manager's own clock (the C(Date:) of its HTTP answer on the TLS connection) is compared
+        with the host's too; the finding's evidence names the source, C(controller) or C(manager).
     type: float
   max_clock_skew:
     description:
-      - Seconds the host clock may differ from O(controller_time). The transfer between the two readings
-        counts toward it, so keep it at minutes.
+      - Seconds the host clock may differ from O(controller_time), or from the manager's clock (O(tls)). The
+        transfer between the two readings counts toward it, so keep it at minutes.
     type: int
     default: 300
   own_probe_sources:
@@ -202,7 +208,8 @@ agent:
   sample: {installed: true, activated: true, agent_state: green, manager_url: "https://agents.example.com:443/"}
 reachability:
   description:
-    - What M(dsa.fleet.reachability_info) returns, as a dictionary.
+    - What M(dsa.fleet.reachability_info) returns, as a dictionary (with O(tls), the manager's C(tls) probes
+      carry the certificate and clock facts, C(cert_problems), C(cert_issuer), C(cert_not_after), C(clock_offset) ...).
     - Null when there was nothing to probe (no manager URL given or reported, no targets, O(inbound_port=0)).
   returned: always
   type: dict

@@ -16,7 +16,9 @@ description:
     (and to any extra O(targets)), directly and, when O(proxy) is given, through that HTTP proxy
     with C(CONNECT) (basic authentication optional; an HTTP 407 answer is reported as an
     authentication failure).
-  - Optionally completes a TLS handshake on each path (O(tls)).
+  - Optionally completes a TLS handshake on each path (O(tls)). After a manager's handshake worked, one more
+    connection on the same path reads its certificate (RV(probes[].cert_problems)) and the C(Date:) of its
+    answer to C(HEAD /) (RV(probes[].clock_offset)), within at most 2 seconds more and never past O(timeout).
   - Tells whether anything listens locally on the agent's inbound port (O(inbound_port), 4118),
     which the manager needs for manager-initiated or bidirectional communication.
   - All probes of one call run concurrently and share one deadline of O(timeout) seconds, name
@@ -198,6 +200,71 @@ probes:
       type: str
       returned: when kind is tls
       sample: TLSv1.3
+    cert_problem:
+      description:
+        - The first of RV(probes[].cert_problems), V(null) when there is none (or nothing could be checked).
+      type: str
+      returned: when kind is tls and role is manager
+      sample: untrusted_issuer
+    cert_problems:
+      description:
+        - What is wrong with the certificate the manager showed, most telling first, read on a second connection
+          on the same path after the probe's handshake worked (the probe's RV(probes[].status) does not depend on it).
+        - V(untrusted_issuer) only for Trend's cloud names (Workload Security, Vision One), whose chain is
+          verified against the host's CA store (RV(probes[].cert_trusted)); an on-premise manager serves a
+          self-signed certificate by default, so its chain is not judged.
+        - V(expired) or V(not_yet_valid) against the host clock; V(name_mismatch) when no name of the certificate
+          is the manager's host (an address matches IP subjectAltNames only).
+      type: list
+      elements: str
+      returned: when kind is tls and role is manager
+      sample: [expired]
+    cert_subject:
+      description: The certificate's subject, for example V(CN=dsm.example.com, O=Example).
+      type: str
+      returned: when kind is tls and role is manager
+    cert_issuer:
+      description: The certificate's issuer; behind a TLS-inspecting proxy, the proxy's CA.
+      type: str
+      returned: when kind is tls and role is manager
+      sample: CN=Corp TLS Inspection CA
+    cert_not_before:
+      description: Start of the certificate's validity, V(YYYY-MM-DDTHH:MM:SSZ).
+      type: str
+      returned: when kind is tls and role is manager
+    cert_not_after:
+      description: End of the certificate's validity, V(YYYY-MM-DDTHH:MM:SSZ).
+      type: str
+      returned: when kind is tls and role is manager
+      sample: "2027-03-01T12:00:00Z"
+    cert_names:
+      description: The names the certificate is for (DNS and IP subjectAltNames, else the subject's common name).
+      type: list
+      elements: str
+      returned: when kind is tls and role is manager
+    cert_trusted:
+      description:
+        - Whether the host's CA store trusts the chain; V(null) when it was not asked (any manager but Trend's cloud).
+      type: bool
+      returned: when kind is tls and role is manager
+    cert_error:
+      description: Why the certificate could not be checked (no time left, no second connection ...); V(null) otherwise.
+      type: str
+      returned: when kind is tls and role is manager
+    date_header:
+      description:
+        - The C(Date:) header of the manager's answer to C(HEAD /) on the checked connection (at most 64 characters),
+          V(null) when it sent none (or no HTTP answer within the time left; at most 8 KiB of it is read).
+      type: str
+      returned: when kind is tls and role is manager
+      sample: Tue, 01 Dec 2026 06:00:00 GMT
+    clock_offset:
+      description:
+        - The host clock minus the manager's (RV(probes[].date_header)), in seconds; V(null) without a date that parses.
+        - Positive when the host clock is ahead.
+      type: int
+      returned: when kind is tls and role is manager
+      sample: 2
 direct_ok:
   description:
     - Whether a direct TCP connection to the manager port succeeded.

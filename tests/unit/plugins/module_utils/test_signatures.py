@@ -20,7 +20,7 @@ DESIGN_CAUSES = {
     'subscription_expired', 'self_protection_enabled', 'disk_full',
     # issue 19
     'heartbeat_stale', 'clock_skew', 'amsp_install_failed', 'protection_module_offline', 'kernel_unsupported',
-    'update_source_unreachable',
+    'update_source_unreachable', 'tls_intercepted', 'manager_cert_invalid',
 }
 
 TS = '2024-05-02 10:11:12.123456: '

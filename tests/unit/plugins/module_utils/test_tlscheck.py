@@ -179,9 +179,9 @@ def test_cloud_name_with_an_inspecting_proxy_certificate(tmp_path):
     crt, key, _ca = make_cert(str(tmp_path), CLOUD, issuer=ca, names=[CLOUD])
     with HttpsServer(crt, key) as server:
         facts = run_check(server, CLOUD, cloud=True)
-        # the probe's (here _der), the CA store's (refused by the client: the server sees no handshake), the
-        # pinned one for the facts
-        assert (server.connections, server.handshakes) == (3, 2)
+        # the probe's (here _der), the CA store's (refused by the client), the pinned one for the facts (each
+        # connection is accepted before its handshake can finish: the count is not racy)
+        assert server.connections == 3
     assert facts['cert_problems'] == ['untrusted_issuer'] and facts['cert_trusted'] is False
     assert facts['cert_issuer'] == 'CN=Corp TLS Inspection CA'
 
@@ -273,6 +273,6 @@ def test_target_probes_get_no_check(tmp_path):
     crt, key, _ca = make_cert(str(tmp_path), 'dsm.example', days=(-30, -1))
     with HttpsServer(crt, key) as server:
         result = _probe.gather_reachability(targets=[server.target], tls=True, timeout=3, inbound_port=0)
-        assert server.handshakes == 1
+        assert server.connections == 2     # the tcp probe and the tls probe: no second tls connection
     assert [p['status'] for p in result['probes']] == ['ok', 'ok']
     assert 'cert_problem' not in result['probes'][1]
