@@ -138,19 +138,27 @@ def _limits():
 
 
 ECHO_PROXY_PORT = 3999
+HOSTILE_TLS_PORT = 4443
 
 
-def limited_run(cmd, env, cwd, timeout=TIMEOUT, echo_proxy=False):
+def limited_run(cmd, env, cwd, timeout=TIMEOUT, echo_proxy=False, hostile_tls=None):
     """Run ``cmd`` capped; returns (rc, stdout, stderr, seconds, timed_out). ``echo_proxy``: start
     echo_proxy.py on 127.0.0.1:ECHO_PROXY_PORT first, in the same network namespace (a namespace is
-    required for it: the port is fixed)."""
+    required for it: the port is fixed). ``hostile_tls``: ``(mode, certdir)``, start hostile_tls.py on
+    127.0.0.1:HOSTILE_TLS_PORT likewise."""
     started = time.monotonic()
+    here = os.path.dirname(os.path.abspath(__file__))
+    servers = []
     if echo_proxy:
+        servers.append('"%s" "%s" %d %d' % (PYTHON, os.path.join(here, 'echo_proxy.py'), ECHO_PROXY_PORT, timeout))
+    if hostile_tls:
+        servers.append('"%s" "%s" %d %s %d "%s"' % (PYTHON, os.path.join(here, 'hostile_tls.py'), HOSTILE_TLS_PORT,
+                                                   hostile_tls[0], timeout, hostile_tls[1]))
+    if servers:
         if not NETNS:
-            raise AssertionError('the echo proxy needs a network namespace of its own (unshare --net)')
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'echo_proxy.py')
-        prefix = NETNS[:-2] + ['ip link set lo up >/dev/null 2>&1; "%s" "%s" %d %d >/dev/null 2>&1 & sleep 0.5; exec "$@"'
-                               % (PYTHON, script, ECHO_PROXY_PORT, timeout), 'sh']
+            raise AssertionError('the test servers need a network namespace of their own (unshare --net)')
+        starts = ''.join('%s >/dev/null 2>&1 & ' % server for server in servers)
+        prefix = NETNS[:-2] + ['ip link set lo up >/dev/null 2>&1; %ssleep 0.5; exec "$@"' % starts, 'sh']
     else:
         prefix = NETNS
     proc = subprocess.Popen(prefix + cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -212,7 +220,8 @@ def setup_scratch(tmp, setup, names):
     'AgentEvent 4012 '), agent STATE (fakeagent.make_agent), agent_control {flag: text},
     readonly [relpath] (chmod 0555 on a folder), copy {relpath: source} (a copy of a system file),
     echo_proxy: true (a proxy on 127.0.0.1:3999, in the case's own network namespace, answering every CONNECT
-    with 407 and echoing the credentials it got: tests/hostile/echo_proxy.py).
+    with 407 and echoing the credentials it got: tests/hostile/echo_proxy.py), hostile_tls: MODE (an HTTPS
+    "manager" on 127.0.0.1:4443 likewise, its throw-away certificate in tls/: tests/hostile/hostile_tls.py).
     """
     setup = _subst(setup or {}, names)
     for rel in setup.get('dirs', []):
@@ -249,11 +258,22 @@ def setup_scratch(tmp, setup, names):
                 zeros = re.match(r'^\{zeros:(\d+)\}$', text)
                 archive.writestr(zipfile.ZipInfo(member), b'\0' * int(zeros.group(1)) if zeros else text,
                                  zipfile.ZIP_DEFLATED)
+    if setup.get('hostile_tls'):
+        _throwaway_cert(os.path.join(tmp, 'tls'))
     if setup.get('agent'):
         fakeagent.make_agent(names['agent'], setup['agent'], control=setup.get('agent_control'))
     os.makedirs(names['data'], exist_ok=True)
     for rel in setup.get('readonly', []):
         os.chmod(os.path.join(tmp, rel), 0o555)
+
+
+def _throwaway_cert(directory):
+    """A self-signed certificate and key for 127.0.0.1 in ``directory`` (server.crt, server.key)."""
+    os.makedirs(directory, exist_ok=True)
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+                    '-keyout', os.path.join(directory, 'server.key'), '-out', os.path.join(directory, 'server.crt'),
+                    '-days', '2', '-subj', '/CN=dsm.hostile.example', '-addext', 'subjectAltName=IP:127.0.0.1'],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
 
 
 def snapshot(root, skip=()):
@@ -369,7 +389,8 @@ def run_case(case, tmp):
         cmd.append('--check')
     rc, out, err, seconds, timed_out = limited_run(cmd, env, os.path.join(tmp, 'runner'),
                                                    timeout=case.get('timeout', TIMEOUT),
-                                                   echo_proxy=bool((case.get('setup') or {}).get('echo_proxy')))
+                                                   echo_proxy=bool((case.get('setup') or {}).get('echo_proxy')),
+                                                   hostile_tls=_hostile_tls(case, tmp))
     doc = _json_doc(out)
     if 'module' in case:
         try:
@@ -400,6 +421,11 @@ def run_case(case, tmp):
         'results': results, 'before': before, 'after': after, 'calls': calls, 'written': written,
         'input': json.dumps(args), 'has_json': doc is not None, 'names': names,
     }
+
+
+def _hostile_tls(case, tmp):
+    mode = (case.get('setup') or {}).get('hostile_tls')
+    return (mode, os.path.join(tmp, 'tls')) if mode else None
 
 
 def dig(result, dotted):
