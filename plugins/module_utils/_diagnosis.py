@@ -626,9 +626,9 @@ def _cert_findings(agent, reach, communication, found, bound=None, clock_offset=
     cloud = _endpoint.is_trend_cloud(manager.get('host'))
     probes = [p for p in _manager_probes(reach, kind='tls') if p.get('status') == 'ok' and p.get('cert_problems')]
     target = '%s:%s' % (manager.get('host'), manager.get('port'))
-    # Critical only while the agent's own contact with the manager fails; with manager-initiated communication the
-    # agent does not connect to this port at all.
-    failing = communication != 'manager_initiated' and not _heartbeat_fresh(agent, bound)
+    # Critical only while the agent's own contact with the manager is seen to fail; with manager-initiated
+    # communication the agent does not connect to this port at all.
+    failing = communication != 'manager_initiated' and _contact_failing(agent, bound)
     severity = CRITICAL if failing else WARNING
     suffix = '' if failing else ' The agent is heartbeating, so its own path may not pass through it.'
     intercepted = [p for p in probes if cloud and 'untrusted_issuer' in p['cert_problems']]
@@ -662,6 +662,19 @@ def _cert_findings(agent, reach, communication, found, bound=None, clock_offset=
             [_cert_evidence(p) for p in invalid], severity=severity)
         return 'manager_cert_invalid' if failing else None
     return None
+
+
+def _contact_failing(agent, bound=None):
+    """Does the agent's own contact with its manager fail, as far as its status tells? An installed agent that is
+    not activated (its activation must pass the path), or an activated one whose last session is older than
+    ``bound``. An agent whose status says nothing of its sessions is not called failing."""
+    agent = agent or {}
+    if not agent.get('installed'):
+        return False
+    if not agent.get('activated'):
+        return True
+    age = agent.get('heartbeat_age')
+    return age is not None and age > (bound or stale_after())
 
 
 _CERT_WORDS = {'expired': 'expired', 'not_yet_valid': 'not yet valid', 'name_mismatch': 'for another name'}

@@ -28,6 +28,7 @@ __metaclass__ = type
 
 import email.utils
 import ipaddress
+import os
 import re
 import select
 import ssl
@@ -191,6 +192,22 @@ def _remaining(deadline):
     return max(0.0, deadline - time.monotonic())
 
 
+def store_available(paths=None):
+    """Has the host a CA store to verify against: OpenSSL's default CA file, or a folder of hashed CA
+    certificates (``ssl.get_default_verify_paths()``, which honours SSL_CERT_FILE / SSL_CERT_DIR)? Without one
+    every chain looks untrusted, which says nothing about the path."""
+    paths = paths or ssl.get_default_verify_paths()
+    if getattr(paths, 'cafile', None):
+        return True
+    capath = getattr(paths, 'capath', None)
+    if not capath:
+        return False
+    try:
+        return any(re.match(r'^[0-9a-fA-F]{8}\.\d+$', name) for name in os.listdir(capath))
+    except OSError:
+        return False
+
+
 def _store_context():
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -298,7 +315,9 @@ def check(open_socket, host, der, deadline, trend_cloud, now=time.time):
     sni = None if _ip(host) is not None else host
     tls, trusted = None, None
     try:
-        if trend_cloud:
+        if trend_cloud and not store_available():
+            facts['cert_error'] = 'the host has no CA store: the chain was not verified'
+        elif trend_cloud:
             try:
                 tls, trusted = _handshake(open_socket, _store_context(), sni, deadline), True
             except ssl.SSLCertVerificationError as exc:
@@ -318,6 +337,7 @@ def check(open_socket, host, der, deadline, trend_cloud, now=time.time):
                 raise _Stop('certificate check: %s' % (getattr(exc, 'verify_message', None) or exc))
         cert = tls.getpeercert() or {}
         facts.update(cert_facts(host, cert, now(), trusted))
+
         head = read_head(tls, host, deadline)
         received = now()
         facts['date_header'], manager_time = http_date(head)

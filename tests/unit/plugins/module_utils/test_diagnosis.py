@@ -649,6 +649,11 @@ def test_inspecting_proxy_for_a_heartbeating_agent_is_a_warning():
     assert 'heartbeating' in findings[0]['message']
 
 
+def test_an_agent_whose_status_tells_nothing_of_its_sessions_gets_a_warning():
+    findings, healthy = diagnose(agent(heartbeat_age=None), tls_reach(tls_probe(['expired'])), logs())
+    assert healthy and [(f['cause'], f['severity']) for f in findings] == [('manager_cert_invalid', 'warning')]
+
+
 def test_manager_initiated_communication_makes_it_a_warning():
     findings, healthy = diagnose(agent(**dict(STALE, **CLOUD_AGENT)), cloud_reach('untrusted_issuer'), logs(),
                                  communication='manager_initiated')

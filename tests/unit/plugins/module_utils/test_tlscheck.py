@@ -193,6 +193,29 @@ def test_cloud_name_self_signed_and_for_another_name(tmp_path):
     assert facts['cert_problems'] == ['untrusted_issuer', 'name_mismatch']
 
 
+def test_no_ca_store_is_no_verdict(tmp_path, monkeypatch):
+    # A host without a CA bundle would find every chain untrusted: that says nothing about the path.
+    ca = make_cert(str(tmp_path), 'Corp TLS Inspection CA', basename='ca')[2]
+    crt, key, _ca = make_cert(str(tmp_path), CLOUD, issuer=ca, names=[CLOUD])
+    monkeypatch.setattr(_tlscheck, 'store_available', lambda paths=None: False)
+    with HttpsServer(crt, key) as server:
+        facts = run_check(server, CLOUD, cloud=True)
+    assert facts['cert_problems'] == [] and facts['cert_trusted'] is None
+    assert facts['cert_issuer'] == 'CN=Corp TLS Inspection CA' and 'no CA store' in facts['cert_error']
+
+
+def test_store_available(tmp_path):
+    import collections
+    paths = collections.namedtuple('Paths', 'cafile capath')
+    assert _tlscheck.store_available(paths('/etc/ssl/certs/ca-certificates.crt', None)) is True
+    assert _tlscheck.store_available(paths(None, None)) is False
+    assert _tlscheck.store_available(paths(None, str(tmp_path / 'missing'))) is False
+    (tmp_path / 'README').write_text('no certificates here')
+    assert _tlscheck.store_available(paths(None, str(tmp_path))) is False
+    (tmp_path / '9d6523ce.0').write_text('a hashed CA certificate')
+    assert _tlscheck.store_available(paths(None, str(tmp_path))) is True
+
+
 @pytest.mark.parametrize('answer', ['endless', 'silent', b'\x00\xff' * 5000, b'HTTP/1.1 200 OK\r\nDate: garbage\r\n'])
 def test_hostile_answers_are_bounded(tmp_path, answer):
     crt, key, _ca = make_cert(str(tmp_path), 'dsm.example', ips=['127.0.0.1'])
