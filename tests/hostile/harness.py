@@ -152,8 +152,9 @@ def limited_run(cmd, env, cwd, timeout=TIMEOUT, echo_proxy=False, hostile_tls=No
     if echo_proxy:
         servers.append('"%s" "%s" %d %d' % (PYTHON, os.path.join(here, 'echo_proxy.py'), ECHO_PROXY_PORT, timeout))
     if hostile_tls:
-        servers.append('"%s" "%s" %d %s %d "%s"' % (PYTHON, os.path.join(here, 'hostile_tls.py'), HOSTILE_TLS_PORT,
-                                                   hostile_tls[0], timeout, hostile_tls[1]))
+        script = os.path.join(here, 'hostile_tls.py')
+        servers.append('"%s" "%s" %d %s %d "%s"' % (PYTHON, script, HOSTILE_TLS_PORT, hostile_tls[0], timeout,
+                                                    hostile_tls[1]))
     if servers:
         if not NETNS:
             raise AssertionError('the test servers need a network namespace of their own (unshare --net)')
