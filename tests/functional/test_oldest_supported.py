@@ -28,6 +28,8 @@ ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit'))
 from fakeagent import make_agent  # noqa: E402 pylint: disable=wrong-import-position
 from test_host_python import claimed  # noqa: E402 pylint: disable=wrong-import-position
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit', 'plugins', 'module_utils'))
+from loopback_servers import HttpsServer, make_cert  # noqa: E402 pylint: disable=wrong-import-position
 
 PINS = os.path.join(ROOT, 'requirements', 'oldest-ansible.txt')
 VENV = os.path.join(ROOT, '.build', 'oldest-ansible')
@@ -132,6 +134,13 @@ def test_modules_on_oldest_python_and_ansible_core(oldest_bin, oldest_python, tm
     reach = _module(oldest_bin, oldest_python, 'reachability_info',
                     {'manager_url': 'dsm://127.0.0.1:9/', 'timeout': 1})
     assert reach['direct_ok'] is False
+    # issue 19: the certificate check after a TLS probe (ssl verify flags, non-blocking handshake) on the old Python
+    crt, key, _ca = make_cert(str(tmp_path), 'dsm.example', ips=['127.0.0.1'], days=(-30, -1))
+    with HttpsServer(crt, key) as manager:
+        reach = _module(oldest_bin, oldest_python, 'reachability_info',
+                        {'manager_url': 'dsm://%s/' % manager.target, 'tls': True, 'timeout': 3, 'inbound_port': 0})
+    assert [(p['kind'], p['status']) for p in reach['probes']] == [('tcp', 'ok'), ('tls', 'ok')]
+    assert reach['probes'][1]['cert_problems'] == ['expired'], reach['probes'][1]
     logs = _module(oldest_bin, oldest_python, 'log_signatures_info', {'paths': [log], 'since': ''})
     assert 'heartbeat_failing' in logs['causes'] or logs['signatures'], logs
     health = _module(oldest_bin, oldest_python, 'health_info',
