@@ -22,7 +22,13 @@ description:
   - 'Each host gets the variable C(dsa_manager): the manager''s view of the computer (C(id), C(host_name),
     C(display_name), C(status), C(agent_status), C(messages), C(last_communication) (ISO 8601 UTC),
     C(last_communication_ms), C(agent_version), C(platform), C(last_ip), C(policy_id), C(group_id),
-    C(activated), C(kind), C(api)), usable in O(compose), O(groups) and O(keyed_groups).'
+    C(activated), C(kind), C(api), C(aia)), usable in O(compose), O(groups) and O(keyed_groups).'
+  - 'C(dsa_manager.aia) says whether the manager''s system settings let the computer activate itself
+    (agent-initiated activation): C(allowed) (true, false, or null when the settings do not tell),
+    C(setting) and C(value) (the deciding setting, C(platformSettingAgentInitiatedActivationEnabled) or
+    C(platformSettingAgentInitiatedActivationDuplicateHostnameMode)) and C(reason). The settings are read
+    once per inventory (C(GET /api/systemsettings)); see O(system_settings). The fleet report of
+    C(dsa.fleet.diagnose) cites them as evidence of an C(activation_refused) finding.'
   - The API key is sent only in its request header. It is never printed, and error messages
     have it redacted.
   - The inventory source is a YAML file whose name ends in C(computers.yml) or C(computers.yaml).
@@ -106,6 +112,13 @@ options:
     type: str
     choices: [hostName, lastIPUsed, none]
     default: hostName
+  system_settings:
+    description:
+      - Read the manager's system settings of agent-initiated activation once (C(GET /api/systemsettings))
+        and give each host C(dsa_manager.aia).
+      - A key whose role may not read them (C(403)) gives a warning and C(aia.allowed) null, not a failure.
+    type: bool
+    default: true
   include_statuses:
     description:
       - Only computers in these status groups become hosts (empty means all).
@@ -180,9 +193,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             retries=self.get_option('retries'), retry_max_wait=self.get_option('retry_max_wait'),
             display=self.display.vvv)
         computers = client.computers()
+        settings = None
+        if self.get_option('system_settings'):
+            # once per inventory (and cached with it): the agent-initiated activation settings the diagnosis
+            # cites for a refused activation.  A key without the right to read them keeps the inventory working.
+            try:
+                settings = _computers.aia_settings(client.system_settings())
+            except _computers.ComputersError as e:
+                self.display.warning('dsa.fleet.computers: the system settings were not read (the diagnosis of a '
+                                     'refused activation will not cite them): %s' % e)
         self.display.vvv('dsa.fleet.computers: %d computers from %s in %d requests'
                          % (len(computers), client.base, client.requests))
-        return {'kind': client.kind, 'api': client.base, 'computers': computers}
+        return {'kind': client.kind, 'api': client.base, 'computers': computers, 'settings': settings}
 
     def _check_options(self):
         for name, low in (('timeout', 1), ('page_size', 1), ('retries', 0), ('retry_max_wait', 0)):
@@ -225,6 +247,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 continue
             name = self._name(computer)
             view = _computers.manager_view(computer, data.get('kind'), data.get('api'))
+            view['aia'] = _computers.aia_verdict(data.get('settings'), listed=True, activated=view['activated'])
             view['duplicate_ids'] = []
             other = chosen.get(name)
             if other is not None:

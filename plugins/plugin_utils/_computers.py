@@ -9,6 +9,11 @@
 - ``computer_status(computer)``: the one status group of a computer, from ``computerStatus``;
 - ``manager_view(computer)``: the host variables the inventory gives a computer;
 - ``host_name(computer, source)``: the name a computer goes by in an inventory (and in the event source's events).
+- ``ComputersClient(...).system_settings()`` / ``.modify_setting(name, value)``: the manager's system settings
+  (``GET``/``POST <base>/systemsettings[/NAME]``, E21), read once per inventory and changed by
+  ``dsa.fleet.manager_aia``;
+- ``aia_settings(doc)``, ``aia_verdict(aia, listed)``: the agent-initiated activation settings of a
+  ``/systemsettings`` answer and whether they let a computer activate itself.
 
 The API's shapes (tests/lab/EVIDENCE.md E18-E20): Deep Security Manager authenticates with the header
 ``api-secret-key: <key>``, Workload Security / Vision One Server & Workload Protection with
@@ -58,6 +63,20 @@ AGENT_STATUS_GROUPS = {'active': 'online', 'warning': 'warning', 'error': 'error
 STATUS_GROUPS = tuple(g for g, _w in MESSAGE_GROUPS) + ('error', 'warning', 'inactive', 'online', 'unknown')
 #: the groups that say the manager does not manage the agent well (the fleet report compares them with the host).
 BROKEN_GROUPS = tuple(g for g, _w in MESSAGE_GROUPS) + ('error',)
+
+
+#: the system settings of agent-initiated activation (E21: the names of the API, the values of its answers)
+SETTING_AIA = 'platformSettingAgentInitiatedActivationEnabled'
+SETTING_DUPLICATE = 'platformSettingAgentInitiatedActivationDuplicateHostnameMode'
+AIA_SETTINGS = (SETTING_AIA, SETTING_DUPLICATE)
+#: the values of SETTING_AIA that let agents activate themselves (E21: the console's three choices; the API's
+#: spelling "For any computers" is in Trend's samples, the other two follow it).  Any other value (the box
+#: unchecked: its API value is not public) does not let them.
+AIA_ANY = 'for any computers'
+AIA_EXISTING = 'for existing computers'
+AIA_IP_LIST = 'for computers on the following ip list'
+#: SETTING_DUPLICATE's value that refuses a computer whose name the manager already lists (E21)
+DUPLICATE_REFUSED = 'do not allow activation'
 
 
 class ComputersError(Exception):
@@ -145,6 +164,29 @@ class ComputersClient(object):
         redactor hides; messages are built from such parts, so that the option names they cite stay."""
         return _redact.redact_text(to_native(text), secrets=[self._key])
 
+    def system_settings(self):
+        """The manager's system settings, ``{name: value}`` (one ``GET <base>/systemsettings``, E21): the settings of
+        the API key's tenant."""
+        doc = self._request('GET', '/systemsettings')
+        if not isinstance(doc, dict):
+            raise ComputersError("option 'url': %s/systemsettings answered JSON that is not an object of settings"
+                                 % self.base)
+        return dict((to_text(k), to_text(v.get('value')) if v.get('value') is not None else None)
+                    for k, v in doc.items() if isinstance(v, dict))
+
+    def setting(self, name):
+        """One system setting's value (``GET <base>/systemsettings/NAME``, answer ``{"value": ...}``)."""
+        return self._value(self._request('GET', '/systemsettings/%s' % name), name)
+
+    def modify_setting(self, name, value):
+        """Set one system setting (``POST <base>/systemsettings/NAME`` with ``{"value": VALUE}``); its new value."""
+        return self._value(self._request('POST', '/systemsettings/%s' % name, {'value': to_text(value)}), name)
+
+    def _value(self, doc, name):
+        if not isinstance(doc, dict) or 'value' not in doc:
+            raise ComputersError("option 'url': %s/systemsettings/%s answered without a 'value'" % (self.base, name))
+        return to_text(doc['value']) if doc['value'] is not None else None
+
     def _request(self, method, path, doc=None):
         url = self.base + path
         data = json.dumps(doc) if doc is not None else None
@@ -172,7 +214,7 @@ class ComputersClient(object):
                               % (method, url, code, attempt, self.retries, wait))
                     self.sleep(wait)
                     continue
-                raise ComputersError(self._http_error(code, url, e))
+                raise ComputersError(self._http_error(code, url, e, method))
             except ssl.SSLError as e:
                 raise ComputersError(self._tls_error(url, e))
             except URLError as e:
@@ -191,7 +233,7 @@ class ComputersClient(object):
                 raise ComputersError("option 'url': %s answered %s with something that is not JSON (%s...): is this "
                                      "the manager's API URL?" % (self.safe(url), code, self.safe(repr(to_text(body)[:80]))))
 
-    def _http_error(self, code, url, err):
+    def _http_error(self, code, url, err, method='GET'):
         """The message of an HTTP error answer (its variable parts redacted, the option names kept)."""
         try:
             detail = self.safe(to_text(err.read())[:200])
@@ -203,8 +245,9 @@ class ComputersClient(object):
                     "%s manager the key goes in the %s header - check 'api_key' and 'kind'"
                     % (url, self.kind, 'Authorization: ApiKey' if self.kind == 'workload' else 'api-secret-key'))
         if code == 403:
-            return ("option 'api_key': the API key may not read computers (403 Forbidden from %s): give it a role "
-                    "with the right to view computers" % url)
+            return ("option 'api_key': the API key may not do this (403 Forbidden from %s): give it a role with the "
+                    "right to %s" % (url, 'change system settings' if method != 'GET' and '/systemsettings' in url
+                                     else 'view computers and system settings'))
         if code == 404:
             return "option 'url': %s answered 404 Not Found: is this the manager's API URL? %s" % (url, detail)
         if code in RETRY_CODES:
@@ -290,3 +333,44 @@ def manager_view(computer, kind, base):
         'kind': kind,
         'api': base,
     }
+
+
+def aia_settings(settings):
+    """``{SETTING_AIA: value, SETTING_DUPLICATE: value}`` of a ``{name: value}`` settings dict (a value None when
+    the answer lacks it); None without settings."""
+    if not isinstance(settings, dict):
+        return None
+    return dict((name, settings.get(name)) for name in AIA_SETTINGS)
+
+
+def aia_verdict(settings, listed=True, activated=False):
+    """Whether the manager's settings let this computer activate itself: ``{allowed: True|False|None, setting,
+    value, reason}``.  ``listed``: the manager already lists the computer (its inventory entry exists);
+    ``activated``: with an agent certificate (the "same name" policy is about such a computer, E21).
+    None: the settings do not tell (not read, or activation limited to an IP list this does not read)."""
+    settings = settings if isinstance(settings, dict) else {}
+    value = settings.get(SETTING_AIA)
+    out = {'setting': SETTING_AIA, 'value': value, 'allowed': None, 'reason': None}
+    if value is None:
+        out['reason'] = 'the manager\'s setting %s was not read' % SETTING_AIA
+        return out
+    low = to_text(value).strip().lower()
+    if low == AIA_ANY:
+        out['allowed'] = True
+    elif low == AIA_EXISTING:
+        out['allowed'] = bool(listed)
+        out['reason'] = ('the manager allows agent-initiated activation only for computers it already lists (%s = %r)'
+                         % (SETTING_AIA, value))
+    elif low == AIA_IP_LIST:
+        out['reason'] = ('the manager allows agent-initiated activation only for computers on its IP list (%s = %r): '
+                         'check that the host\'s address is on it' % (SETTING_AIA, value))
+    else:
+        out['allowed'] = False
+        out['reason'] = 'the manager forbids agent-initiated activation (%s = %r)' % (SETTING_AIA, value)
+    duplicate = settings.get(SETTING_DUPLICATE)
+    if out['allowed'] is not False and activated and duplicate is not None \
+            and to_text(duplicate).strip().lower() == DUPLICATE_REFUSED:
+        out.update(allowed=False, setting=SETTING_DUPLICATE, value=duplicate,
+                   reason=('the manager already lists a computer with this name and refuses to activate it again '
+                           '(%s = %r)' % (SETTING_DUPLICATE, duplicate)))
+    return out

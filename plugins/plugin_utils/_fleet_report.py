@@ -120,7 +120,7 @@ def _clean_finding(finding):
 
 
 #: what the report keeps of the manager's view of a host (the dsa_manager variable of dsa.fleet.computers)
-MANAGER_FIELDS = ('id', 'status', 'messages', 'last_communication', 'agent_version')
+MANAGER_FIELDS = ('id', 'status', 'messages', 'last_communication', 'agent_version', 'aia')
 
 
 def _manager_entry(view):
@@ -130,7 +130,29 @@ def _manager_entry(view):
     out = dict((k, view.get(k)) for k in MANAGER_FIELDS)
     out['messages'] = [to_text(m) for m in (out['messages'] or []) if m not in (None, '')]
     out['status'] = to_text(out['status'])
+    aia = out['aia'] if isinstance(out['aia'], dict) else {}
+    out['aia'] = dict((k, aia.get(k) if k == 'allowed' else (to_text(aia[k]) if aia.get(k) is not None else None))
+                      for k in ('allowed', 'setting', 'value', 'reason')) if aia else None
     return out
+
+
+def _manager_evidence(entry):
+    """A refused activation gains the manager's own word: its agent-initiated activation setting (read through
+    its API by dsa.fleet.computers), which forbids it or not."""
+    aia = (entry.get('manager') or {}).get('aia')
+    if not aia or aia.get('value') is None or entry.get('source') == 'package':
+        return
+    for finding in entry['findings']:
+        if finding.get('cause') != 'activation_refused':
+            continue
+        if aia.get('allowed') is False:
+            text = 'the manager\'s API: %s' % aia['reason']
+        elif aia.get('allowed') is True:
+            text = ('the manager\'s API: agent-initiated activation is allowed for this computer (%s = %r): the '
+                    'refusal has another reason (tenant ID or token, the host\'s name)' % (aia['setting'], aia['value']))
+        else:
+            text = 'the manager\'s API: %s' % (aia.get('reason') or '%s = %r' % (aia['setting'], aia['value']))
+        finding['evidence'] = list(finding.get('evidence') or []) + [text]
 
 
 def _disagreement(entry):
@@ -155,6 +177,7 @@ def _host_entry(name, result, inbound, communication, manager=None):
     if view is not None:
         entry['manager'] = view
         entry['manager_disagrees'] = _disagreement(entry)
+        _manager_evidence(entry)
     return entry
 
 

@@ -703,6 +703,9 @@ def cmd_up(args):
                                  "token": str(uuid.uuid4()).upper(), "expired": t.get("expired", False),
                                  "allow_agent_initiated": t.get("allow_agent_initiated", True),
                                  "allow_reactivation": t.get("allow_reactivation", True),
+                                 # the tenant's own API key (an administrator's: reads and changes its system
+                                 # settings, lists its computers; tests/lab/EVIDENCE.md E21)
+                                 "api_key": "lab-api-t%d-%s" % (t["id"], secrets.token_hex(12)),
                                  "regional_host": t.get("regional_host", "")}
     f = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -42,6 +42,15 @@ STATE = {"computers": {}, "failures": {}, "events": [], "next_id": 1}
 ARGS = None
 # POST /lab/throttle: the next `count` computers-API requests answer `code` with Retry-After (lab only)
 THROTTLE = {"count": 0, "code": 429, "retry_after": 1}
+#: The system settings of agent-initiated activation (tests/lab/EVIDENCE.md E21): names, the documented values
+#: and defaults.  Each tenant has its own (a tenant's API key reads and changes its tenant's settings).
+AIA = "platformSettingAgentInitiatedActivationEnabled"
+DUPLICATE = "platformSettingAgentInitiatedActivationDuplicateHostnameMode"
+#: "Do not allow" is the lab's word for the unchecked box (invention: no public source gives the API's value)
+AIA_VALUES = ("For any computers", "For existing computers", "For computers on the following IP list", "Do not allow")
+DUPLICATE_VALUES = ("Re-activate the existing Computer", "Activate a new Computer with the same name",
+                    "Do not allow activation")
+SETTINGS = {AIA: ("For any computers", AIA_VALUES), DUPLICATE: ("Re-activate the existing Computer", DUPLICATE_VALUES)}
 #: the most computers one search answers (the client pages with maxItems below this; invention: the real cap
 #: is not published)
 MAX_ITEMS = 5000
@@ -71,6 +80,18 @@ def tenant(tid):
         if str(t["id"]) == str(tid):
             return t
     return None
+
+
+def settings_of(t):
+    """A tenant's system settings, made from its lab flags the first time (allow_agent_initiated,
+    allow_reactivation)."""
+    if not isinstance(t.get("settings"), dict):
+        t["settings"] = {
+            AIA: SETTINGS[AIA][0] if t.get("allow_agent_initiated", True) else "Do not allow",
+            DUPLICATE: SETTINGS[DUPLICATE][0] if t.get("allow_reactivation", True) else "Do not allow activation"}
+    for name, (default, _values) in SETTINGS.items():
+        t["settings"].setdefault(name, default)
+    return t["settings"]
 
 
 def status_of(c):
@@ -220,7 +241,13 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         if not key and auth[:7].lower() == "apikey ":
             key = auth[7:].strip()
-        if not CFG.get("api_key") or key != CFG["api_key"]:
+        # the lab's main key is the primary tenant's (tenant 1 for settings; it lists every tenant's
+        # computers, a lab liberty); a tenant's own key sees that tenant only
+        self.api_tenant = None
+        for t in CFG.get("tenants") or []:
+            if key and t.get("api_key") and key == t["api_key"]:
+                self.api_tenant = t
+        if self.api_tenant is None and (not CFG.get("api_key") or key != CFG["api_key"]):
             event("api_refused", ip=self.client_address[0])
             self.reply(401, "Unauthorized", {"message": "Authentication required."})
             return True
@@ -241,7 +268,12 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/api/computers" and self.port in ARGS.console:
             if self.api_refusal():
                 return None
-            return self.reply(200, "OK", {"computers": all_computers((q.get("tenantID") or [None])[0])})
+            return self.reply(200, "OK", {"computers": all_computers(self.key_tenant_id()
+                                                                     or (q.get("tenantID") or [None])[0])})
+        if parts[:2] == ["api", "systemsettings"] and len(parts) <= 3 and self.port in ARGS.console:
+            if self.api_refusal():
+                return None
+            return self.system_settings("GET", parts[2:], None)
         if u.path == "/lab/state":
             if not self.admin_ok():
                 return self.reply(401, "Unauthorized", {"message": "admin key required"})
@@ -250,6 +282,75 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(404, "Not Found", {"message": "not found"})
 
     do_HEAD = do_GET
+
+    def key_tenant_id(self):
+        return str(self.api_tenant["id"]) if getattr(self, "api_tenant", None) else None
+
+    def system_settings(self, method, rest, doc):
+        """/api/systemsettings[/NAME] (E21): GET lists ``{name: {"value": v}}`` or describes one ``{"value": v}``;
+        POST modifies one (body ``{"value": v}``) or several (body ``{name: {"value": v}}``); DELETE resets one.
+        The lab knows the agent-initiated activation settings only; unknown names and values answer 400 (the
+        texts: invention)."""
+        with LOCK:
+            t = self.api_tenant or tenant(1)
+            if t is None:
+                return self.reply(404, "Not Found", {"message": "no tenant"})
+            settings = settings_of(t)
+            if method == "POST" and not self.may_modify():
+                return self.reply(403, "Forbidden", {"message": "This API key is not allowed to modify settings."})
+            if not rest:
+                if method == "POST":
+                    if not isinstance(doc, dict):
+                        return self.reply(400, "Bad Request", {"message": "Invalid system settings."})
+                    for name, val in doc.items():
+                        err = self.check_setting(name, val)
+                        if err:
+                            return self.reply(400, "Bad Request", {"message": err})
+                    for name, val in doc.items():
+                        self.set_setting(t, name, val["value"])
+                return self.reply(200, "OK", dict((k, {"value": v}) for k, v in sorted(settings.items())))
+            name = rest[0]
+            if name not in SETTINGS:
+                return self.reply(400, "Bad Request", {"message": "Unknown system setting: %s" % name[:80]})
+            if method == "POST":
+                err = self.check_setting(name, doc)
+                if err:
+                    return self.reply(400, "Bad Request", {"message": err})
+                self.set_setting(t, name, doc["value"])
+            elif method == "DELETE":
+                self.set_setting(t, name, SETTINGS[name][0])
+            return self.reply(200, "OK", {"value": settings[name]})
+
+    def may_modify(self):
+        """Only a tenant's admin key changes settings (the lab's main key reads: a key's role, invention)."""
+        return self.api_tenant is not None
+
+    @staticmethod
+    def check_setting(name, val):
+        if name not in SETTINGS:
+            return "Unknown system setting: %s" % str(name)[:80]
+        if not isinstance(val, dict) or not isinstance(val.get("value"), str):
+            return "A setting value is {\"value\": \"...\"}."
+        if val["value"] not in SETTINGS[name][1]:
+            return "Invalid value for %s." % name
+        return None
+
+    def set_setting(self, t, name, value):
+        old = settings_of(t)[name]
+        settings_of(t)[name] = value
+        event("setting_changed", tenant=t["id"], name=name, old=old, new=value)
+        save()
+
+    def do_DELETE(self):
+        u = urllib.parse.urlparse(self.path)
+        parts = [p for p in u.path.split("/") if p]
+        if parts[:2] == ["api", "systemsettings"] and len(parts) == 3 and self.port in ARGS.console:
+            if self.api_refusal():
+                return None
+            if not self.may_modify():
+                return self.reply(403, "Forbidden", {"message": "This API key is not allowed to modify settings."})
+            return self.system_settings("DELETE", parts[2:], None)
+        return self.reply(404, "Not Found", {"message": "not found"})
 
     def download(self, parts, q):
         # /software/agent/<Platform>/<arch>/[agent.deb]
@@ -278,11 +379,16 @@ class Handler(BaseHTTPRequestHandler):
             if not self.admin_ok():
                 return self.reply(401, "Unauthorized", {"message": "admin key required"})
             return self.admin(u.path, doc)
+        parts = [p for p in u.path.split("/") if p]
+        if parts[:2] == ["api", "systemsettings"] and len(parts) <= 3 and self.port in ARGS.console:
+            if self.api_refusal():
+                return None
+            return self.system_settings("POST", parts[2:], doc)
         if u.path == "/api/computers/search" and self.port in ARGS.console:
             if self.api_refusal():
                 return None
             try:
-                found = search(all_computers(), doc)
+                found = search(all_computers(self.key_tenant_id()), doc)
             except ValueError as e:
                 return self.reply(400, "Bad Request", {"message": str(e)})
             return self.reply(200, "OK", {"computers": found})
@@ -328,12 +434,20 @@ class Handler(BaseHTTPRequestHandler):
             return refuse("invalid tenant ID or token")
         if t.get("expired"):
             return refuse("subscription expired")
-        if not t.get("allow_agent_initiated", True):
-            return refuse("agent-initiated activation is not allowed")
+        settings = settings_of(t)
         existing = [g for g, c in STATE["computers"].items()
                     if c["hostName"] == host and str(c["tenantID"]) == str(t["id"])]
-        if existing and not t.get("allow_reactivation", True):
+        # E21: "For Existing Computers: Only computers already listed"; the lab has no IP lists, so the IP-list
+        # value lets no one in (invention)
+        aia = settings[AIA]
+        if aia == "Do not allow" or aia == "For computers on the following IP list" \
+                or (aia == "For existing computers" and not existing):
+            return refuse("agent-initiated activation is not allowed")
+        mode = settings[DUPLICATE]
+        if existing and mode == "Do not allow activation":
             return refuse("re-activation of existing hosts is not allowed")
+        if mode == "Activate a new Computer with the same name":
+            existing = []
         for g in existing:
             STATE["computers"].pop(g)
         guid = str(uuid.uuid4()).upper()
@@ -371,6 +485,11 @@ class Handler(BaseHTTPRequestHandler):
                 for k in ("expired", "allow_agent_initiated", "allow_reactivation"):
                     if k in doc:
                         t[k] = bool(doc[k])
+                if "allow_agent_initiated" in doc:
+                    settings_of(t)[AIA] = SETTINGS[AIA][0] if t["allow_agent_initiated"] else "Do not allow"
+                if "allow_reactivation" in doc:
+                    settings_of(t)[DUPLICATE] = (SETTINGS[DUPLICATE][0] if t["allow_reactivation"]
+                                                 else "Do not allow activation")
                 event("admin_tenant", tenant=t["id"], settings={k: t.get(k) for k in
                                                                 ("expired", "allow_agent_initiated", "allow_reactivation")})
                 save()
@@ -437,6 +556,8 @@ def main():
     ARGS.console = {int(x) for x in ARGS.console_ports.split(",") if x}
     with open(ARGS.config) as f:
         CFG.update(json.load(f))
+    for t in CFG.get("tenants") or []:
+        settings_of(t)
     old = os.path.join(ARGS.state, "state.json")
     if os.path.exists(old):
         try:

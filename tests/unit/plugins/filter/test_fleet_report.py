@@ -474,7 +474,7 @@ def test_manager_view_and_disagreements():
     assert hosts['ok-seen-offline']['status'] == 'healthy'          # never made broken by the manager's word
     assert hosts['ok-seen-offline']['manager'] == {
         'id': 7, 'status': 'offline', 'messages': ['Managed (Offline)'], 'last_communication': '2026-11-27T09:00:00Z',
-        'agent_version': '20.0.1-1234'}
+        'agent_version': '20.0.1-1234', 'aia': None}
     assert 'look at the path between them' in hosts['ok-seen-offline']['manager_disagrees']
     assert 'Managed (Offline)' in hosts['ok-seen-offline']['manager_disagrees']
     assert hosts['ok-seen-online']['manager_disagrees'] is None
@@ -501,3 +501,40 @@ def test_manager_view_and_disagreements():
 def test_without_the_manager_view_the_report_is_unchanged(report):
     assert all('manager' not in h for h in report['hosts'])
     assert 'manager disagrees' not in fr.fleet_report_render(report, 'markdown')
+
+
+def _aia(value, activated=False):
+    from ansible_collections.dsa.fleet.plugins.plugin_utils import _computers
+    settings = {_computers.SETTING_AIA: value,
+                _computers.SETTING_DUPLICATE: 'Re-activate the existing Computer'}
+    return _computers.aia_verdict(settings, listed=True, activated=activated)
+
+
+def test_a_refused_activation_cites_the_managers_setting():
+    """dsa.fleet.computers' dsa_manager.aia (the settings read once per inventory) becomes evidence of the
+    activation_refused finding: the setting's name and value; a healthy host and other causes gain nothing."""
+    fleet = {'locked': crafted('activation_refused'), 'open': crafted('activation_refused'),
+             'iplist': crafted('activation_refused'), 'ok': health_result(),
+             'other': crafted('manager_unreachable'), 'unread': crafted('activation_refused')}
+    manager = {'locked': _view('activation_failed', 'Activation Failed', aia=_aia('Do not allow')),
+               'open': _view('activation_failed', 'Activation Failed', aia=_aia('For any computers')),
+               'iplist': _view('activation_failed', 'Activation Failed',
+                               aia=_aia('For computers on the following IP list')),
+               'ok': _view('online', 'Managed (Online)', aia=_aia('Do not allow')),
+               'other': _view('offline', 'Managed (Offline)', aia=_aia('Do not allow')),
+               'unread': _view('activation_failed', 'Activation Failed', aia=_aia(None))}
+    hosts = dict((h['name'], h) for h in build(fleet, manager=manager)['hosts'])
+
+    def evidence(name):
+        return [f for f in hosts[name]['findings'] if f['cause'] == 'activation_refused'][0]['evidence']
+    assert evidence('locked')[-1] == ("the manager's API: the manager forbids agent-initiated activation "
+                                      "(platformSettingAgentInitiatedActivationEnabled = 'Do not allow')")
+    assert hosts['locked']['manager']['aia'] == {
+        'allowed': False, 'setting': 'platformSettingAgentInitiatedActivationEnabled', 'value': 'Do not allow',
+        'reason': "the manager forbids agent-initiated activation "
+                  "(platformSettingAgentInitiatedActivationEnabled = 'Do not allow')"}
+    assert 'is allowed for this computer' in evidence('open')[-1] and 'another reason' in evidence('open')[-1]
+    assert 'only for computers on its IP list' in evidence('iplist')[-1]
+    assert evidence('unread') == ['synthetic evidence for activation_refused']      # nothing read: nothing said
+    assert hosts['ok']['status'] == 'healthy' and hosts['ok']['findings'] == []
+    assert all("manager's API" not in e for f in hosts['other']['findings'] for e in f['evidence'])

@@ -166,3 +166,68 @@ def test_endless_paging_is_bounded(monkeypatch):
     with pytest.raises(C.ComputersError) as e:
         C.ComputersClient('https://m:4119', 'k', page_size=2).computers()
     assert 'more than 5 computers' in str(e.value)
+
+
+# The agent-initiated activation settings (tests/lab/EVIDENCE.md E21): "For any computers" is the value of Trend's
+# own samples and of a full GET /api/systemsettings answer; the console's other two choices; anything else (the
+# unchecked box, whose API value is not public) does not allow.
+@pytest.mark.parametrize('value, listed, allowed, words', [
+    ('For any computers', False, True, None),
+    ('for ANY computers ', False, True, None),
+    ('For existing computers', True, True, 'only for computers it already lists'),
+    ('For existing computers', False, False, 'only for computers it already lists'),
+    ('For computers on the following IP list', True, None, 'on its IP list'),
+    ('Do not allow', True, False, "forbids agent-initiated activation (platformSettingAgentInitiatedActivationEnabled = 'Do not allow')"),
+    ('false', True, False, 'forbids'),
+    ('', True, False, 'forbids'),
+    (None, True, None, 'was not read'),
+])
+def test_aia_verdict(value, listed, allowed, words):
+    got = C.aia_verdict({C.SETTING_AIA: value}, listed=listed)
+    assert got['allowed'] is allowed and got['value'] == value and got['setting'] == C.SETTING_AIA
+    assert (got['reason'] is None) if words is None else (words in got['reason'])
+
+
+@pytest.mark.parametrize('mode, activated, allowed', [
+    ('Do not allow activation', True, False),
+    ('Do not allow activation', False, True),        # no agent certificate listed: not "the same computer"
+    ('Re-activate the existing Computer', True, True),
+    ('Activate a new Computer with the same name', True, True),
+])
+def test_aia_verdict_same_name(mode, activated, allowed):
+    got = C.aia_verdict({C.SETTING_AIA: 'For any computers', C.SETTING_DUPLICATE: mode}, activated=activated)
+    assert got['allowed'] is allowed
+    if not allowed:
+        assert got['setting'] == C.SETTING_DUPLICATE and got['value'] == mode and 'refuses' in got['reason']
+
+
+def test_aia_settings_and_the_answers_shape():
+    # a GET /api/systemsettings answer as binxio/cfn-deep-security-provider's test records it (E21), cut
+    answer = {'platformSettingAgentInitiatedActivationEnabled': {'value': 'For any computers'},
+              'platformSettingAgentInitiatedActivationDuplicateHostnameMode': {'value': 'Re-activate the existing Computer'},
+              'platformSettingDemoModeEnabled': {'value': 'false'}, 'odd': 'not an object'}
+    client = C.ComputersClient('https://dsm.example:4119', 'K3y-Planted')
+    client._request = lambda method, path, doc=None: answer
+    settings = client.system_settings()
+    assert settings['platformSettingDemoModeEnabled'] == 'false' and 'odd' not in settings
+    assert C.aia_settings(settings) == {C.SETTING_AIA: 'For any computers',
+                                        C.SETTING_DUPLICATE: 'Re-activate the existing Computer'}
+    assert C.aia_settings(None) is None
+    assert C.aia_settings({}) == {C.SETTING_AIA: None, C.SETTING_DUPLICATE: None}
+
+
+def test_setting_requests():
+    calls = []
+
+    def request(method, path, doc=None):
+        calls.append((method, path, doc))
+        return {'value': doc['value'] if doc else 'Do not allow'}
+    client = C.ComputersClient('https://dsm.example:4119', 'K3y-Planted')
+    client._request = request
+    assert client.setting(C.SETTING_AIA) == 'Do not allow'
+    assert client.modify_setting(C.SETTING_AIA, 'For any computers') == 'For any computers'
+    assert calls == [('GET', '/systemsettings/' + C.SETTING_AIA, None),
+                     ('POST', '/systemsettings/' + C.SETTING_AIA, {'value': 'For any computers'})]
+    client._request = lambda method, path, doc=None: {'nothing': 1}
+    with pytest.raises(C.ComputersError, match="without a 'value'"):
+        client.setting(C.SETTING_AIA)
