@@ -34,7 +34,9 @@ options:
       - What the fixes would need, from the remediate role's variables.
       - C(manager_url) (activation, reinstall from the manager), C(manager_proxy) (proxy),
         C(manager_cidrs) (firewall), C(firewall_egress) (bool), C(manage_hosts_entry) (bool) and
-        C(manager_ip) (hosts entry), C(self_protection_password_set) (bool), C(package_source) (bool,
+        C(manager_ip) (hosts entry), C(self_protection_password_set) (bool), C(manager_enable_aia) (bool, the
+        activate step may turn the manager's agent-initiated activation setting on first, which makes
+        C(activation_refused) its cause), C(package_source) (bool,
         a package file or URL is given besides the manager), C(proxy_ok) and C(direct_ok) (bool or null, what the
         probes proved), C(agent_proxy_set) (bool, the agent has a manager proxy), C(allowed_steps) (the steps the
         user allows; default all), C(step_causes) (the causes the last round's failed steps ran into, such as
@@ -152,8 +154,10 @@ def remediation_plan(findings, settings=None):
     if 'reinstall' in fixes and 'activate' in allowed and settings.get('manager_url') \
             and not set(critical) & set(_causes.REFUSALS):
         fixes.setdefault('activate', [])
-    # The manager refuses the activation: trying again cannot help.
-    refusals = [c for c in critical if c in _causes.REFUSALS]
+    # The manager refuses the activation: trying again cannot help (unless this run turns the manager's
+    # agent-initiated activation setting on first: activation_refused is then the activate step's own cause).
+    refusals = [c for c in critical if c in _causes.REFUSALS
+                and c not in fixes.get('activate', [])]
     if refusals:
         for cause in fixes.pop('activate', []):
             manual.append({'cause': cause, 'why': 'the manager refuses the activation (%s): %s'

@@ -121,10 +121,14 @@ CAUSES = {
     'heartbeat_failing': _row(
         CRITICAL, 'the agent cannot deliver heartbeats to the manager', MANUAL, None, (),
         'heartbeats fail with no network cause found by the probes: see the evidence'),
+    # Fixed by activate only when the user lets remediate turn the manager's setting on (dsa_fleet_manager_enable_aia
+    # with an administrator's API key: dsa.fleet.manager_aia, issue 18.5); else a person changes it.
     'activation_refused': _row(
-        CRITICAL, 'the manager does not allow agent-initiated activation or re-activation', MANUAL, None, (),
+        CRITICAL, 'the manager does not allow agent-initiated activation or re-activation', MANUAL, 'activate',
+        (('manager_enable_aia',),),
         'the manager does not allow agent-initiated activation or re-activation: change that setting on the '
-        'manager, then run remediate again'),
+        'manager (or let remediate do it: dsa_fleet_manager_enable_aia with an administrator\'s API key), then run '
+        'remediate again'),
     'subscription_expired': _row(
         CRITICAL, 'the manager refuses: the trial or subscription is over', MANUAL, None, (),
         'the manager refuses: the trial or subscription is over; renew it', evidence='inferred'),

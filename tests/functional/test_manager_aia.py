@@ -190,3 +190,34 @@ def test_manager_aia_check_diff_idempotent(tmp_path, manager):
         assert key not in p.stdout
     p = _manager_aia(tmp_path, manager, 'wrong-KEY-5e6f')
     assert p.returncode != 0 and '401' in p.stdout and 'wrong-KEY-5e6f' not in p.stdout
+
+
+def test_the_activate_roles_opt_in(tmp_path, manager):
+    """The activate role's manager_aia.yml as the role runs it (delegated to the controller, throttle 1): check mode
+    changes nothing and shows the diff; the next run changes the setting; the key is in no output at -vvv."""
+    _call(manager, 'POST', '/api/systemsettings/' + AIA, {'value': 'Do not allow'})
+    play = tmp_path / 'play.yml'
+    play.write_text('- hosts: localhost\n  gather_facts: false\n  tasks:\n'
+                    '    - ansible.builtin.include_role:\n        name: dsa.fleet.activate\n        tasks_from: manager_aia\n')
+    extra = tmp_path / 'vars.json'
+    extra.write_text(json.dumps({'dsa_fleet_manager_enable_aia': True, 'dsa_fleet_manager_api_url': manager['url'],
+                                 'dsa_fleet_manager_admin_api_key': T2KEY,
+                                 'dsa_fleet_manager_api_ca_path': manager['ca']}))
+
+    def run(*flags):
+        return subprocess.run([_bin('ansible-playbook'), '-c', 'local', '-i', 'localhost,', str(play), '-e',
+                               '@' + str(extra), '-vvv'] + list(flags), env=_env(tmp_path), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=180, check=False)
+    p = run('--check', '--diff')
+    assert p.returncode == 0 and 'changed=1' in p.stdout, p.stdout[-3000:]
+    assert '+%s: For any computers' % AIA in p.stdout and T2KEY not in p.stdout
+    assert _call(manager, 'GET', '/api/systemsettings/' + AIA)[1] == {'value': 'Do not allow'}
+    p = run('--diff')
+    assert p.returncode == 0 and 'changed=1' in p.stdout and T2KEY not in p.stdout, p.stdout[-3000:]
+    assert _call(manager, 'GET', '/api/systemsettings/' + AIA)[1] == {'value': 'For any computers'}
+    p = run()
+    assert p.returncode == 0 and 'changed=0' in p.stdout and T2KEY not in p.stdout, p.stdout[-3000:]
+    # without the key: a message naming the variables, nothing sent
+    extra.write_text(json.dumps({'dsa_fleet_manager_enable_aia': True, 'dsa_fleet_manager_api_url': manager['url']}))
+    p = run()
+    assert p.returncode != 0 and 'dsa_fleet_manager_admin_api_key' in p.stdout, p.stdout[-3000:]

@@ -202,3 +202,22 @@ def test_a_step_that_met_the_path_before_it_was_fixed_is_tried_again():
     # a refusal is the manager's answer, not the path's: it stands whatever the probes say
     refused = remediation_plan(findings, dict(fixed, step_causes=['activation_refused']))
     assert refused['steps'] == [] and 'activation_refused' in [m['cause'] for m in refused['manual']]
+
+
+def test_a_refused_activation_is_the_activate_steps_when_remediate_may_allow_it_on_the_manager():
+    """dsa_fleet_manager_enable_aia (with the API URL and an administrator's key: the remediate role's
+    manager_enable_aia setting) makes activation_refused the activate step's cause: the step turns the manager's
+    setting on, then activates.  Without it, a person changes the setting, and the why says how."""
+    plan = remediation_plan([finding('activation_refused')], dict(ALL_SETTINGS, manager_enable_aia=True))
+    assert plan['steps'] == ['activate'] and plan['fixes'] == {'activate': ['activation_refused']}
+    assert plan['manual'] == []
+    # the same after a round whose activation the manager refused (the setting is turned on by that step)
+    plan = remediation_plan([finding('not_activated')], dict(ALL_SETTINGS, manager_enable_aia=True,
+                                                             step_causes=['activation_refused']))
+    assert plan['steps'] == ['activate'] and sorted(plan['fixes']['activate']) == ['activation_refused', 'not_activated']
+    # an expired subscription still stops it: turning the setting on cannot help
+    plan = remediation_plan([finding('activation_refused'), finding('subscription_expired')],
+                            dict(ALL_SETTINGS, manager_enable_aia=True))
+    assert plan['steps'] == [] and [m['cause'] for m in plan['manual']] == ['subscription_expired', 'activation_refused']
+    plan = remediation_plan([finding('activation_refused')], dict(ALL_SETTINGS, manager_enable_aia=False))
+    assert plan['steps'] == [] and 'dsa_fleet_manager_enable_aia' in plan['manual'][0]['why']
