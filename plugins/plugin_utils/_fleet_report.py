@@ -136,22 +136,30 @@ def _manager_entry(view):
     return out
 
 
+#: how the evidence the manager's API gave begins (the markdown repeats it under the host's line)
+MANAGER_SAYS = "the manager's API: "
+
+
 def _manager_evidence(entry):
     """A refused activation gains the manager's own word: its agent-initiated activation setting (read through
-    its API by dsa.fleet.computers), which forbids it or not."""
+    its API by dsa.fleet.computers), which forbids it or not.  A host that is not activated gains it when the
+    setting forbids it (its activation will be refused until the setting changes).  Evidence only: the cause
+    stays what the host showed."""
     aia = (entry.get('manager') or {}).get('aia')
     if not aia or aia.get('value') is None or entry.get('source') == 'package':
         return
     for finding in entry['findings']:
-        if finding.get('cause') != 'activation_refused':
+        if finding.get('cause') == 'not_activated' and aia.get('allowed') is False:
+            text = MANAGER_SAYS + '%s; an activation will be refused until that setting changes' % aia['reason']
+        elif finding.get('cause') != 'activation_refused':
             continue
-        if aia.get('allowed') is False:
-            text = 'the manager\'s API: %s' % aia['reason']
+        elif aia.get('allowed') is False:
+            text = MANAGER_SAYS + aia['reason']
         elif aia.get('allowed') is True:
-            text = ('the manager\'s API: agent-initiated activation is allowed for this computer (%s = %r): the '
+            text = (MANAGER_SAYS + 'agent-initiated activation is allowed for this computer (%s = %r): the '
                     'refusal has another reason (tenant ID or token, the host\'s name)' % (aia['setting'], aia['value']))
         else:
-            text = 'the manager\'s API: %s' % (aia.get('reason') or '%s = %r' % (aia['setting'], aia['value']))
+            text = MANAGER_SAYS + '%s' % (aia.get('reason') or '%s = %r' % (aia['setting'], aia['value']))
         finding['evidence'] = list(finding.get('evidence') or []) + [text]
 
 
@@ -441,6 +449,9 @@ def render_markdown(report):
             lines.append('- **%s**: %s - %s' % (
                 _md_cell(host_label(host)), ', '.join(_md_finding(f) for f in critical),
                 _md_cell(first.get('message'))))
+            said = [e for f in critical for e in f.get('evidence') or [] if to_text(e).startswith(MANAGER_SAYS)]
+            if said:
+                lines.append('  - %s' % _md_cell(said[0]))
         lines.append('')
     for status, title in (('unreachable', 'Unreachable hosts'), ('failed', 'Hosts where the diagnosis failed')):
         if by_status.get(status):

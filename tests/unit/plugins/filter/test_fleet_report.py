@@ -515,14 +515,17 @@ def test_a_refused_activation_cites_the_managers_setting():
     activation_refused finding: the setting's name and value; a healthy host and other causes gain nothing."""
     fleet = {'locked': crafted('activation_refused'), 'open': crafted('activation_refused'),
              'iplist': crafted('activation_refused'), 'ok': health_result(),
-             'other': crafted('manager_unreachable'), 'unread': crafted('activation_refused')}
+             'other': crafted('manager_unreachable'), 'unread': crafted('activation_refused'),
+             'new': crafted('not_activated'), 'new-open': crafted('not_activated')}
     manager = {'locked': _view('activation_failed', 'Activation Failed', aia=_aia('Do not allow')),
                'open': _view('activation_failed', 'Activation Failed', aia=_aia('For any computers')),
                'iplist': _view('activation_failed', 'Activation Failed',
                                aia=_aia('For computers on the following IP list')),
                'ok': _view('online', 'Managed (Online)', aia=_aia('Do not allow')),
                'other': _view('offline', 'Managed (Offline)', aia=_aia('Do not allow')),
-               'unread': _view('activation_failed', 'Activation Failed', aia=_aia(None))}
+               'unread': _view('activation_failed', 'Activation Failed', aia=_aia(None)),
+               'new': _view('activation_failed', 'Activation Failed', aia=_aia('Do not allow')),
+               'new-open': _view('activation_failed', 'Activation Failed', aia=_aia('For any computers'))}
     hosts = dict((h['name'], h) for h in build(fleet, manager=manager)['hosts'])
 
     def evidence(name):
@@ -538,3 +541,14 @@ def test_a_refused_activation_cites_the_managers_setting():
     assert evidence('unread') == ['synthetic evidence for activation_refused']      # nothing read: nothing said
     assert hosts['ok']['status'] == 'healthy' and hosts['ok']['findings'] == []
     assert all("manager's API" not in e for f in hosts['other']['findings'] for e in f['evidence'])
+    # not activated, and the manager forbids it: said (the cause stays not_activated); allowed: nothing added
+    assert hosts['new']['causes'] == ['not_activated']
+    assert hosts['new']['findings'][0]['evidence'][-1] == (
+        "the manager's API: the manager forbids agent-initiated activation "
+        "(platformSettingAgentInitiatedActivationEnabled = 'Do not allow'); an activation will be refused until that "
+        "setting changes")
+    assert hosts['new-open']['findings'][0]['evidence'] == ['synthetic evidence for not_activated']
+    md = fr.fleet_report_render(build(fleet, manager=manager), 'markdown')
+    assert ("- **locked**: `activation_refused` (public) - Synthetic: the manager does not allow agent-initiated "
+            "activation or re-activation.\n  - the manager's API: the manager forbids agent-initiated activation "
+            "(platformSettingAgentInitiatedActivationEnabled = 'Do not allow')\n") in md
