@@ -86,7 +86,14 @@ class ComputersError(Exception):
 def api_base(url):
     """``url`` as the API's base: scheme, host, port and a path ending in ``/api`` (added when missing)."""
     url = (url or '').strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # pylint: disable=pointless-statement
+    except ValueError:
+        # a port that is not a number, often a password with "/" or "#" in the URL: the URL is not repeated
+        raise ComputersError("option 'url': not a valid URL of the manager's API (its port is not a number, or it "
+                             "holds a user and password: put no user or password in the URL, the API key goes in "
+                             "'api_key')") from None
     if parts.scheme not in ('https', 'http') or not parts.hostname:
         raise ComputersError("option 'url': %r is not an https:// URL of the manager's API (for example "
                              "https://dsm.example.com:4119 or https://workload.us-1.cloudone.trendmicro.com/api)"

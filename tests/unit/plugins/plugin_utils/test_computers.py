@@ -231,3 +231,11 @@ def test_setting_requests():
     client._request = lambda method, path, doc=None: {'nothing': 1}
     with pytest.raises(C.ComputersError, match="without a 'value'"):
         client.setting(C.SETTING_AIA)
+
+
+@pytest.mark.parametrize('url', ['https://admin:Hostile/Pa55 word@127.0.0.1:9', 'https://dsm.example:43x19',
+                                 'https://u:p#x@dsm.example:4119'])
+def test_a_url_that_does_not_parse_is_refused_without_repeating_it(url):
+    with pytest.raises(C.ComputersError) as err:
+        C.api_base(url)
+    assert "option 'url'" in str(err.value) and 'Hostile' not in str(err.value) and 'p#x' not in str(err.value)
