@@ -11,14 +11,15 @@ module: manager_aia
 short_description: Let agents activate themselves on a Deep Security Manager or Workload Security
 version_added: 0.1.0
 description:
-  - Reads the manager's system setting C(platformSettingAgentInitiatedActivationEnabled) ("Allow Agent-Initiated
+  - >-
+    Reads the manager's system setting C(platformSettingAgentInitiatedActivationEnabled) ("Allow Agent-Initiated
     Activation") through its REST API (C(GET /api/systemsettings/NAME)) and, when it does not let every computer
     activate itself, sets it to O(value) (C(POST /api/systemsettings/NAME) with C({"value": ...})).
   - Idempotent; in check mode it reads and reports what it would change, and changes nothing; with C(--diff) it
     shows the setting's value before and after.
-  - An action plugin that runs on the controller (no module is sent to a host); it uses the same API client as
+  - 'An action plugin that runs on the controller (no module is sent to a host); it uses the same API client as
     the C(dsa.fleet.computers) inventory (headers C(api-secret-key) or C(Authorization: ApiKey), C(api-version),
-    retries on C(429)/C(5xx), CA verification).
+    retries on C(429)/C(5xx), CA verification).'
   - The API key is sent only in its request header; it is never printed, and error messages have it redacted.
   - The C(dsa.fleet.activate) role runs it before an activation when C(dsa_fleet_manager_enable_aia) is true.
 author:
