@@ -7,6 +7,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.dsa.fleet.plugins.plugin_utils import _computers
@@ -41,9 +42,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail('kind: must be one of auto, %s' % ', '.join(_computers.KINDS))
         if args['value'] not in VALUES:
             raise AnsibleActionFail('value: must be one of %s' % ', '.join(repr(v) for v in VALUES))
-        for name in ('validate_certs',):
-            if not isinstance(args[name], bool):
-                raise AnsibleActionFail('%s: must be a boolean' % name)
+        try:
+            args['validate_certs'] = boolean(args['validate_certs'], strict=True)
+        except TypeError:
+            raise AnsibleActionFail('validate_certs: must be a boolean') from None
         try:
             args['timeout'] = int(args['timeout'])
         except (TypeError, ValueError):
