@@ -10,7 +10,7 @@
 - ``manager_view(computer)``: the host variables the inventory gives a computer;
 - ``host_name(computer, source)``: the name a computer goes by in an inventory (and in the event source's events).
 - ``ComputersClient(...).system_settings()`` / ``.modify_setting(name, value)``: the manager's system settings
-  (``GET``/``POST <base>/systemsettings[/NAME]``, E21), read once per inventory and changed by
+  (``GET``/``POST <base>/systemsettings[/NAME]``, E24), read once per inventory and changed by
   ``dsa.fleet.manager_aia``;
 - ``aia_settings(doc)``, ``aia_verdict(aia, listed)``: the agent-initiated activation settings of a
   ``/systemsettings`` answer and whether they let a computer activate itself.
@@ -65,17 +65,17 @@ STATUS_GROUPS = tuple(g for g, _w in MESSAGE_GROUPS) + ('error', 'warning', 'ina
 BROKEN_GROUPS = tuple(g for g, _w in MESSAGE_GROUPS) + ('error',)
 
 
-#: the system settings of agent-initiated activation (E21: the names of the API, the values of its answers)
+#: the system settings of agent-initiated activation (E24: the names of the API, the values of its answers)
 SETTING_AIA = 'platformSettingAgentInitiatedActivationEnabled'
 SETTING_DUPLICATE = 'platformSettingAgentInitiatedActivationDuplicateHostnameMode'
 AIA_SETTINGS = (SETTING_AIA, SETTING_DUPLICATE)
-#: the values of SETTING_AIA that let agents activate themselves (E21: the console's three choices; the API's
+#: the values of SETTING_AIA that let agents activate themselves (E24: the console's three choices; the API's
 #: spelling "For any computers" is in Trend's samples, the other two follow it).  Any other value (the box
 #: unchecked: its API value is not public) does not let them.
 AIA_ANY = 'for any computers'
 AIA_EXISTING = 'for existing computers'
 AIA_IP_LIST = 'for computers on the following ip list'
-#: SETTING_DUPLICATE's value that refuses a computer whose name the manager already lists (E21)
+#: SETTING_DUPLICATE's value that refuses a computer whose name the manager already lists (E24)
 DUPLICATE_REFUSED = 'do not allow activation'
 
 
@@ -172,7 +172,7 @@ class ComputersClient(object):
         return _redact.redact_text(to_native(text), secrets=[self._key])
 
     def system_settings(self):
-        """The manager's system settings, ``{name: value}`` (one ``GET <base>/systemsettings``, E21): the settings of
+        """The manager's system settings, ``{name: value}`` (one ``GET <base>/systemsettings``, E24): the settings of
         the API key's tenant."""
         doc = self._request('GET', '/systemsettings')
         if not isinstance(doc, dict):
@@ -353,7 +353,7 @@ def aia_settings(settings):
 def aia_verdict(settings, listed=True, activated=False):
     """Whether the manager's settings let this computer activate itself: ``{allowed: True|False|None, setting,
     value, reason}``.  ``listed``: the manager already lists the computer (its inventory entry exists);
-    ``activated``: with an agent certificate (the "same name" policy is about such a computer, E21).
+    ``activated``: with an agent certificate (the "same name" policy is about such a computer, E24).
     None: the settings do not tell (not read, or activation limited to an IP list this does not read)."""
     settings = settings if isinstance(settings, dict) else {}
     value = settings.get(SETTING_AIA)

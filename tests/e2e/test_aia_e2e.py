@@ -2,7 +2,7 @@
 # Copyright: dsa.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """End to end on the lab's tenant that forbids agent-initiated activation (tenant 4, "Locked Tenant": its system
-setting platformSettingAgentInitiatedActivationEnabled is not one that allows it; tests/lab/EVIDENCE.md E21) - the
+setting platformSettingAgentInitiatedActivationEnabled is not one that allows it; tests/lab/EVIDENCE.md E24) - the
 manager side of issue 18, part 5.
 
 Fleet: one host whose activation the locked tenant refused, one healthy host.  Checked: the diagnosis with the

@@ -1,6 +1,6 @@
 """The manager's agent-initiated activation settings, run for real against the lab's manager simulator
 (tests/lab/manager/manager.py, a plain process on 127.0.0.1 with its own CA): the system settings API in the real
-API's shape (tests/lab/EVIDENCE.md E21), the refusal that obeys them, dsa.fleet.computers' ``dsa_manager.aia``,
+API's shape (tests/lab/EVIDENCE.md E24), the refusal that obeys them, dsa.fleet.computers' ``dsa_manager.aia``,
 and dsa.fleet.manager_aia (check mode, diff, idempotence; the key in no output at -vvv).
 
 Tenant 1 allows agent-initiated activation; tenant 2 ("Locked") forbids it.  Each tenant has its own API key

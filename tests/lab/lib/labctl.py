@@ -704,7 +704,7 @@ def cmd_up(args):
                                  "allow_agent_initiated": t.get("allow_agent_initiated", True),
                                  "allow_reactivation": t.get("allow_reactivation", True),
                                  # the tenant's own API key (an administrator's: reads and changes its system
-                                 # settings, lists its computers; tests/lab/EVIDENCE.md E21)
+                                 # settings, lists its computers; tests/lab/EVIDENCE.md E24)
                                  "api_key": "lab-api-t%d-%s" % (t["id"], secrets.token_hex(12)),
                                  "regional_host": t.get("regional_host", "")}
     f = {

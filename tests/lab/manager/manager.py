@@ -42,7 +42,7 @@ STATE = {"computers": {}, "failures": {}, "events": [], "next_id": 1}
 ARGS = None
 # POST /lab/throttle: the next `count` computers-API requests answer `code` with Retry-After (lab only)
 THROTTLE = {"count": 0, "code": 429, "retry_after": 1}
-#: The system settings of agent-initiated activation (tests/lab/EVIDENCE.md E21): names, the documented values
+#: The system settings of agent-initiated activation (tests/lab/EVIDENCE.md E24): names, the documented values
 #: and defaults.  Each tenant has its own (a tenant's API key reads and changes its tenant's settings).
 AIA = "platformSettingAgentInitiatedActivationEnabled"
 DUPLICATE = "platformSettingAgentInitiatedActivationDuplicateHostnameMode"
@@ -287,7 +287,7 @@ class Handler(BaseHTTPRequestHandler):
         return str(self.api_tenant["id"]) if getattr(self, "api_tenant", None) else None
 
     def system_settings(self, method, rest, doc):
-        """/api/systemsettings[/NAME] (E21): GET lists ``{name: {"value": v}}`` or describes one ``{"value": v}``;
+        """/api/systemsettings[/NAME] (E24): GET lists ``{name: {"value": v}}`` or describes one ``{"value": v}``;
         POST modifies one (body ``{"value": v}``) or several (body ``{name: {"value": v}}``); DELETE resets one.
         The lab knows the agent-initiated activation settings only; unknown names and values answer 400 (the
         texts: invention)."""
@@ -437,7 +437,7 @@ class Handler(BaseHTTPRequestHandler):
         settings = settings_of(t)
         existing = [g for g, c in STATE["computers"].items()
                     if c["hostName"] == host and str(c["tenantID"]) == str(t["id"])]
-        # E21: "For Existing Computers: Only computers already listed"; the lab has no IP lists, so the IP-list
+        # E24: "For Existing Computers: Only computers already listed"; the lab has no IP lists, so the IP-list
         # value lets no one in (invention)
         aia = settings[AIA]
         if aia == "Do not allow" or aia == "For computers on the following IP list" \

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """dsa.fleet.manager_aia's decision: change the manager's platformSettingAgentInitiatedActivationEnabled only when it
-does not already let in the computers the wanted value lets in (tests/lab/EVIDENCE.md E21)."""
+does not already let in the computers the wanted value lets in (tests/lab/EVIDENCE.md E24)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type

@@ -168,7 +168,7 @@ def test_endless_paging_is_bounded(monkeypatch):
     assert 'more than 5 computers' in str(e.value)
 
 
-# The agent-initiated activation settings (tests/lab/EVIDENCE.md E21): "For any computers" is the value of Trend's
+# The agent-initiated activation settings (tests/lab/EVIDENCE.md E24): "For any computers" is the value of Trend's
 # own samples and of a full GET /api/systemsettings answer; the console's other two choices; anything else (the
 # unchecked box, whose API value is not public) does not allow.
 @pytest.mark.parametrize('value, listed, allowed, words', [
@@ -202,7 +202,7 @@ def test_aia_verdict_same_name(mode, activated, allowed):
 
 
 def test_aia_settings_and_the_answers_shape():
-    # a GET /api/systemsettings answer as binxio/cfn-deep-security-provider's test records it (E21), cut
+    # a GET /api/systemsettings answer as binxio/cfn-deep-security-provider's test records it (E24), cut
     answer = {'platformSettingAgentInitiatedActivationEnabled': {'value': 'For any computers'},
               'platformSettingAgentInitiatedActivationDuplicateHostnameMode': {'value': 'Re-activate the existing Computer'},
               'platformSettingDemoModeEnabled': {'value': 'false'}, 'odd': 'not an object'}
