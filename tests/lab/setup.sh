@@ -7,7 +7,7 @@ source "$HERE/lib/env.sh"
 [ "$(id -u)" = 0 ] || { echo "lab: setup needs root" >&2; exit 1; }
 need=()
 for spec in podman:podman runc:runc debootstrap:debootstrap dpkg-deb:dpkg-dev nft:nftables \
-            netavark:netavark conmon:conmon openssl:openssl ssh:openssh-client ssh-keygen:openssh-client \
+            netavark:netavark conmon:conmon openssl:openssl rpmbuild:rpm ssh:openssh-client ssh-keygen:openssh-client \
             iptables:iptables; do
     cmd=${spec%%:*}; pkg=${spec#*:}
     if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/lib/podman/$cmd" ] && ! [ -x "/usr/libexec/podman/$cmd" ]; then
