@@ -8,7 +8,7 @@ lab_write_podman_conf
 
 SUITE=bookworm
 PACKAGES=(systemd systemd-sysv python3 python3-apt openssh-server nftables iptables iproute2
-          tinyproxy squid ca-certificates procps openssl curl netbase less tzdata)
+          tinyproxy squid ca-certificates procps openssl curl netbase less tzdata rpm)
 
 # --- the machine's Debian mirror (deb822 .sources or one-line .list) --------------------------
 mirror_of_machine() {
@@ -98,6 +98,10 @@ MaxStartups 200:30:400
 MaxSessions 50
 SSHD
 install -d -m 0700 "$R/root/.ssh"
+# rpm hosts (tests/lab/README.md): one rpm database for every user, where RHEL keeps it (Debian's rpm defaults to
+# ~/.rpmdb); a host is made rpm-native at provisioning (its os-release), the database stays empty until then
+mkdir -p "$R/etc/rpm" "$R/var/lib/rpm"
+echo '%_dbpath /var/lib/rpm' > "$R/etc/rpm/macros"
 # the empty nft ruleset Debian ships (a host without a firewall)
 printf '#!/usr/sbin/nft -f\nflush ruleset\n' > "$R/etc/nftables.conf"
 echo "dsafl-host" > "$R/etc/hostname"

@@ -73,6 +73,19 @@ CLOUD_TENANT = 5
 # Agent generations: the package each installs.  Versions from public install output (EVIDENCE.md, E15).
 AGENT_VERSIONS = {"10": "10.0.0.2775", "20": "20.0.0.7303"}
 DEFAULT_GENERATION = "20"
+# rpm hosts (spec option pkg: rpm): a Debian userland whose agent lives in the rpm database, made rpm-native by the
+# os-release of the platform named by the option platform (the manager's download folder, tests/lab/EVIDENCE.md
+# E25); the files follow each vendor's published os-release (E26)
+RPM_PLATFORMS = {
+    "RedHat_EL9": 'NAME="Red Hat Enterprise Linux"\nVERSION="9.4 (Plow)"\nID="rhel"\nID_LIKE="fedora"\n'
+                  'VERSION_ID="9.4"\nPLATFORM_ID="platform:el9"\nPRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"\n',
+    "amzn2023": 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n'
+                'PLATFORM_ID="platform:al2023"\nPRETTY_NAME="Amazon Linux 2023"\n',
+    "SuSE_15": 'NAME="SLES"\nVERSION="15-SP5"\nVERSION_ID="15.5"\nPRETTY_NAME="SUSE Linux Enterprise Server 15 SP5"\n'
+               'ID="sles"\nID_LIKE="suse"\n',
+}
+DEFAULT_RPM_PLATFORM = "RedHat_EL9"
+DEB_PLATFORM = "Debian_12"
 
 
 def log(msg):
@@ -167,10 +180,12 @@ UTC_OFFSET_RE = re.compile(r"^([+-])(\d\d)00$")
 
 def host_options(name, opts):
     """Per-host spec options: agent (generation 10 or 20), utc_offset (+HH00, the host's local time),
-    tenant (id of the tenant the host is meant for; 5 = the cloud-style tenant)."""
-    unknown = set(opts) - {"agent", "utc_offset", "tenant"}
+    tenant (id of the tenant the host is meant for; 5 = the cloud-style tenant), pkg (deb, or rpm: the agent in
+    the rpm database of a host with an rpm distribution's os-release), platform (rpm hosts: RPM_PLATFORMS)."""
+    known = ("agent", "utc_offset", "tenant", "pkg", "platform")
+    unknown = set(opts) - set(known)
     if unknown:
-        sys.exit("lab: host %s: unknown option(s) %s (known: agent, utc_offset, tenant)" % (name, sorted(unknown)))
+        sys.exit("lab: host %s: unknown option(s) %s (known: %s)" % (name, sorted(unknown), ", ".join(known)))
     gen = str(opts.get("agent", DEFAULT_GENERATION)).split(".", 1)[0]
     if gen not in AGENT_VERSIONS:
         sys.exit("lab: host %s: agent must be one of %s" % (name, ", ".join(sorted(AGENT_VERSIONS))))
@@ -181,7 +196,15 @@ def host_options(name, opts):
     tenant = int(opts.get("tenant", 1))
     if tenant not in (1, CLOUD_TENANT):
         sys.exit("lab: host %s: tenant must be 1 or %d (others are set by faults)" % (name, CLOUD_TENANT))
-    return {"agent": gen, "utc_offset": off, "tenant": tenant}
+    pkg = str(opts.get("pkg", "deb"))
+    if pkg not in ("deb", "rpm"):
+        sys.exit("lab: host %s: pkg must be deb or rpm, got %r" % (name, pkg))
+    platform = str(opts.get("platform", DEFAULT_RPM_PLATFORM if pkg == "rpm" else DEB_PLATFORM))
+    if pkg == "rpm" and platform not in RPM_PLATFORMS:
+        sys.exit("lab: host %s: platform of an rpm host must be one of %s" % (name, ", ".join(sorted(RPM_PLATFORMS))))
+    if pkg == "deb" and platform != DEB_PLATFORM:
+        sys.exit("lab: host %s: platform of a deb host must be %s (other platforms need pkg: rpm)" % (name, DEB_PLATFORM))
+    return {"agent": gen, "utc_offset": off, "tenant": tenant, "pkg": pkg, "platform": platform}
 
 
 def zoneinfo_of(offset):
@@ -317,16 +340,17 @@ def restore_host():
 
 # ------------------------------------------------------------------------------------- ingredients
 def ensure_ingredients():
-    """The base image and one agent package per generation: {generation: path of the .deb}."""
+    """The base image and the agent packages: {(format, generation): path of the .deb / .rpm}."""
     image = run(["bash", os.path.join(LAB_DIR, "image", "build.sh")], capture=True).stdout.strip().splitlines()[-1]
     debs = {}
-    for gen, version in sorted(AGENT_VERSIONS.items()):
-        env = dict(os.environ, DSA_AGENT_VERSION=version)
-        p = subprocess.run(["bash", os.path.join(LAB_DIR, "agent", "build_deb.sh")], env=env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-        if p.returncode != 0:
-            raise RuntimeError("building the %s.x agent package failed:\n%s%s" % (gen, p.stdout, p.stderr))
-        debs[gen] = p.stdout.strip().splitlines()[-1]
+    for fmt in ("deb", "rpm"):
+        for gen, version in sorted(AGENT_VERSIONS.items()):
+            env = dict(os.environ, DSA_AGENT_VERSION=version)
+            p = subprocess.run(["bash", os.path.join(LAB_DIR, "agent", "build_%s.sh" % fmt)], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+            if p.returncode != 0:
+                raise RuntimeError("building the %s.x agent %s failed:\n%s%s" % (gen, fmt, p.stdout, p.stderr))
+            debs[(fmt, gen)] = p.stdout.strip().splitlines()[-1]
     return image, debs
 
 
@@ -447,16 +471,24 @@ def provision_script(name, faults, f):
              "cat > /etc/default/ds_agent <<'EOF'\n%sEOF" % host_env(f["heartbeat_interval"]),
              # the host's local time (20.x agents stamp log lines with its offset)
              "ln -sf /usr/share/zoneinfo/%s /etc/localtime" % zoneinfo_of(h["utc_offset"])]
+    pkg = h["pkg"]
+    if pkg == "rpm":
+        # an rpm-native host: its distribution's os-release (a Debian userland underneath: tests/lab/README.md)
+        lines.append("rm -f /etc/os-release; cat > /etc/os-release <<'EOF'\n%sEOF" % RPM_PLATFORMS[h["platform"]])
     if "agent_not_installed" not in faults:
         if h["agent_generation"] == DEFAULT_GENERATION:
-            url = "https://%s:4119/software/agent/Debian_12/x86_64/agent.deb?tenantID=%s" % (MANAGER_NAME, target)
+            url = "https://%s:4119/software/agent/%s/x86_64/agent.%s?tenantID=%s" % (
+                MANAGER_NAME, h["platform"], pkg, target)
             lines.append("curl -fsS --retry 3 --cacert /etc/dsafl/lab-ca.crt -H 'Agent-Version-Control: on' "
-                         "-o $W/agent.deb %s" % q(url))
+                         "-o $W/agent.%s %s" % (pkg, q(url)))
         else:
             # the manager's download serves the 20.x package: an older agent is copied in by the lab
-            lines.append("mv /root/.dsafl-agent.deb $W/agent.deb")
+            lines.append("mv /root/.dsafl-agent.%s $W/agent.%s" % (pkg, pkg))
+        # Trend's deployment scripts: rpm -ihv / dpkg -i (EVIDENCE E25); --nodeps: the Debian userland's own
+        # packages are not in the rpm database
+        install = "rpm -ihv --nodeps $W/agent.rpm" if pkg == "rpm" else "dpkg -i $W/agent.deb"
         lines += [
-            "dpkg -i $W/agent.deb >$W/dpkg.log 2>&1 || { cat $W/dpkg.log; exit 1; }",
+            "%s >$W/install.log 2>&1 || { cat $W/install.log; exit 1; }" % install,
             "for i in $(seq 100); do [ -S /var/opt/ds_agent/dsa_core/ds_agent.sock ] && break; sleep 0.1; done",
         ]
         act = "/opt/ds_agent/dsa_control -a %s tenantID:%%s token:%%s --max-dsm-retries 0 " \
@@ -520,7 +552,8 @@ def start_host(name, ip, faults, image, f):
 def provision_host(name, faults, f):
     h = f["hosts"][name]
     if "agent_not_installed" not in faults and h["agent_generation"] != DEFAULT_GENERATION:
-        podman("cp", f["_debs"][h["agent_generation"]], "%s:/root/.dsafl-agent.deb" % name, timeout=120)
+        podman("cp", f["_debs"][(h["pkg"], h["agent_generation"])], "%s:/root/.dsafl-agent.%s" % (name, h["pkg"]),
+               timeout=120)
     script = provision_script(name, set(faults), f)
     for attempt in range(3):
         p = podman("exec", "-i", name, "bash", "-s", input=script, check=False, timeout=180)
@@ -627,6 +660,10 @@ def write_inventory(f):
         L.append("          lab_tenant_guid: %s" % yaml_scalar(f["tenants"][str(h["tenant_id"])]["guid"]))
         L.append("          lab_agent_generation: %s" % yaml_scalar(h["agent_generation"]))
         L.append("          lab_utc_offset: %s" % yaml_scalar(h["utc_offset"]))
+        L.append("          lab_pkg: %s" % yaml_scalar(h["pkg"]))
+        L.append("          lab_platform: %s" % yaml_scalar(h["platform"]))
+        if h["pkg"] != "deb":
+            L.append("          lab_package_url: %s" % yaml_scalar(h["package_url"]))
         if h.get("self_protection_password"):
             L.append("          lab_self_protection_password: %s" % yaml_scalar(h["self_protection_password"]))
     groups = {"healthy": []}
@@ -635,6 +672,7 @@ def write_inventory(f):
             groups["healthy"].append(name)
         for fault in h["faults"]:
             groups.setdefault("fault_" + fault, []).append(name)
+        groups.setdefault("pkg_" + h["pkg"], []).append(name)
     groups["faulty"] = [n for n, h in f["hosts"].items() if h["faults"]]
     for g, members in sorted(groups.items()):
         if not members:
@@ -691,7 +729,7 @@ def cmd_up(args):
     gw, mgr_ip, proxy_ip = str(addrs[0]), str(addrs[1]), str(addrs[2])
     log("base image and agent package")
     image, debs = ensure_ingredients()
-    deb = debs[DEFAULT_GENERATION]
+    deb, rpm = debs[("deb", DEFAULT_GENERATION)], debs[("rpm", DEFAULT_GENERATION)]
     ensure_ssh_key()
     ca = ensure_pki(mgr_ip)
     t_ready = time.time()
@@ -737,10 +775,12 @@ def cmd_up(args):
     shutil.rmtree(mdir, ignore_errors=True)
     os.makedirs(mdir)
     shutil.copyfile(deb, os.path.join(mdir, "agent.deb"))
+    shutil.copyfile(rpm, os.path.join(mdir, "agent.rpm"))
     write_json(os.path.join(mdir, "config.json"), {
         "dns_name": MANAGER_NAME, "admin_key": f["manager"]["admin_key"],
         "api_key": f["manager"]["api_key"], "offline_after": 3 * interval + 10,
-        "tenants": list(tenants.values()), "package": "/srv/dsm/state/agent.deb"}, 0o644)
+        "tenants": list(tenants.values()), "package": "/srv/dsm/state/agent.deb",
+        "package_rpm": "/srv/dsm/state/agent.rpm"}, 0o644)
     ensure_network(net)
     log("manager and proxy")
     podman("run", "-d", "--name", PREFIX + "-manager", "--hostname", PREFIX + "-manager", "--network", NETWORK,
@@ -781,7 +821,10 @@ def cmd_up(args):
                             "activated_tenant_id": None if set(faults) & NOT_ACTIVATED
                             else (2 if "reset_required" in faults else int(tid)),
                             "agent_generation": opts["agent"], "agent_version": AGENT_VERSIONS[opts["agent"]],
-                            "utc_offset": opts["utc_offset"], "container": name}
+                            "utc_offset": opts["utc_offset"], "container": name, "pkg": opts["pkg"],
+                            "platform": opts["platform"],
+                            "package_url": "https://%s:4119/software/agent/%s/x86_64/agent.%s?tenantID=%s"
+                                           % (MANAGER_NAME, opts["platform"], opts["pkg"], tid)}
         if "self_protection_enabled" in faults:
             f["hosts"][name]["self_protection_password"] = f["self_protection_password"]
     raise_inotify_instances(len(names))

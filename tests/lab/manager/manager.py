@@ -5,7 +5,8 @@ Ports (all HTTPS, certificate from the lab's own CA; --agent-ports / --console-p
   4119       console/API: the computers API in the real API's shape (GET /api/computers, POST
              /api/computers/search paged by ID; headers api-secret-key or "Authorization: ApiKey", api-version
              v1: tests/lab/EVIDENCE.md E18-E20), package download, and the lab's admin API (/lab/...)
-  all        GET /software/agent/<Platform>/<arch>/agent.deb?tenantID=N  (Trend's deployment-script URL)
+  all        GET /software/agent/<Platform>/<arch>/agent.deb?tenantID=N  (Trend's deployment-script URL;
+             agent.rpm for the rpm platforms RedHat_EL9, amzn2023, SuSE_15 ...)
 
 The lab sets faults with the admin API (header X-Lab-Admin-Key): tenant flags (expired, agent-initiated
 activation allowed, re-activation allowed) and "forget" (the manager no longer knows an agent: untrusted peer).
@@ -25,6 +26,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import ssl
 import threading
 import time
@@ -54,6 +56,9 @@ SETTINGS = {AIA: ("For any computers", AIA_VALUES), DUPLICATE: ("Re-activate the
 #: the most computers one search answers (the client pages with maxItems below this; invention: the real cap
 #: is not published)
 MAX_ITEMS = 5000
+# the rpm platform folders of Trend's platform detection script (tests/lab/EVIDENCE.md E25)
+RPM_PLATFORM = re.compile(r"^(RedHat_EL([5-9]|10)|amzn(1|2|2023)|SuSE_(11|12|15)|Oracle_OL[5-9]|CentOS_[5-8]"
+                          r"|Rocky_[89]|AlmaLinux_[89]|Miracle_[89]|CloudLinux_\d+)$")
 
 
 def now():
@@ -353,18 +358,22 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(404, "Not Found", {"message": "not found"})
 
     def download(self, parts, q):
-        # /software/agent/<Platform>/<arch>/[agent.deb]
-        if len(parts) < 4 or parts[2] != "Debian_12" or parts[3] != "x86_64":
+        # /software/agent/<Platform>/<arch>/[agent.deb | agent.rpm]: the deb for Debian_12, the rpm for the platform
+        # folders of Trend's deployment scripts (tests/lab/EVIDENCE.md E25)
+        platform = parts[2] if len(parts) > 2 else ""
+        fmt = "rpm" if RPM_PLATFORM.match(platform) else "deb" if platform == "Debian_12" else None
+        if len(parts) < 4 or fmt is None or parts[3] != "x86_64" \
+                or (len(parts) > 4 and parts[4] != "agent." + fmt) or len(parts) > 5:
             return self.reply(404, "Not Found", {"message": "no agent package for this platform"})
         tid = (q.get("tenantID") or [""])[0]
         if not tid or tenant(tid) is None:
             return self.reply(403, "Forbidden", {"message": "unknown tenant"})
-        with open(CFG["package"], "rb") as f:
+        with open(CFG["package_rpm" if fmt == "rpm" else "package"], "rb") as f:
             data = f.read()
         event("download", tenantID=tid, ip=self.client_address[0])
         self.send_response(200, "OK")
-        self.send_header("Content-Type", "application/vnd.debian.binary-package")
-        self.send_header("Content-Disposition", "attachment; filename=agent.deb")
+        self.send_header("Content-Type", "application/x-rpm" if fmt == "rpm" else "application/vnd.debian.binary-package")
+        self.send_header("Content-Disposition", "attachment; filename=agent." + fmt)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":

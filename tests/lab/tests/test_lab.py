@@ -57,6 +57,9 @@ SPEC = {
         "t-ok10": {"faults": [], "agent": 10},
         "t-cloud": {"faults": [], "tenant": 5, "utc_offset": "+0700"},
         "t-block": {"faults": ["not_activated", "manager_unreachable"], "agent": 10},
+        # rpm hosts: a Debian userland whose agent lives in the rpm database (tests/lab/README.md)
+        "t-rpm": {"faults": [], "pkg": "rpm"},
+        "t-rpm10": {"faults": ["not_activated"], "pkg": "rpm", "agent": 10, "platform": "amzn2023"},
     },
 }
 
@@ -474,6 +477,47 @@ def test_activation_transcript_and_regional_endpoint(fleet):
 
 
 # ------------------------------------------------------------------------------------------ teardown
+# --------------------------------------------------------------------------------------------- rpm hosts
+def test_rpm_host_has_its_agent_in_the_rpm_database(fleet):
+    assert fleet["hosts"]["dsafl-t-rpm"]["pkg"] == "rpm"
+    assert out(fleet, "t-rpm", "rpm -q ds_agent").strip() == "ds_agent-20.0.0-7303.x86_64"
+    assert out(fleet, "t-rpm10", "rpm -q ds_agent").strip() == "ds_agent-10.0.0-2775.x86_64"
+    assert ssh(fleet, "t-rpm", "dpkg-query -W ds-agent").returncode != 0        # not in the dpkg database
+    release = out(fleet, "t-rpm", "cat /etc/os-release")
+    assert 'ID="rhel"' in release and 'VERSION_ID="9.4"' in release
+    assert 'ID="amzn"' in out(fleet, "t-rpm10", "cat /etc/os-release")
+    assert out(fleet, "t-rpm", "systemctl is-active ds_agent").strip() == "active"
+    dummy, kv = status(fleet, "t-rpm")
+    assert kv["AgentStatus.agentState"] == "green" and kv["AgentStatus.agentCertHash"] != BOOTSTRAP
+    dummy, kv = status(fleet, "t-rpm10")
+    assert kv["AgentStatus.agentCertHash"] == BOOTSTRAP                         # not_activated
+
+
+def test_manager_serves_the_rpm_at_the_platform_paths(fleet):
+    base = "https://agents.workload.lab.example:4119/software/agent/"
+    get = "curl -sS --cacert /etc/dsafl/lab-ca.crt -o /tmp/a.pkg -w '%%{http_code}' '%s%s?tenantID=1'"
+    for platform in ("RedHat_EL9", "amzn2023", "SuSE_15", "RedHat_EL7"):
+        assert out(fleet, "t-rpm", get % (base, platform + "/x86_64/agent.rpm")) == "200"
+        assert out(fleet, "t-rpm", "rpm -qp --qf '%{NAME} %{VERSION}-%{RELEASE}' /tmp/a.pkg") == "ds_agent 20.0.0-7303"
+    for path in ("RedHat_EL9/x86_64/agent.deb", "Debian_12/x86_64/agent.rpm", "Windows_10/x86_64/agent.rpm"):
+        assert out(fleet, "t-rpm", get % (base, path)) == "404", path
+
+
+def test_rpm_erase_runs_the_agent_scripts(fleet):
+    """rpm -e: refused by self-protection (%preun fails), else stops and disables the service; the data stays."""
+    pw = "sp-rpm-test"
+    assert ssh(fleet, "t-rpm10", "/opt/ds_agent/dsa_control -s 1 -p %s" % pw).returncode == 0
+    p = ssh(fleet, "t-rpm10", "rpm -e ds_agent")
+    assert p.returncode != 0 and "self-protection is enabled" in p.stderr
+    assert out(fleet, "t-rpm10", "rpm -q ds_agent").strip() == "ds_agent-10.0.0-2775.x86_64"
+    assert ssh(fleet, "t-rpm10", "/opt/ds_agent/dsa_control -s 0 -p %s" % pw).returncode == 0
+    ssh(fleet, "t-rpm10", "rpm -e ds_agent", check=True)
+    assert ssh(fleet, "t-rpm10", "rpm -q ds_agent").returncode != 0
+    assert ssh(fleet, "t-rpm10", "test -e /opt/ds_agent/dsa_control").returncode != 0
+    assert out(fleet, "t-rpm10", "systemctl is-active ds_agent").strip() != "active"
+    assert ssh(fleet, "t-rpm10", "test -s /var/opt/ds_agent/dsa_core/ds_agent.crt").returncode == 0
+
+
 def test_zz_down_leaves_nothing(fleet):
     before = json.load(open(os.path.join(STATE, "host-before.json")))
     env = dict(os.environ)
