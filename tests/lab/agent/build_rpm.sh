@@ -6,7 +6,8 @@
 #                                            the new %post: stopping the service there would stop the new agent)
 #   %postun (erase $1=0 only)             -> postrm remove  (rpm has no purge: the data folder stays, as with
 #                                            `dpkg -r`)
-# Prints the path of the .rpm.  Output: tests/lab/.state/pkg/ds_agent-<X.Y.Z>-<build>.x86_64.rpm, i.e. the agent
+# Also builds tests/lab/.state/pkg/dsafl-debian-userland.noarch.rpm (rpm/dsafl-userland.spec), which the lab
+# installs on an rpm host before the agent.  Prints the path of the agent's .rpm (last line).  Output: tests/lab/.state/pkg/ds_agent-<X.Y.Z>-<build>.x86_64.rpm, i.e. the agent
 # version 20.0.0.7303 as rpm version 20.0.0, release 7303 (Trend's form ds_agent-10.0.0-2775.el7,
 # tests/lab/EVIDENCE.md E15; the lab's one package for every rpm platform carries no .elN tag).
 set -euo pipefail
@@ -17,7 +18,7 @@ RPM_VERSION="${VERSION%.*}"; RPM_RELEASE="${VERSION##*.}"
 OUT="$LAB_STATE/pkg"
 HASH="$( (cd "$HERE" && cat build_rpm.sh rpm/* debian/* src/*; echo "$VERSION") | sha256sum | cut -c1-12)"
 RPM="$OUT/ds_agent-${RPM_VERSION}-${RPM_RELEASE}.x86_64.rpm"
-if [ -f "$RPM" ] && [ "$(cat "$OUT/.hash-rpm-$VERSION" 2>/dev/null)" = "$HASH" ]; then echo "$RPM"; exit 0; fi
+if [ -f "$RPM" ] && [ -f "$OUT/dsafl-debian-userland.noarch.rpm" ] && [ "$(cat "$OUT/.hash-rpm-$VERSION" 2>/dev/null)" = "$HASH" ]; then echo "$RPM"; exit 0; fi
 command -v rpmbuild >/dev/null || { echo "build_rpm: rpmbuild not found (Debian package rpm: tests/lab/setup.sh)" >&2; exit 1; }
 mkdir -p "$OUT" "$LAB_STATE/tmp"
 TOP="$(mktemp -d "$LAB_STATE/tmp/rpm.XXXXXX")"
@@ -50,5 +51,9 @@ rpmbuild -bb --quiet --define "_topdir $TOP" --define "_rpmdir $TOP/RPMS" --defi
     --define "__os_install_post %{nil}" --define "_binary_payload w9.gzdio" --define "_dbpath $TOP/db" \
     "$TOP/SPECS/ds_agent.spec" >"$TOP/build.log" 2>&1 || { cat "$TOP/build.log" >&2; exit 1; }
 mv "$TOP/RPMS/x86_64/ds_agent-${RPM_VERSION}-${RPM_RELEASE}.x86_64.rpm" "$RPM"
+# the rpm hosts' Debian userland as rpm sees it (rpm/dsafl-userland.spec): installed before the agent
+rpmbuild -bb --quiet --define "_topdir $TOP" --define "_rpmdir $TOP/RPMS" --define "_dbpath $TOP/db" \
+    "$HERE/rpm/dsafl-userland.spec" >"$TOP/build.log" 2>&1 || { cat "$TOP/build.log" >&2; exit 1; }
+mv "$TOP/RPMS/noarch/dsafl-debian-userland-12-1.noarch.rpm" "$OUT/dsafl-debian-userland.noarch.rpm"
 echo "$HASH" > "$OUT/.hash-rpm-$VERSION"
 echo "$RPM"

@@ -473,8 +473,11 @@ def provision_script(name, faults, f):
              "ln -sf /usr/share/zoneinfo/%s /etc/localtime" % zoneinfo_of(h["utc_offset"])]
     pkg = h["pkg"]
     if pkg == "rpm":
-        # an rpm-native host: its distribution's os-release (a Debian userland underneath: tests/lab/README.md)
+        # an rpm-native host: its distribution's os-release (a Debian userland underneath: tests/lab/README.md), and
+        # that userland's shell, python3 and openssl registered in the rpm database (agent/rpm/dsafl-userland.spec)
         lines.append("rm -f /etc/os-release; cat > /etc/os-release <<'EOF'\n%sEOF" % RPM_PLATFORMS[h["platform"]])
+        lines.append("rpm -i /root/.dsafl-userland.rpm >$W/userland.log 2>&1 || { cat $W/userland.log; exit 1; }; "
+                     "rm -f /root/.dsafl-userland.rpm")
     if "agent_not_installed" not in faults:
         if h["agent_generation"] == DEFAULT_GENERATION:
             url = "https://%s:4119/software/agent/%s/x86_64/agent.%s?tenantID=%s" % (
@@ -484,9 +487,8 @@ def provision_script(name, faults, f):
         else:
             # the manager's download serves the 20.x package: an older agent is copied in by the lab
             lines.append("mv /root/.dsafl-agent.%s $W/agent.%s" % (pkg, pkg))
-        # Trend's deployment scripts: rpm -ihv / dpkg -i (EVIDENCE E25); --nodeps: the Debian userland's own
-        # packages are not in the rpm database
-        install = "rpm -ihv --nodeps $W/agent.rpm" if pkg == "rpm" else "dpkg -i $W/agent.deb"
+        # Trend's deployment scripts: rpm -ihv / dpkg -i (EVIDENCE E25)
+        install = "rpm -ihv $W/agent.rpm" if pkg == "rpm" else "dpkg -i $W/agent.deb"
         lines += [
             "%s >$W/install.log 2>&1 || { cat $W/install.log; exit 1; }" % install,
             "for i in $(seq 100); do [ -S /var/opt/ds_agent/dsa_core/ds_agent.sock ] && break; sleep 0.1; done",
@@ -551,6 +553,9 @@ def start_host(name, ip, faults, image, f):
 
 def provision_host(name, faults, f):
     h = f["hosts"][name]
+    if h["pkg"] == "rpm":
+        userland = os.path.join(os.path.dirname(f["_debs"][("rpm", DEFAULT_GENERATION)]), "dsafl-debian-userland.noarch.rpm")
+        podman("cp", userland, "%s:/root/.dsafl-userland.rpm" % name, timeout=120)
     if "agent_not_installed" not in faults and h["agent_generation"] != DEFAULT_GENERATION:
         podman("cp", f["_debs"][(h["pkg"], h["agent_generation"])], "%s:/root/.dsafl-agent.%s" % (name, h["pkg"]),
                timeout=120)
