@@ -23,7 +23,9 @@ author:
   - dsa.fleet contributors (@dsa-fleet)
 options:
   _input:
-    description: The result of M(dsa.fleet.agent_info) on the host.
+    description:
+      - The result of M(dsa.fleet.agent_info) on the host. Its C(package_format) is the package format used
+        (deb or rpm, decided by agent_info from the host); C(pkgdb.pkg_format) only when it is missing.
     type: dict
     required: true
   pkgdb:
@@ -157,7 +159,8 @@ def reinstall_plan(agent, pkgdb, settings):
     if not isinstance(agent, dict) or not isinstance(pkgdb, dict) or not isinstance(settings, dict):
         raise AnsibleFilterError('reinstall_plan expects agent_info\'s result, the package state and the settings (dicts)')
     state = settings.get('agent_state') or 'present'
-    fmt = pkgdb.get('pkg_format')
+    # the format agent_info decided for the host (_host.choose_format); the helper's status only echoes it
+    fmt = agent.get('package_format') or pkgdb.get('pkg_format')
     name = PACKAGE_NAMES.get(fmt, 'ds-agent')
     programs = agent.get('programs') or {}
     cli = agent.get('cli') or {}

@@ -118,6 +118,7 @@ def gather_agent(run_command, agent_dir=_layout.DEFAULT_AGENT_DIR, data_dir=_lay
     return {
         'installed': installed,
         'package': package,
+        'package_format': _host.package_format(package),
         'version': _host.read_version(agent_dir) or (package or {}).get('version'),
         'programs': programs,
         'service': _host.service_info(run_command, timeout),

@@ -2,8 +2,9 @@
 # Copyright: dsa.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Host facts around the agent (private to dsa.fleet): its package in the dpkg or rpm database, its
-service (systemd, SysV, or a look at processes), the disk under its data folder, the platform.
+"""Host facts around the agent (private to dsa.fleet): its package in the dpkg or rpm database and the
+package format the collection uses on the host (decided here only), its service (systemd, SysV, or a look at
+processes), the disk under its data folder, the platform.
 
 Host-side code: Python 3.8+ standard library only. Nothing here raises for an odd host.
 """
@@ -35,6 +36,49 @@ def package_info(run_command, timeout=DEFAULT_TIMEOUT):
         if result.rc == 0 and version and ' ' not in version:
             return {'name': _layout.RPM_PACKAGE, 'version': version, 'format': 'rpm'}
     return None
+
+
+# os-release ID / ID_LIKE words of the distributions whose native package format is rpm or deb
+RPM_DISTRIBUTIONS = frozenset(('rhel', 'fedora', 'centos', 'rocky', 'almalinux', 'ol', 'amzn', 'suse', 'sles',
+                               'opensuse', 'opensuse-leap', 'sle_hpc', 'cloudlinux', 'miraclelinux'))
+DEB_DISTRIBUTIONS = frozenset(('debian', 'ubuntu'))
+
+
+def native_format(release):
+    """``'rpm'`` / ``'deb'`` from an os-release dict (ID first, then ID_LIKE in order), or None."""
+    words = [(release or {}).get('ID') or ''] + ((release or {}).get('ID_LIKE') or '').split()
+    for word in words:
+        word = word.strip().lower()
+        if word in RPM_DISTRIBUTIONS:
+            return 'rpm'
+        if word in DEB_DISTRIBUTIONS:
+            return 'deb'
+    return None
+
+
+def choose_format(holder, release, has_dpkg, has_rpm):
+    """The one decision of the agent's package format on a host: ``'deb'``, ``'rpm'`` or None.
+
+    The database that holds the agent decides (``holder``); with no agent, the host's native format
+    (:func:`native_format`) when its tool is there; else the tool present, dpkg first.
+    """
+    if holder in ('deb', 'rpm'):
+        return holder
+    tools = {'deb': has_dpkg, 'rpm': has_rpm}
+    native = native_format(release)
+    if native and tools[native]:
+        return native
+    if has_dpkg:
+        return 'deb'
+    if has_rpm:
+        return 'rpm'
+    return None
+
+
+def package_format(package):
+    """:func:`choose_format` for this host, given :func:`package_info`'s result."""
+    return choose_format((package or {}).get('format'), read_os_release(),
+                         bool(_dsa_cli.find_program('dpkg-query')), bool(_dsa_cli.find_program('rpm')))
 
 
 def read_version(agent_dir):

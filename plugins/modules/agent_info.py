@@ -90,6 +90,17 @@ package:
       type: str
       sample: deb
       choices: [deb, rpm]
+package_format:
+  description:
+    - The package format dsa.fleet uses for the agent on this host (the one place it is decided; the
+      C(dsa.fleet.reinstall) role installs, removes and rolls back with it).
+    - The database that holds the agent decides; with no agent, the host's native format from C(/etc/os-release)
+      (C(ID) then C(ID_LIKE) - rhel, fedora, centos, rocky, almalinux, ol, amzn, suse, sles, opensuse are rpm;
+      debian, ubuntu are deb) when its tool is present; else the tool present, dpkg first.
+    - Null when neither C(dpkg-query) nor C(rpm) is on the host.
+  returned: always
+  type: str
+  sample: rpm
 version:
   description: Agent version from C(version.txt) under O(agent_dir), else the package version; null if unknown.
   returned: always

@@ -13,7 +13,7 @@ from fakeagent import (ACTIVATED_CERT_HASH, BOOTSTRAP_CERT_HASH, HEARTBEAT_AGE, 
 
 CONTRACT_KEYS = {'installed', 'package', 'version', 'programs', 'service', 'cli', 'activated', 'agent_state',
                  'manager_url', 'tenant_id', 'cert_hash', 'heartbeat_age', 'proxies', 'disk', 'platform',
-                 'status'}
+                 'status', 'package_format'}
 
 
 @pytest.fixture

@@ -1,27 +1,31 @@
 #!/bin/sh
 # shellcheck disable=SC2016  # the dpkg-query/dpkg-deb format strings are meant literally
 # dsa.fleet reinstall role helper (runs on the managed host, POSIX sh, no dependencies beyond dpkg/rpm).
-#   status                      package state as one JSON line: format, state, status, version, arch
-#   pkginfo FILE                name, version, arch of a package file as one JSON line
-#   repack OUTDIR               rebuild the installed ds-agent .deb from its installed files (deb only),
-#                               only when `dpkg --verify` finds every file intact; prints the file's path
-#   remove PURGE FORCE_SCRIPTS  remove ds-agent / ds_agent, coping with a half-installed package;
-#                               FORCE_SCRIPTS=1 allows setting a failing prerm script aside (never when the
-#                               agent refuses because of self-protection)
+# FORMAT (deb, rpm or none) is the package format dsa.fleet.agent_info decided for this host (package_format):
+# this helper never decides it again.
+#   status FORMAT                     package state as one JSON line: format, state, status, version, arch
+#   pkginfo FILE                      name, version, arch of a package file as one JSON line
+#   repack FORMAT OUTDIR              rebuild the installed ds-agent .deb from its installed files (deb only),
+#                                     only when `dpkg --verify` finds every file intact; prints the file's path
+#   remove FORMAT PURGE FORCE_SCRIPTS remove ds-agent / ds_agent, coping with a half-installed package;
+#                                     FORCE_SCRIPTS=1 allows setting a failing prerm script aside (never when the
+#                                     agent refuses because of self-protection)
 set -u
 DEB=ds-agent
 RPM=ds_agent
+FMT=none
 
-fmt() {
-    if command -v dpkg-query >/dev/null 2>&1 && [ -f /var/lib/dpkg/status ]; then echo deb
-    elif command -v rpm >/dev/null 2>&1; then echo rpm
-    else echo none; fi
+set_fmt() {
+    case "${1:-}" in
+        deb|rpm|none) FMT=$1 ;;
+        *) echo "dsa_fleet_pkg.sh: FORMAT must be deb, rpm or none (agent_info's package_format), got '${1:-}'" >&2; exit 2 ;;
+    esac
 }
 
 json_str() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr -d '\n\r')"; }
 
 status() {
-    f=$(fmt); state=absent; raw=""; ver=""; arch=""
+    f=$FMT; state=absent; raw=""; ver=""; arch=""
     if [ "$f" = deb ]; then
         out=$(dpkg-query -W -f '${Status}|${Version}|${Architecture}\n' "$DEB" 2>/dev/null | head -n1)
         if [ -n "$out" ]; then
@@ -57,7 +61,7 @@ pkginfo() {
 
 repack() {
     out=$1
-    [ "$(fmt)" = deb ] || { echo "repack: only deb packages can be rebuilt from installed files" >&2; exit 3; }
+    [ "$FMT" = deb ] || { echo "repack: only deb packages can be rebuilt from installed files" >&2; exit 3; }
     dpkg-query -W -f '${Status}' "$DEB" 2>/dev/null | grep -q ' ok installed$' \
         || { echo "repack: $DEB is not fully installed" >&2; exit 3; }
     bad=$(dpkg --verify "$DEB" 2>&1)
@@ -94,7 +98,7 @@ repack() {
 
 remove() {
     purge=$1; force_scripts=$2
-    f=$(fmt)
+    f=$FMT
     if [ "$f" = deb ]; then
         act=--remove; [ "$purge" = 1 ] && act=--purge
         st=$(dpkg-query -W -f '${Status}' "$DEB" 2>/dev/null || true)
@@ -134,14 +138,14 @@ remove() {
         fi
         echo "result: failed"; return 1
     fi
-    echo "result: no dpkg or rpm on this host"; return 1
+    echo "result: no package format for this host (neither dpkg nor rpm)"; return 1
 }
 
 cmd=${1:-}; shift || true
 case "$cmd" in
-    status) status ;;
+    status) set_fmt "${1:-}"; status ;;
     pkginfo) pkginfo "$1" ;;
-    repack) repack "$1" ;;
-    remove) remove "${1:-0}" "${2:-0}" ;;
-    *) echo "usage: $0 status | pkginfo FILE | repack OUTDIR | remove PURGE FORCE_SCRIPTS" >&2; exit 2 ;;
+    repack) set_fmt "${1:-}"; repack "${2:-}" ;;
+    remove) set_fmt "${1:-}"; remove "${2:-0}" "${3:-0}" ;;
+    *) echo "usage: $0 status FORMAT | pkginfo FILE | repack FORMAT OUTDIR | remove FORMAT PURGE FORCE_SCRIPTS" >&2; exit 2 ;;
 esac

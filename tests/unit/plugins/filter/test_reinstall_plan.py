@@ -93,3 +93,21 @@ def test_absent_and_bad_input():
         reinstall_plan(None, INSTALLED, {})
     with pytest.raises(AnsibleFilterError):
         plan(agent(installed=False, programs={}), ABSENT, download_via='carrier-pigeon')
+
+
+def test_rpm_host_format_comes_from_agent_info():
+    """agent_info's package_format decides (the helper's status only echoes it): an rpm host downloads
+    agent.rpm from its platform folder and uses the rpm name."""
+    rhel = {'distribution_id': 'rhel', 'distribution_version': '9.4', 'machine': 'x86_64'}
+    db = {'pkg_format': 'rpm', 'state': 'absent', 'status': '', 'version': '', 'arch': ''}
+    result = plan(agent(installed=False, package_format='rpm', platform=rhel,
+                        programs={'ds_agent': False, 'dsa_control': False, 'dsa_query': False}), db)
+    assert result['pkg_format'] == 'rpm' and result['name'] == 'ds_agent'
+    assert result['source']['where'].endswith('/software/agent/RedHat_EL9/x86_64/agent.rpm?tenantID=1')
+    assert result['error'] is None
+    # agent_info's decision wins over a helper output that disagrees
+    assert plan(agent(package_format='rpm', platform=rhel), INSTALLED)['name'] == 'ds_agent'
+    amzn = {'distribution_id': 'amzn', 'distribution_version': '2023', 'machine': 'x86_64'}
+    result = plan(agent(installed=False, package_format='rpm', platform=amzn,
+                        programs={'ds_agent': False, 'dsa_control': False, 'dsa_query': False}), db)
+    assert '/software/agent/amzn2023/x86_64/agent.rpm' in result['source']['where']

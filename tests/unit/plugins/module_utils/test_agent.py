@@ -82,6 +82,8 @@ def host(tmp_path, monkeypatch):
 
     def setup(case):
         tools = case.get('tools', [])
+        if case.get('os_release'):
+            paths['os_release'].write_text(case['os_release'])
         monkeypatch.setattr(_dsa_cli, 'find_program',
                             lambda name, extra_dirs=(): '/usr/bin/' + name if name in tools else None)
         if case.get('systemd'):
@@ -117,15 +119,16 @@ def test_gather_agent_cases(host, case):
     assert not run_command.calls, 'calls not made: %r' % (run_command.calls,)
     assert set(result) >= {'installed', 'package', 'version', 'programs', 'service', 'cli', 'activated',
                            'agent_state', 'manager_url', 'tenant_id', 'cert_hash', 'heartbeat_age', 'proxies',
-                           'disk', 'platform', 'status'}
+                           'disk', 'platform', 'status', 'package_format'}
     for key, expected in case['expected'].items():
         if isinstance(expected, dict) and key == 'cli' and 'error' not in expected:
             assert dict((k, result[key][k]) for k in expected) == expected
         else:
             assert result[key] == expected, key
     assert result['disk']['path'] == data_dir
-    assert result['platform']['distribution'] == 'Debian GNU/Linux 12 (bookworm)'
-    assert result['platform']['distribution_id'] == 'debian'
+    if not case.get('os_release'):
+        assert result['platform']['distribution'] == 'Debian GNU/Linux 12 (bookworm)'
+        assert result['platform']['distribution_id'] == 'debian'
     json.dumps(result)
 
 
