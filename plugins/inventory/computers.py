@@ -37,6 +37,7 @@ author:
 extends_documentation_fragment:
   - constructed
   - inventory_cache
+  - dsa.fleet.manager_api
 options:
   plugin:
     description: The name of this plugin; must be C(dsa.fleet.computers).
@@ -60,29 +61,6 @@ options:
     required: true
     env:
       - name: DSA_FLEET_API_KEY
-  kind:
-    description:
-      - 'Which API answers at O(url). C(dsm) sends the key as C(api-secret-key), C(workload) as
-        C(Authorization: ApiKey ...).'
-      - C(auto) chooses C(workload) for hosts of Trend Micro's cloud (C(*.trendmicro.com)), C(dsm) otherwise.
-    type: str
-    choices: [auto, dsm, workload]
-    default: auto
-  api_version:
-    description: The C(api-version) header.
-    type: str
-    default: v1
-  validate_certs:
-    description: Verify the API's TLS certificate. Turn off only for a test manager.
-    type: bool
-    default: true
-  ca_path:
-    description: A PEM file with the CA that signed the manager's certificate (an on-premise manager's own CA).
-    type: path
-  timeout:
-    description: Seconds to wait for each answer.
-    type: int
-    default: 30
   page_size:
     description: Computers per search request (C(maxItems)).
     type: int

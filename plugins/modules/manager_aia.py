@@ -36,28 +36,6 @@ options:
       - An API key whose role may change system settings (an administrator's). Its tenant's setting is changed.
     type: str
     required: true
-  kind:
-    description:
-      - 'C(dsm) sends the key as C(api-secret-key), C(workload) as C(Authorization: ApiKey ...); C(auto) chooses
-        C(workload) for hosts of Trend Micro''s cloud.'
-    type: str
-    choices: [auto, dsm, workload]
-    default: auto
-  api_version:
-    description: The C(api-version) header.
-    type: str
-    default: v1
-  validate_certs:
-    description: Verify the API's TLS certificate.
-    type: bool
-    default: true
-  ca_path:
-    description: A PEM file with the CA that signed the manager's certificate.
-    type: path
-  timeout:
-    description: Seconds to wait for each answer.
-    type: int
-    default: 30
   value:
     description:
       - The value to set when the current one does not let the host activate itself. C(For existing computers)
@@ -67,6 +45,7 @@ options:
     default: For any computers
 extends_documentation_fragment:
   - dsa.fleet.attributes
+  - dsa.fleet.manager_api
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
