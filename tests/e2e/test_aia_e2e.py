@@ -23,7 +23,7 @@ import subprocess
 
 import pytest
 
-from test_fleet_e2e import BIN, LAB_VARS, ROOT, STATE, env, lab, recap
+from test_fleet_e2e import BIN, LAB_VARS, ROOT, STATE, env, recap, small_lab
 
 SPEC = {'heartbeat_interval': 10, 'hosts': {'a-locked': ['activation_refused'], 'a-ok': ['healthy']}}
 AIA = 'platformSettingAgentInitiatedActivationEnabled'
@@ -32,15 +32,8 @@ LOCKED = '4'
 
 @pytest.fixture(scope='module')
 def locked_fleet(tmp_path_factory):
-    spec = tmp_path_factory.mktemp('spec') / 'aia.json'
-    spec.write_text(json.dumps(SPEC))
-    lab('up', '--spec', str(spec))
-    with open(os.path.join(STATE, 'facts.json')) as handle:
-        facts = json.load(handle)
-    try:
+    with small_lab(tmp_path_factory, SPEC, 'aia') as facts:
         yield facts
-    finally:
-        lab('down')
 
 
 def _api(facts, method, path, doc=None):

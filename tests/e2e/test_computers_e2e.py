@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from test_fleet_e2e import BIN, LAB_VARS, ROOT, STATE, env, lab, recap
+from test_fleet_e2e import BIN, LAB_VARS, ROOT, STATE, env, recap, small_lab
 
 SPEC = {'heartbeat_interval': 10,
         'hosts': {'c-ok': ['healthy'], 'c-svcdown': ['agent_service_down'], 'c-refused': ['activation_refused']}}
@@ -31,15 +31,8 @@ SPEC = {'heartbeat_interval': 10,
 
 @pytest.fixture(scope='module')
 def small_fleet(tmp_path_factory):
-    spec = tmp_path_factory.mktemp('spec') / 'computers.json'
-    spec.write_text(json.dumps(SPEC))
-    lab('up', '--spec', str(spec))
-    with open(os.path.join(STATE, 'facts.json')) as handle:
-        facts = json.load(handle)
-    try:
+    with small_lab(tmp_path_factory, SPEC, 'computers') as facts:
         yield facts
-    finally:
-        lab('down')
 
 
 def groups(facts):

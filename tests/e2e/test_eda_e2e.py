@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from test_computers_e2e import groups
-from test_fleet_e2e import LAB_VARS, ROOT, STATE, env, lab, recap
+from test_fleet_e2e import LAB_VARS, ROOT, STATE, env, lab, recap, small_lab
 
 SPEC = {'heartbeat_interval': 10, 'hosts': {'e-ok': ['healthy'], 'e-svcdown': ['agent_service_down']}}
 HOST = 'dsafl-e-svcdown'
@@ -42,15 +42,8 @@ def java_home():
 
 @pytest.fixture(scope='module')
 def eda_fleet(tmp_path_factory):
-    spec = tmp_path_factory.mktemp('spec') / 'eda.json'
-    spec.write_text(json.dumps(SPEC))
-    lab('up', '--spec', str(spec))
-    with open(os.path.join(STATE, 'facts.json')) as handle:
-        facts = json.load(handle)
-    try:
+    with small_lab(tmp_path_factory, SPEC, 'eda') as facts:
         yield facts
-    finally:
-        lab('down')
 
 
 class Rulebook(object):

@@ -19,6 +19,7 @@ replacing a running one, and takes it down at the end.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import glob
 import json
 import os
@@ -91,6 +92,20 @@ def playbook(name, inventory, report_dir, *extra, **kwargs):
 
 def finish(proc, timeout=1200):
     return proc.communicate(timeout=timeout)[0]
+
+
+@contextlib.contextmanager
+def small_lab(tmp_path_factory, spec, name):
+    """A lab fleet of ``spec`` ({'hosts': ...}) for one test module: up, its facts, down at the end."""
+    path = tmp_path_factory.mktemp('spec') / (name + '.json')
+    path.write_text(json.dumps(spec))
+    lab('up', '--spec', str(path))
+    with open(os.path.join(STATE, 'facts.json')) as handle:
+        facts = json.load(handle)
+    try:
+        yield facts
+    finally:
+        lab('down')
 
 
 def recap(output):

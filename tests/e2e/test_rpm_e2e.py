@@ -21,7 +21,7 @@ import subprocess
 
 import pytest
 
-from test_fleet_e2e import BIN, LAB_VARS, ROOT, STATE, env, lab, recap
+from test_fleet_e2e import BIN, LAB_VARS, ROOT, STATE, env, recap, small_lab
 
 SPEC = {'heartbeat_interval': 10,
         'hosts': {'r-ok': {'faults': [], 'pkg': 'rpm'},
@@ -33,15 +33,8 @@ INVENTORY = os.path.join(STATE, 'inventory.yml')
 
 @pytest.fixture(scope='module')
 def rpm_fleet(tmp_path_factory):
-    spec = tmp_path_factory.mktemp('spec') / 'rpm.json'
-    spec.write_text(json.dumps(SPEC))
-    lab('up', '--spec', str(spec))
-    with open(os.path.join(STATE, 'facts.json')) as handle:
-        facts = json.load(handle)
-    try:
+    with small_lab(tmp_path_factory, SPEC, 'rpm') as facts:
         yield facts
-    finally:
-        lab('down')
 
 
 def on_host(facts, host, command):
