@@ -44,7 +44,9 @@ scriptlet() {  # scriptlet SECTION CONDITION ARG SCRIPT
     sed -e "s/@VERSION@/$RPM_VERSION/" -e "s/@RELEASE@/$RPM_RELEASE/" -e "s|@STAGE@|$STAGE|" \
         "$HERE/rpm/ds_agent.spec.in"
     scriptlet %post true configure "$HERE/debian/postinst"
+    # shellcheck disable=SC2016  # "$1" belongs to the scriptlet (rpm's count of installed instances), not to this script
     scriptlet %preun '[ "$1" = 0 ]' remove "$HERE/debian/prerm"
+    # shellcheck disable=SC2016
     scriptlet %postun '[ "$1" = 0 ]' remove "$HERE/debian/postrm"
 } > "$TOP/SPECS/ds_agent.spec"
 rpmbuild -bb --quiet --define "_topdir $TOP" --define "_rpmdir $TOP/RPMS" --define "_build_id_links none" \
