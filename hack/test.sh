@@ -21,7 +21,7 @@ LOGDIR="$ROOT/.build/test-logs"
 mkdir -p "$LOGDIR"
 failed=()
 t_start=$(date +%s)
-trap 'kill 0' INT TERM  # a cancelled run stops both lanes too
+trap 'trap - INT TERM; kill 0; exit 143' INT TERM  # a cancelled run stops both lanes too (once)
 
 stage() {  # stage NAME TARGET...: run make targets, record a failure
     local name=$1 t0 rc
