@@ -89,6 +89,9 @@ def test_garbage_in_an_answer_is_skipped():
     ({'url': 'https://dsm:4119', 'api_key': KEY, 'statuses': []}, "'statuses'"),
     ({'url': 'https://dsm:4119', 'api_key': KEY, 'hostname_source': 'ip'}, "'hostname_source'"),
     ({'url': 'https://dsm:4119'}, "'api_key'"),
+    ({'url': 'https://dsm:4119', 'api_key': KEY, 'kind': 'bogus'}, "'kind'"),
+    ({'url': 'https://dsm:4119', 'api_key': KEY, 'validate_certs': 'maybe'}, "'validate_certs'"),
+    ({'url': 'https://dsm:4119', 'api_key': KEY, 'emit_existing': [1]}, "'emit_existing'"),
 ])
 def test_bad_arguments_are_named(args, word, monkeypatch):
     monkeypatch.delenv('DSA_FLEET_API_URL', raising=False)
@@ -96,6 +99,12 @@ def test_bad_arguments_are_named(args, word, monkeypatch):
     with pytest.raises(ValueError) as err:
         S['_settings'](args, C)
     assert word in str(err.value) and KEY not in str(err.value)
+
+
+@pytest.mark.parametrize('text, verify', [('no', False), ('false', False), (False, False), ('yes', True), (True, True)])
+def test_validate_certs_is_read_as_ansible_reads_a_boolean(text, verify):
+    client, _w, _i = S['_settings']({'url': 'https://dsm:4119', 'api_key': KEY, 'validate_certs': text}, C)
+    assert client.validate_certs is verify
 
 
 def test_the_key_from_the_environment(monkeypatch):

@@ -116,6 +116,8 @@ import logging
 import os
 import sys
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 # a fixed name: ansible-rulebook runs this file with runpy, where __name__ is '<run_path>'
 LOG = logging.getLogger('dsa.fleet.computers')
 MIN_INTERVAL = 1
@@ -194,15 +196,25 @@ def _settings(args, api):
     source = args.get('hostname_source', 'hostName')
     if source not in ('hostName', 'displayName'):
         raise ValueError("dsa.fleet.computers: argument 'hostname_source' must be hostName or displayName")
+    kind = args.get('kind', 'auto')
+    if kind not in ('auto',) + tuple(api.KINDS):
+        raise ValueError("dsa.fleet.computers: argument 'kind' must be one of auto, %s, got %r"
+                         % (', '.join(api.KINDS), str(kind)[:40]))
+    flags = {}
+    for name in ('validate_certs', 'emit_existing'):
+        try:   # as Ansible reads a boolean: true/false, yes/no, on/off, 1/0
+            flags[name] = boolean(args.get(name, True), strict=True)
+        except TypeError:
+            raise ValueError("dsa.fleet.computers: argument '%s' must be a boolean, got %r" % (name, str(args[name])[:40]))
     try:
         client = api.ComputersClient(
-            url=url, api_key=key, kind=args.get('kind', 'auto'), api_version=args.get('api_version', 'v1'),
-            validate_certs=bool(args.get('validate_certs', True)), ca_path=args.get('ca_path') or None,
+            url=url, api_key=key, kind=kind, api_version=args.get('api_version', 'v1'),
+            validate_certs=flags['validate_certs'], ca_path=args.get('ca_path') or None,
             timeout=ints['timeout'], page_size=ints['page_size'], retries=ints['retries'], retry_max_wait=30,
             display=LOG.debug)
     except api.ComputersError as e:
         raise ValueError('dsa.fleet.computers: %s' % e)
-    watcher = Watcher(api, statuses, bool(args.get('emit_existing', True)), source, client.base)
+    watcher = Watcher(api, statuses, flags['emit_existing'], source, client.base)
     return client, watcher, ints['interval']
 
 
