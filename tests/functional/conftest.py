@@ -3,11 +3,14 @@
 `run_module(name, args, check=False)` runs `ansible localhost -m dsa.fleet.<name>` with the
 json stdout callback and returns the module's result dict (plus `_rc`, `_stdout`, `_stderr`).
 The collection is found through ANSIBLE_COLLECTIONS_PATH=.collections (set up by hack/setup.sh).
+`running_service`: a process whose command name is ds_agent (the agent's service, as a process scan sees it).
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -60,3 +63,15 @@ def run_module(name, args=None, check=False, diff=False, verbosity=0, timeout=12
 @pytest.fixture
 def ansible_module():
     return run_module
+
+
+@pytest.fixture
+def running_service(tmp_path):
+    """A process whose command name is ds_agent, as the agent's service would be."""
+    binary = str(tmp_path / 'ds_agent')
+    shutil.copy('/bin/sleep', binary)
+    proc = subprocess.Popen([binary, '300'])
+    time.sleep(0.1)
+    yield proc
+    proc.kill()
+    proc.wait()

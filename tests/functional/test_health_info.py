@@ -8,8 +8,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import shutil
-import subprocess
 import sys
 import time
 
@@ -34,18 +32,6 @@ SEED_LINES = [
     "{t}.143355: [Cmd/5] | Respond() - sending status line of 'HTTP/1.1 400 OK' | http\\HTTPServer.cpp:369:"
     'DsaCore::CHTTPServer::Respond | 1E80:1D7C:ConnectionHandlerPool_0011',
 ]
-
-
-@pytest.fixture
-def running_service(tmp_path):
-    """A process whose command name is ds_agent, as the agent's service would be."""
-    binary = str(tmp_path / 'ds_agent')
-    shutil.copy('/bin/sleep', binary)
-    proc = subprocess.Popen([binary, '300'])
-    time.sleep(0.1)
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def write_log(directory, lines):

@@ -14,7 +14,6 @@ __metaclass__ = type
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -50,18 +49,6 @@ def _getaddrinfo(host, *args, **kwargs):
 if _MAPPED:
     socket.getaddrinfo = _getaddrinfo
 '''
-
-
-@pytest.fixture
-def running_service(tmp_path):
-    """A process whose command name is ds_agent, as the agent's service would be."""
-    binary = str(tmp_path / 'ds_agent')
-    shutil.copy('/bin/sleep', binary)
-    proc = subprocess.Popen([binary, '300'])
-    time.sleep(0.1)
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def run(name, args, tmp_path, cloud_names=()):
