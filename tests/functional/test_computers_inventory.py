@@ -7,6 +7,7 @@ that failed.  What is checked: the status groups, paging (more computers than a 
 401, TLS verification, the key from the environment, caching, constructed features, and that the API key is in
 no output at -vvv.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -65,31 +66,37 @@ def _state():
     return {'computers': comps, 'failures': fails, 'events': [], 'next_id': n + 2}
 
 
-@pytest.fixture(scope='module')
-def manager(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp('mgr'))
-    _pki(d)
+def _port_open(manager):
+    port = int(manager['url'].rsplit(':', 1)[1])
+    socket.create_connection(('127.0.0.1', port), timeout=1).close()
+
+
+@contextlib.contextmanager
+def local_manager(d, config, state=None, ready=_port_open):
+    """The lab's manager simulator on a free loopback port with ``config`` (and, given, ``state``), its TLS
+    files from _pki(d); yields {url, ca, dir} once ``ready(that)`` no longer raises OSError, and stops it."""
     port = _free_port()
     with open(d + '/config.json', 'w') as f:
-        json.dump({'dns_name': 'localhost', 'admin_key': ADMIN, 'api_key': KEY, 'offline_after': 600,
-                   'tenants': [{'id': 1, 'name': 'T', 'guid': 'G', 'token': 'TOK'}], 'package': '/nonexistent'}, f)
-    with open(d + '/state.json', 'w') as f:
-        json.dump({'config': {}, 'state': _state()}, f)
+        json.dump(config, f)
+    if state is not None:
+        with open(d + '/state.json', 'w') as f:
+            json.dump({'config': {}, 'state': state}, f)
     proc = subprocess.Popen([sys.executable, MANAGER, '--config', d + '/config.json', '--state', d,
                              '--cert', d + '/m.crt', '--key', d + '/m.key', '--bind', '127.0.0.1',
                              '--ports', str(port), '--console-ports', str(port), '--agent-ports', str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    manager = {'url': 'https://127.0.0.1:%d' % port, 'ca': d + '/ca.crt', 'dir': d}
     try:
         deadline = time.time() + 20
         while True:
             try:
-                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                ready(manager)
                 break
             except OSError:
                 if time.time() > deadline or proc.poll() is not None:
                     raise RuntimeError('manager did not start: %s' % (proc.stdout.read() if proc.poll() is not None else ''))
                 time.sleep(0.1)
-        yield {'url': 'https://127.0.0.1:%d' % port, 'ca': d + '/ca.crt', 'dir': d}
+        yield manager
     finally:
         proc.terminate()
         try:
@@ -98,6 +105,16 @@ def manager(tmp_path_factory):
             proc.kill()
             proc.wait(10)
         proc.stdout.close()
+
+
+@pytest.fixture(scope='module')
+def manager(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp('mgr'))
+    _pki(d)
+    config = {'dns_name': 'localhost', 'admin_key': ADMIN, 'api_key': KEY, 'offline_after': 600,
+              'tenants': [{'id': 1, 'name': 'T', 'guid': 'G', 'token': 'TOK'}], 'package': '/nonexistent'}
+    with local_manager(d, config, state=_state()) as m:
+        yield m
 
 
 def _admin(manager, path, doc):

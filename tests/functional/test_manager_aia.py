@@ -11,13 +11,12 @@ import os
 import ssl
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from test_computers_inventory import ADMIN, KEY, MANAGER, ROOT, _free_port, _pki, _plain
+from test_computers_inventory import ADMIN, KEY, ROOT, _pki, _plain, local_manager
 
 T1KEY = 'aia-t1-KEY-0c9e8d7f6a5b'
 T2KEY = 'aia-t2-KEY-91ab2cd3ef45'
@@ -32,37 +31,14 @@ pytestmark = pytest.mark.skipif(not os.path.exists('/usr/bin/openssl') and not o
 def manager(tmp_path_factory):
     d = str(tmp_path_factory.mktemp('aia'))
     _pki(d)
-    port = _free_port()
     tenants = [{'id': 1, 'name': 'Open', 'guid': 'G1', 'token': 'TOK1', 'api_key': T1KEY},
                {'id': 2, 'name': 'Locked', 'guid': 'G2', 'token': 'TOK2', 'api_key': T2KEY,
                 'allow_agent_initiated': False}]
-    with open(d + '/config.json', 'w') as f:
-        json.dump({'dns_name': 'localhost', 'admin_key': ADMIN, 'api_key': KEY, 'offline_after': 600,
-                   'tenants': tenants, 'package': '/nonexistent'}, f)
-    proc = subprocess.Popen([sys.executable, MANAGER, '--config', d + '/config.json', '--state', d,
-                             '--cert', d + '/m.crt', '--key', d + '/m.key', '--bind', '127.0.0.1',
-                             '--ports', str(port), '--console-ports', str(port), '--agent-ports', str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-    try:
-        url = 'https://127.0.0.1:%d' % port
-        deadline = time.time() + 20
-        while True:
-            try:
-                _call({'url': url, 'ca': d + '/ca.crt'}, 'GET', '/api/status', key=None)
-                break
-            except (OSError, urllib.error.URLError):
-                if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError('manager did not start')
-                time.sleep(0.1)
-        yield {'url': url, 'ca': d + '/ca.crt', 'dir': d}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        proc.stdout.close()
+    config = {'dns_name': 'localhost', 'admin_key': ADMIN, 'api_key': KEY, 'offline_after': 600,
+              'tenants': tenants, 'package': '/nonexistent'}
+    # ready once its API answers over TLS, not only once the port is open
+    with local_manager(d, config, ready=lambda m: _call(m, 'GET', '/api/status', key=None)) as m:
+        yield m
 
 
 def _call(manager, method, path, doc=None, key=T2KEY):
