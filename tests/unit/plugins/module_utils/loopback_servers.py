@@ -295,13 +295,20 @@ class TlsServer(_Server):
         self.context.load_cert_chain(certfile, keyfile)
         self.handshakes = 0
 
-    def handle(self, conn):
+    def accept_tls(self, conn):
+        """The connection after a server-side TLS handshake (counted), or None when the handshake failed."""
         conn.settimeout(5)
         try:
             tls = self.context.wrap_socket(conn, server_side=True)
         except (ssl.SSLError, OSError):
-            return
+            return None
         self.handshakes += 1
+        return tls
+
+    def handle(self, conn):
+        tls = self.accept_tls(conn)
+        if tls is None:
+            return
         try:
             tls.recv(1)  # wait for the client to close
         except (ssl.SSLError, OSError):
@@ -366,7 +373,7 @@ def http_date(offset=0):
     return email.utils.formatdate(time.time() + offset, usegmt=True)
 
 
-class HttpsServer(_Server):
+class HttpsServer(TlsServer):
     """TLS with the given certificate, then reads a request head and answers ``answer``:
 
     - bytes: sent as is (for example ``b'HTTP/1.1 200 OK\\r\\nDate: ...\\r\\n\\r\\n'``), then closes;
@@ -376,21 +383,15 @@ class HttpsServer(_Server):
     """
 
     def __init__(self, certfile, keyfile, answer=b'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'):
-        super(HttpsServer, self).__init__()
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(certfile, keyfile)
+        super(HttpsServer, self).__init__(certfile, keyfile)
         self.answer = answer
-        self.handshakes = 0
         self.requests = []
 
     def handle(self, conn):
         import time
-        conn.settimeout(5)
-        try:
-            tls = self.context.wrap_socket(conn, server_side=True)
-        except (ssl.SSLError, OSError):
+        tls = self.accept_tls(conn)
+        if tls is None:
             return
-        self.handshakes += 1
         try:
             head = _read_head(tls)
             if head:
