@@ -41,3 +41,13 @@ attributes:
     support: full
     platforms: posix
 '''
+
+    # For modules that are action plugins running on the controller only (no module goes to a host).
+    CONTROLLER_ACTION = r'''
+options: {}
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details: Runs on the controller only.
+'''

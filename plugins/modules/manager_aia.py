@@ -45,21 +45,16 @@ options:
     default: For any computers
 extends_documentation_fragment:
   - dsa.fleet.attributes
+  - dsa.fleet.attributes.controller_action
+  - dsa.fleet.attributes.platform_linux
   - dsa.fleet.manager_api
 attributes:
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
-    support: full
-    details: Runs on the controller only.
   check_mode:
     support: full
     details: Reads the setting and reports whether it would change it.
   diff_mode:
     support: full
     details: The setting's value before and after.
-  platform:
-    support: full
-    platforms: posix
 notes:
   - Trend documents the setting's values C(For any computers) (the API's own samples), and the console's choices
     "For Existing Computers" and "For Computers on the following IP List"; any other value (the box unchecked)

@@ -43,19 +43,14 @@ options:
     required: true
 extends_documentation_fragment:
   - dsa.fleet.attributes
+  - dsa.fleet.attributes.controller_action
+  - dsa.fleet.attributes.platform_linux
 attributes:
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
-    support: full
-    details: Runs on the controller only.
   check_mode:
     support: full
     details: Writes the files in check mode too, since they are controller-side output, not a host change.
   diff_mode:
     support: none
-  platform:
-    support: full
-    platforms: posix
 notes:
   - The C(dsa.fleet.diagnose) and C(dsa.fleet.remediate) roles write their reports with it.
 '''
