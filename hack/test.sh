@@ -27,10 +27,10 @@ stage() {  # stage NAME TARGET...: run make targets, record a failure
     local name=$1 t0 rc
     shift
     t0=$(date +%s)
-    "${MAKE_CMD[@]}" "$@"
-    rc=$?
-    echo ">> stage $name: $([ $rc = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - t0 )) s"
-    return $rc
+    "${MAKE_CMD[@]}" "$@" 2>&1 | tee "$LOGDIR/$name.log"
+    rc=${PIPESTATUS[0]}
+    echo ">> stage $name: $([ "$rc" = 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - t0 )) s"
+    return "$rc"
 }
 
 lane() {  # lane LETTER TARGET...: the targets one after the other, each line prefixed, status in a file
@@ -39,12 +39,12 @@ lane() {  # lane LETTER TARGET...: the targets one after the other, each line pr
     for t in "$@"; do
         stage "$t" "$t" || { rc=1; echo "$t" >>"$LOGDIR/lane-$letter.failed"; }
     done
-    return $rc
+    return "$rc"
 }
 
 "${MAKE_CMD[@]}" setup || exit 1
 export DSAFL_SETUP_DONE=1
-rm -f "$LOGDIR"/lane-*.failed
+rm -f "$LOGDIR"/lane-*.failed "$LOGDIR"/*.log
 # Without the image every podman stage would fail, and both lanes would try to build it at once: run lane A only.
 image_ok=1
 stage lab-image lab-image || { failed+=(lab-image); image_ok=; }
@@ -77,6 +77,14 @@ done
 
 echo ">> make test: $(( $(date +%s) - t_start )) s in all"
 if [ ${#failed[@]} -gt 0 ]; then
+    # CI shows only the end of the output: repeat what failed where it will be read (pytest's summary lines,
+    # else the stage's last lines; the whole output of a stage is in .build/test-logs/STAGE.log)
+    for t in "${failed[@]}"; do
+        [ -f "$LOGDIR/$t.log" ] || continue
+        echo ">> what failed in $t:"
+        grep -E '^(FAILED|ERROR) ' "$LOGDIR/$t.log" | cut -c1-300 | tail -n 20 | grep . \
+            || tail -n 15 "$LOGDIR/$t.log" | cut -c1-300
+    done
     echo ">> make test FAILED: ${failed[*]}"
     exit 1
 fi

@@ -221,7 +221,7 @@ def test_stuck_resolver_is_bounded(monkeypatch):
     start = time.monotonic()
     result = _probe.gather_reachability(manager_url='dsm://stuck.example:4120/', timeout=0.5, inbound_port=0)
     elapsed = time.monotonic() - start
-    assert elapsed < 1.5
+    assert elapsed < 2.5  # the 0.5 s timeout, not the resolver's 3 s (margin for a loaded machine)
     assert result['dns'][0]['resolved'] is False
     assert 'within the timeout' in result['dns'][0]['error']
     assert result['probes'][0]['status'] == 'unresolvable'
@@ -272,8 +272,8 @@ def test_tcp_timeout():
         result = _probe_one(hole.target, timeout=0.7)
         elapsed = time.monotonic() - start
     assert result['status'] == 'timeout'
-    assert 0.6 <= elapsed < 1.5
-    assert 600 <= result['ms'] < 1500
+    assert 0.6 <= elapsed < 2.5  # a black hole unbounded would wait for the kernel's ~2 min
+    assert 600 <= result['ms'] < 2500
 
 
 def test_tcp_unresolvable(no_dns):
@@ -514,4 +514,4 @@ def test_probes_run_concurrently():
     statuses = [p['status'] for p in result['probes']]
     assert statuses == ['timeout'] * 4 + ['ok'] * 4
     sys.stderr.write('concurrency: 8 probes, timeout %.1fs, took %.3fs\n' % (timeout, elapsed))
-    assert elapsed < 2 * timeout
+    assert elapsed < 3 * timeout  # one after the other they would take at least 4 timeouts

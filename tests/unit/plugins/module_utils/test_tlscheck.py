@@ -223,7 +223,7 @@ def test_hostile_answers_are_bounded(tmp_path, answer):
         started = time.monotonic()
         facts = _tlscheck.check(_opener(server), '127.0.0.1', _der(server), time.monotonic() + 30, False)
         took = time.monotonic() - started
-    assert took < _tlscheck.EXTRA_BUDGET + 0.5, took
+    assert took < _tlscheck.EXTRA_BUDGET + 1.5, took  # margin for a loaded machine; unbounded would be forever
     assert facts['clock_offset'] is None and facts['cert_problems'] == []
 
 
@@ -233,7 +233,7 @@ def test_deadline_is_kept(tmp_path):
         der = _der(server)
         started = time.monotonic()
         facts = _tlscheck.check(_opener(server), '127.0.0.1', der, time.monotonic() + 0.3, False)
-        assert time.monotonic() - started < 0.8
+        assert time.monotonic() - started < 1.5  # the 0.3 s deadline, not the 2 s budget (margin for load)
     assert facts['cert_problems'] == [] and facts['clock_offset'] is None
     facts = _tlscheck.check(_opener(server), '127.0.0.1', der, time.monotonic() - 1, False)
     assert facts['cert_error'] == 'no time left for the certificate check' and facts['cert_problems'] == []
