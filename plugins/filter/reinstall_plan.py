@@ -85,10 +85,14 @@ from ansible.module_utils.six.moves.urllib.parse import quote
 from ansible_collections.dsa.fleet.plugins.module_utils._endpoint import format_host_port, parse_manager_url
 
 PACKAGE_NAMES = {'deb': 'ds-agent', 'rpm': 'ds_agent'}
-# distribution id -> the platform folder of the manager's download URL: prefix + (major | full) version
+# os-release ID -> the platform folder of the manager's download URL: prefix + (major | full) version. The folders
+# are those Trend's manager-generated deployment scripts download from (their platform detection's
+# runningPlatform): the RHEL rebuilds have folders of their own (Rocky_9, AlmaLinux_9, CentOS_7, Miracle_8,
+# CloudLinux_8), not RedHat_EL<N>.
 PLATFORMS = {
     'debian': ('Debian_', 'major'), 'ubuntu': ('Ubuntu_', 'full'), 'rhel': ('RedHat_EL', 'major'),
-    'centos': ('RedHat_EL', 'major'), 'rocky': ('RedHat_EL', 'major'), 'almalinux': ('RedHat_EL', 'major'),
+    'centos': ('CentOS_', 'major'), 'rocky': ('Rocky_', 'major'), 'almalinux': ('AlmaLinux_', 'major'),
+    'miraclelinux': ('Miracle_', 'major'), 'cloudlinux': ('CloudLinux_', 'major'),
     'ol': ('Oracle_OL', 'major'), 'amzn': ('amzn', 'major'), 'sles': ('SuSE_', 'major'),
 }
 DOWNLOAD_VIA = ('auto', 'host', 'controller')

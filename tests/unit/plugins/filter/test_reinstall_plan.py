@@ -111,3 +111,30 @@ def test_rpm_host_format_comes_from_agent_info():
     result = plan(agent(installed=False, package_format='rpm', platform=amzn,
                         programs={'ds_agent': False, 'dsa_control': False, 'dsa_query': False}), db)
     assert '/software/agent/amzn2023/x86_64/agent.rpm' in result['source']['where']
+
+
+@pytest.mark.parametrize('dist, version, folder', [
+    # the folders of Trend's platform detection (runningPlatform): a rebuild of RHEL has its own
+    ('rhel', '9.4', 'RedHat_EL9'), ('rocky', '9.3', 'Rocky_9'), ('almalinux', '8.9', 'AlmaLinux_8'),
+    ('centos', '7', 'CentOS_7'), ('miraclelinux', '8', 'Miracle_8'), ('cloudlinux', '8.10', 'CloudLinux_8'),
+    ('ol', '8.9', 'Oracle_OL8'), ('amzn', '2', 'amzn2'), ('sles', '15.5', 'SuSE_15'),
+    ('debian', '12', 'Debian_12'), ('ubuntu', '22.04', 'Ubuntu_22.04'),
+])
+def test_platform_folder_follows_trends_deployment_script(dist, version, folder):
+    fmt = 'deb' if dist in ('debian', 'ubuntu') else 'rpm'
+    host = {'distribution_id': dist, 'distribution_version': version, 'machine': 'x86_64'}
+    db = {'pkg_format': fmt, 'state': 'absent', 'status': '', 'version': '', 'arch': ''}
+    result = plan(agent(installed=False, package_format=fmt, platform=host,
+                        programs={'ds_agent': False, 'dsa_control': False, 'dsa_query': False}), db)
+    assert '/software/agent/%s/x86_64/agent.%s?' % (folder, fmt) in result['source']['where']
+
+
+def test_unknown_distribution_needs_the_platform_setting():
+    host = {'distribution_id': 'gentoo', 'distribution_version': '2.15', 'machine': 'x86_64'}
+    db = {'pkg_format': 'deb', 'state': 'absent', 'status': '', 'version': '', 'arch': ''}
+    missing = {'ds_agent': False, 'dsa_control': False, 'dsa_query': False}
+    result = plan(agent(installed=False, package_format='deb', platform=host, programs=missing), db)
+    assert result['source']['kind'] == 'none' and result['error']
+    result = plan(agent(installed=False, package_format='deb', platform=host, programs=missing), db,
+                  agent_platform='Debian_12')
+    assert '/software/agent/Debian_12/x86_64/agent.deb' in result['source']['where']
