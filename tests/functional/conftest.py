@@ -35,11 +35,14 @@ def _env():
     return env
 
 
-def run_module(name, args=None, check=False, diff=False, verbosity=0, timeout=120):
-    """Run dsa.fleet.<name> on localhost through the ansible CLI; return its result."""
+def run_module(name, args=None, check=False, diff=False, verbosity=0, timeout=120, inventory=None):
+    """Run dsa.fleet.<name> on localhost through the ansible CLI; return its result. ``inventory``: a file
+    that must hold localhost (its other hosts are the module's hostvars)."""
     bindir = os.path.dirname(sys.executable)
     cmd = [os.path.join(bindir, 'ansible'), 'localhost', '-c', 'local',
            '-m', 'dsa.fleet.%s' % name, '-a', json.dumps(args or {})]
+    if inventory:
+        cmd += ['-i', inventory]
     if check:
         cmd.append('--check')
     if diff:

@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: dsa.fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""dsa.fleet.inbound_probe: the agents' inbound port probed from the controller, the whole fleet in one task."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import concurrent.futures
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.dsa.fleet.plugins.module_utils import _probe
+
+ARGS = {'hosts': None, 'port': 4118, 'timeout': 3, 'workers': 64}
+RETRY_DELAY = 0.5   # a refused connection is tried again until the timeout (the agent may be starting)
+
+
+def probe_inbound(address, port, timeout):
+    """``{status, msg, ms}`` of one host's inbound port: ok (it accepts connections), closed (refused or
+    silent until ``timeout``), error (the address cannot be resolved, or another failure)."""
+    start = time.monotonic()
+    deadline = start + timeout
+    lookup = _probe.Lookup(address)
+    while True:
+        result = _probe.probe(address, port, lookup, deadline)
+        if result['status'] != _probe.STATUS_REFUSED or deadline - time.monotonic() <= RETRY_DELAY:
+            break
+        time.sleep(RETRY_DELAY)
+    ms = int((time.monotonic() - start) * 1000)
+    if result['status'] == _probe.STATUS_OK:
+        return {'status': 'ok', 'ms': ms}
+    status = 'closed' if result['status'] in (_probe.STATUS_REFUSED, _probe.STATUS_TIMEOUT) else 'error'
+    return {'status': status, 'msg': to_text(result.get('error') or result['status']), 'ms': ms}
+
+
+def probe_fleet(targets, port, timeout, workers):
+    """``{name: probe}`` for ``targets`` (``[(name, address)]``), at most ``workers`` probes at a time."""
+    out = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets) or 1))) as pool:
+        futures = dict((pool.submit(probe_inbound, address, port, timeout), (name, address))
+                       for name, address in targets)
+        for future in concurrent.futures.as_completed(futures):
+            name, address = futures[future]
+            try:
+                entry = future.result()
+            except Exception as exc:  # pylint: disable=broad-except
+                entry = {'status': 'error', 'msg': 'unexpected %s: %s' % (type(exc).__name__, exc), 'ms': None}
+            entry.update(port=port, address=address)
+            out[name] = entry
+    return out
+
+
+class ActionModule(ActionBase):
+    """Probe the inbound port of many hosts from the controller at once (nothing changes anywhere)."""
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGS)
+    _requires_connection = False
+
+    def _args(self):
+        args = dict(ARGS)
+        args.update((k, v) for k, v in self._task.args.items() if v is not None)
+        hosts = args['hosts']
+        if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h for h in hosts):
+            raise AnsibleActionFail('hosts: a list of inventory host names is required')
+        try:
+            args['port'] = int(args['port'])
+            args['timeout'] = float(args['timeout'])
+            args['workers'] = int(args['workers'])
+        except (TypeError, ValueError):
+            raise AnsibleActionFail('port, timeout and workers: must be numbers') from None
+        if not 1 <= args['port'] <= 65535:
+            raise AnsibleActionFail('port: must be 1 to 65535, got %d' % args['port'])
+        if not 0 < args['timeout'] <= 600:
+            raise AnsibleActionFail('timeout: must be more than 0 and at most 600 seconds')
+        if not 1 <= args['workers'] <= 512:
+            raise AnsibleActionFail('workers: must be 1 to 512')
+        return args
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        args = self._args()
+        hostvars = (task_vars or {}).get('hostvars') or {}
+        targets = []
+        for name in args['hosts']:
+            try:
+                address = hostvars[name].get('ansible_host') if name in hostvars else None
+            except Exception:  # pylint: disable=broad-except
+                address = None  # a host variable that fails to template: probe the inventory name
+            targets.append((name, to_text(address or name)))
+        result.update(changed=False, probes=probe_fleet(targets, args['port'], args['timeout'], args['workers']))
+        return result
