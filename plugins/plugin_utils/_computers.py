@@ -14,6 +14,10 @@
   ``dsa.fleet.manager_aia``;
 - ``aia_settings(doc)``, ``aia_verdict(aia, listed)``: the agent-initiated activation settings of a
   ``/systemsettings`` answer and whether they let a computer activate itself.
+- ``ComputersClient(...).account_details()``, ``license_mode(client)``: Workload Security's account details
+  (``GET <base>/accountdetails/current``, E27) and the ``dsa_manager.license_mode`` they give, read once per
+  inventory: the account's ``licenseMode`` as the API says it, "could not read", or "not available on an
+  on-premise manager".  Its values are not published: it is evidence, never a verdict.
 
 The API's shapes (tests/lab/EVIDENCE.md E18-E20): Deep Security Manager authenticates with the header
 ``api-secret-key: <key>``, Workload Security / Vision One Server & Workload Protection with
@@ -33,6 +37,7 @@ import ssl
 import time
 
 from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.six.moves import http_client
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import urlsplit, urlunsplit
 from ansible.module_utils.urls import open_url
@@ -78,9 +83,26 @@ AIA_IP_LIST = 'for computers on the following ip list'
 #: SETTING_DUPLICATE's value that refuses a computer whose name the manager already lists (E24)
 DUPLICATE_REFUSED = 'do not allow activation'
 
+#: Workload Security's account details (E27: "Describe current Account Details", api-version v1): an object with
+#: ``licenseMode``, "License mode of the current Cloud One Account", ``cloudOneAccountID`` and ``cloudOneAccountName``.
+#: No list of licenseMode's values is published, so the collection shows the value and decides nothing by it.
+ACCOUNT_DETAILS = '/accountdetails/current'
+LICENSE_MODE = 'licenseMode'
+ACCOUNT_FIELDS = (LICENSE_MODE, 'cloudOneAccountID', 'cloudOneAccountName')
+#: the longest account detail kept (a value of the API's own is short; a broken or hostile answer is cut)
+MAX_ACCOUNT_TEXT = 200
+#: Deep Security Manager's API has no license resource (E27): its license is in the console only
+NOT_ON_PREMISE = ('the license mode is not available on an on-premise manager: Deep Security Manager\'s API has no '
+                  'license resource (its console shows the license under Administration > Licenses)')
+
 
 class ComputersError(Exception):
-    """A failure to read the computers, with a message safe to show (no secret, no traceback)."""
+    """A failure to read the computers, with a message safe to show (no secret, no traceback); ``status``: the HTTP
+    status of an error answer, else None."""
+
+    def __init__(self, message, status=None):
+        super(ComputersError, self).__init__(message)
+        self.status = status
 
 
 def api_base(url):
@@ -121,6 +143,16 @@ def auth_headers(kind, api_key):
     else:
         headers['api-secret-key'] = api_key
     return headers
+
+
+def _right(method, url):
+    """The right a key's role lacks when ``method url`` answers 403."""
+    path = urlsplit(url).path
+    if '/systemsettings' in path and method != 'GET':
+        return 'change system settings'
+    if path.endswith(ACCOUNT_DETAILS):
+        return 'read the account details'
+    return 'view computers and system settings'
 
 
 def _retry_after(value, cap):
@@ -181,6 +213,24 @@ class ComputersClient(object):
         return dict((to_text(k), to_text(v.get('value')) if v.get('value') is not None else None)
                     for k, v in doc.items() if isinstance(v, dict))
 
+    @property
+    def has_account_details(self):
+        """Whether this API has the account details (Workload Security's only, E27)."""
+        return self.kind == 'workload'
+
+    def account_details(self):
+        """Workload Security's account details (one ``GET <base>/accountdetails/current``, E27): ``{licenseMode,
+        cloudOneAccountID, cloudOneAccountName}`` as text (None when the answer lacks one), through the same
+        request, retries and redaction as every read.  Deep Security Manager has none: ComputersError, no request."""
+        if not self.has_account_details:
+            raise ComputersError(NOT_ON_PREMISE)
+        doc = self._request('GET', ACCOUNT_DETAILS)
+        if not isinstance(doc, dict) or not isinstance(doc.get(LICENSE_MODE), str):
+            raise ComputersError("option 'url': %s%s answered without a '%s' text"
+                                 % (self.base, ACCOUNT_DETAILS, LICENSE_MODE))
+        return dict((k, self.safe(doc[k])[:MAX_ACCOUNT_TEXT] if isinstance(doc.get(k), str) else None)
+                    for k in ACCOUNT_FIELDS)
+
     def setting(self, name):
         """One system setting's value (``GET <base>/systemsettings/NAME``, answer ``{"value": ...}``)."""
         return self._value(self._request('GET', '/systemsettings/%s' % name), name)
@@ -221,7 +271,7 @@ class ComputersClient(object):
                               % (method, url, code, attempt, self.retries, wait))
                     self.sleep(wait)
                     continue
-                raise ComputersError(self._http_error(code, url, e, method))
+                raise ComputersError(self._http_error(code, url, e, method), status=code)
             except ssl.SSLError as e:
                 raise ComputersError(self._tls_error(url, e))
             except URLError as e:
@@ -253,8 +303,7 @@ class ComputersClient(object):
                     % (url, self.kind, 'Authorization: ApiKey' if self.kind == 'workload' else 'api-secret-key'))
         if code == 403:
             return ("option 'api_key': the API key may not do this (403 Forbidden from %s): give it a role with the "
-                    "right to %s" % (url, 'change system settings' if method != 'GET' and '/systemsettings' in url
-                                     else 'view computers and system settings'))
+                    "right to %s" % (url, _right(method, url)))
         if code == 404:
             return "option 'url': %s answered 404 Not Found: is this the manager's API URL? %s" % (url, detail)
         if code in RETRY_CODES:
@@ -381,3 +430,26 @@ def aia_verdict(settings, listed=True, activated=False):
                    reason=('the manager already lists a computer with this name and refuses to activate it again '
                            '(%s = %r)' % (SETTING_DUPLICATE, duplicate)))
     return out
+
+
+def license_mode(client, warn=None):
+    """The ``dsa_manager.license_mode`` variable, one read of ``client``'s account details: ``{status, value,
+    reason}``.  ``read``: ``value`` is the account's licenseMode as the API says it (E27: its values are not
+    published, so it is shown, never judged); ``unread``: the read failed (401, 403, 404, 5xx, TLS, an answer without
+    it), ``reason`` says why, nothing is concluded from it, and ``warn`` (optional) gets the client's whole message;
+    ``on_premise``: a Deep Security Manager, not asked (its API has no license resource).  Never raises a
+    ComputersError.  ``reason`` is a sentence for a report: an error answer is named by its HTTP status (the client's
+    message names options in "option 'api_key': ..." form, which a report's redactor would take for a secret)."""
+    if not client.has_account_details:
+        return {'status': 'on_premise', 'value': None, 'reason': NOT_ON_PREMISE}
+    try:
+        value = client.account_details()[LICENSE_MODE]
+    except ComputersError as e:
+        if warn is not None:
+            warn(to_text(e))
+        why = ('GET /api%s answered %d %s' % (ACCOUNT_DETAILS, e.status, http_client.responses.get(e.status, ''))
+               ).strip() if e.status else 'GET /api%s: %s' % (ACCOUNT_DETAILS, e)
+        return {'status': 'unread', 'value': None, 'reason': 'could not read the account\'s license mode (%s)' % why}
+    return {'status': 'read', 'value': value,
+            'reason': ('the manager\'s account reports license mode %r (%s of GET /api%s; its values are not '
+                       'published, so it is shown, not judged)' % (value, LICENSE_MODE, ACCOUNT_DETAILS))}

@@ -239,3 +239,85 @@ def test_a_url_that_does_not_parse_is_refused_without_repeating_it(url):
     with pytest.raises(C.ComputersError) as err:
         C.api_base(url)
     assert "option 'url'" in str(err.value) and 'Hostile' not in str(err.value) and 'p#x' not in str(err.value)
+
+
+# Workload Security's account details (tests/lab/EVIDENCE.md E27): GET /api/accountdetails/current answers
+# {"licenseMode", "cloudOneAccountID", "cloudOneAccountName"}; licenseMode's values are not published.
+WS = 'https://workload.us-1.cloudone.trendmicro.com/api'
+WS_KEY = 'WS-KEY-Planted-4b1d9e'
+
+
+def test_account_details_request(monkeypatch):
+    fake = _Fake([_Resp(b'{"licenseMode": "Any Mode", "cloudOneAccountID": "123456789012", '
+                        b'"cloudOneAccountName": "acme", "extra": 1}')])
+    monkeypatch.setattr(C, 'open_url', fake)
+    client = C.ComputersClient(WS, WS_KEY)
+    assert client.account_details() == {'licenseMode': 'Any Mode', 'cloudOneAccountID': '123456789012',
+                                        'cloudOneAccountName': 'acme'}
+    (url, kw), = fake.calls
+    assert url == WS + '/accountdetails/current' and kw['method'] == 'GET'
+    assert kw['headers']['Authorization'] == 'ApiKey ' + WS_KEY and kw['headers']['api-version'] == 'v1'
+
+
+def test_account_details_are_not_asked_of_an_on_premise_manager(monkeypatch):
+    fake = _Fake([])
+    monkeypatch.setattr(C, 'open_url', fake)
+    client = C.ComputersClient('https://dsm.example:4119', 'k')
+    with pytest.raises(C.ComputersError, match='not available on an on-premise manager'):
+        client.account_details()
+    assert C.license_mode(client) == {'status': 'on_premise', 'value': None, 'reason': C.NOT_ON_PREMISE}
+    assert fake.calls == []
+
+
+def test_license_mode_read(monkeypatch):
+    monkeypatch.setattr(C, 'open_url', _Fake([_Resp(b'{"licenseMode": "Lab Mode", "cloudOneAccountID": "1"}')]))
+    got = C.license_mode(C.ComputersClient(WS, WS_KEY))
+    assert got['status'] == 'read' and got['value'] == 'Lab Mode'
+    assert got['reason'].startswith("the manager's account reports license mode 'Lab Mode' (licenseMode of GET "
+                                    "/api/accountdetails/current")
+
+
+ECHO = b' echoes ' + WS_KEY.encode()
+
+
+@pytest.mark.parametrize('answer, words, warned', [
+    (lambda: _err(401, ECHO), 'GET /api/accountdetails/current answered 401 Unauthorized',
+     "option 'api_key': the manager refused the API key (401 Unauthorized"),
+    (lambda: _err(403, ECHO), 'answered 403 Forbidden', 'right to read the account details'),
+    (lambda: _err(404, b'{"message": "not found"}' + ECHO), 'answered 404 Not Found', '404 Not Found'),
+    (lambda: _err(500, b'oops' + ECHO), 'answered 500 Internal Server Error', 'kept answering 500'),
+    (lambda: C.URLError(C.ssl.SSLError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] ' + WS_KEY)), "manager's CA in 'ca_path'",
+     "option 'validate_certs' / 'ca_path'"),
+    (lambda: _Resp(b'{"cloudOneAccountID": "1"}'), "answered without a 'licenseMode' text", 'without'),
+    (lambda: _Resp(b'{"licenseMode": null}'), "answered without a 'licenseMode' text", 'without'),
+    (lambda: _Resp(b'[]'), "answered without a 'licenseMode' text", 'without'),
+    (lambda: _Resp(b'<html>' + ECHO), 'not JSON', 'not JSON'),
+])
+def test_license_mode_unread_is_never_a_verdict(monkeypatch, answer, words, warned):
+    """Any failure of the read is "could not read" with the reason (an error answer by its HTTP status), never a value
+    and never "expired"; the warning gets the client's whole message; the key (also when an answer echoes it) is in
+    neither."""
+    monkeypatch.setattr(C, 'open_url', _Fake([answer() for _i in range(2)]))
+    warnings = []
+    got = C.license_mode(C.ComputersClient(WS, WS_KEY, retries=1, sleep=lambda s: None), warn=warnings.append)
+    assert got['status'] == 'unread' and got['value'] is None
+    assert got['reason'].startswith("could not read the account's license mode (GET /api/accountdetails/current")
+    assert words in got['reason'] and 'expired' not in got['reason'].lower()
+    assert len(warnings) == 1 and warned in warnings[0]
+    assert WS_KEY not in repr(got) + repr(warnings)
+
+
+def test_a_license_mode_that_echoes_the_key_is_redacted_and_cut(monkeypatch):
+    body = ('{"licenseMode": "mode %s %s"}' % (WS_KEY, 'x' * 500)).encode()
+    monkeypatch.setattr(C, 'open_url', _Fake([_Resp(body)]))
+    got = C.license_mode(C.ComputersClient(WS, WS_KEY))
+    assert got['status'] == 'read' and WS_KEY not in repr(got) and len(got['value']) == C.MAX_ACCOUNT_TEXT
+
+
+def test_403_names_the_right_of_each_request():
+    client = C.ComputersClient('https://dsm.example:4119', 'k')
+    for method, path, right in (('POST', '/computers/search', 'view computers and system settings'),
+                                ('GET', '/systemsettings', 'view computers and system settings'),
+                                ('POST', '/systemsettings/X', 'change system settings'),
+                                ('GET', '/accountdetails/current', 'read the account details')):
+        assert client._http_error(403, client.base + path, _err(403), method).endswith('right to ' + right)
