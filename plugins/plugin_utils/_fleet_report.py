@@ -120,7 +120,16 @@ def _clean_finding(finding):
 
 
 #: what the report keeps of the manager's view of a host (the dsa_manager variable of dsa.fleet.computers)
-MANAGER_FIELDS = ('id', 'status', 'messages', 'last_communication', 'agent_version', 'aia')
+MANAGER_FIELDS = ('id', 'status', 'messages', 'last_communication', 'agent_version', 'aia', 'license_mode')
+#: the keys kept of its parts that are objects (a boolean stays one, anything else becomes text)
+MANAGER_PARTS = {'aia': ('allowed', 'setting', 'value', 'reason'), 'license_mode': ('status', 'value', 'reason')}
+
+
+def _manager_part(part, keys):
+    if not isinstance(part, dict) or not part:
+        return None
+    return dict((k, part.get(k) if isinstance(part.get(k), bool) or part.get(k) is None else to_text(part[k]))
+                for k in keys)
 
 
 def _manager_entry(view):
@@ -130,9 +139,8 @@ def _manager_entry(view):
     out = dict((k, view.get(k)) for k in MANAGER_FIELDS)
     out['messages'] = [to_text(m) for m in (out['messages'] or []) if m not in (None, '')]
     out['status'] = to_text(out['status'])
-    aia = out['aia'] if isinstance(out['aia'], dict) else {}
-    out['aia'] = dict((k, aia.get(k) if k == 'allowed' else (to_text(aia[k]) if aia.get(k) is not None else None))
-                      for k in ('allowed', 'setting', 'value', 'reason')) if aia else None
+    for name, keys in MANAGER_PARTS.items():
+        out[name] = _manager_part(out[name], keys)
     return out
 
 
@@ -141,26 +149,45 @@ MANAGER_SAYS = "the manager's API: "
 
 
 def _manager_evidence(entry):
-    """A refused activation gains the manager's own word: its agent-initiated activation setting (read through
-    its API by dsa.fleet.computers), which forbids it or not.  A host that is not activated gains it when the
-    setting forbids it (its activation will be refused until the setting changes).  Evidence only: the cause
-    stays what the host showed."""
-    aia = (entry.get('manager') or {}).get('aia')
-    if not aia or aia.get('value') is None or entry.get('source') == 'package':
+    """The manager's own word (read through its API by dsa.fleet.computers) as evidence of the findings it speaks
+    to: its agent-initiated activation setting (_aia_evidence), its account's license mode (_license_evidence).
+    Evidence only: no cause is added, removed or changed by it (the host's diagnosis stays what the host showed).
+    A diagnostic package tells the host's state as of its time, not now: it gains nothing."""
+    manager = entry.get('manager') or {}
+    if entry.get('source') == 'package':
         return
     for finding in entry['findings']:
-        if finding.get('cause') == 'not_activated' and aia.get('allowed') is False:
-            text = MANAGER_SAYS + '%s; an activation will be refused until that setting changes' % aia['reason']
-        elif finding.get('cause') != 'activation_refused':
-            continue
-        elif aia.get('allowed') is False:
-            text = MANAGER_SAYS + aia['reason']
-        elif aia.get('allowed') is True:
-            text = (MANAGER_SAYS + 'agent-initiated activation is allowed for this computer (%s = %r): the '
-                    'refusal has another reason (tenant ID or token, the host\'s name)' % (aia['setting'], aia['value']))
-        else:
-            text = MANAGER_SAYS + '%s' % (aia.get('reason') or '%s = %r' % (aia['setting'], aia['value']))
-        finding['evidence'] = list(finding.get('evidence') or []) + [text]
+        said = [text for text in (_aia_evidence(finding, manager.get('aia')),
+                                  _license_evidence(finding, manager.get('license_mode'))) if text]
+        if said:
+            finding['evidence'] = list(finding.get('evidence') or []) + [MANAGER_SAYS + text for text in said]
+
+
+def _aia_evidence(finding, aia):
+    """A refused activation gains the manager's agent-initiated activation setting, which forbids it or not.  A
+    host that is not activated gains it when the setting forbids it (its activation will be refused until the
+    setting changes)."""
+    if not aia or aia.get('value') is None:
+        return None
+    if finding.get('cause') == 'not_activated' and aia.get('allowed') is False:
+        return '%s; an activation will be refused until that setting changes' % aia['reason']
+    if finding.get('cause') != 'activation_refused':
+        return None
+    if aia.get('allowed') is False:
+        return aia['reason']
+    if aia.get('allowed') is True:
+        return ('agent-initiated activation is allowed for this computer (%s = %r): the refusal has another reason '
+                '(tenant ID or token, the host\'s name)' % (aia['setting'], aia['value']))
+    return aia.get('reason') or '%s = %r' % (aia['setting'], aia['value'])
+
+
+def _license_evidence(finding, license_mode):
+    """An expired subscription (found on the host) gains the account's license mode as the manager's API told it,
+    that it could not be read, or that an on-premise manager has none (its ``reason``).  The value's meaning is
+    not published: it is shown beside the finding and decides nothing."""
+    if finding.get('cause') != 'subscription_expired' or not license_mode or not license_mode.get('reason'):
+        return None
+    return license_mode['reason']
 
 
 def _disagreement(entry):

@@ -474,7 +474,7 @@ def test_manager_view_and_disagreements():
     assert hosts['ok-seen-offline']['status'] == 'healthy'          # never made broken by the manager's word
     assert hosts['ok-seen-offline']['manager'] == {
         'id': 7, 'status': 'offline', 'messages': ['Managed (Offline)'], 'last_communication': '2026-11-27T09:00:00Z',
-        'agent_version': '20.0.1-1234', 'aia': None}
+        'agent_version': '20.0.1-1234', 'aia': None, 'license_mode': None}
     assert 'look at the path between them' in hosts['ok-seen-offline']['manager_disagrees']
     assert 'Managed (Offline)' in hosts['ok-seen-offline']['manager_disagrees']
     assert hosts['ok-seen-online']['manager_disagrees'] is None
@@ -552,3 +552,97 @@ def test_a_refused_activation_cites_the_managers_setting():
     assert ("- **locked**: `activation_refused` (public) - Synthetic: the manager does not allow agent-initiated "
             "activation or re-activation.\n  - the manager's API: the manager forbids agent-initiated activation "
             "(platformSettingAgentInitiatedActivationEnabled = 'Do not allow')\n") in md
+
+
+WS_KEY = 'WsKeyPlanted-77e1c0'
+
+
+def _license(answer):
+    """dsa.fleet.computers' dsa_manager.license_mode, read by the real client from ``answer`` (bytes: a 200 answer;
+    an int: that HTTP error, its body echoing the key; None: an on-premise manager, not asked)."""
+    import io
+    from ansible.module_utils.six.moves.urllib.error import HTTPError
+    from ansible_collections.dsa.fleet.plugins.plugin_utils import _computers
+
+    class Resp(object):
+        def read(self, size=-1):
+            return answer
+
+        def getcode(self):
+            return 200
+
+    def open_url(url, **kw):
+        assert url.endswith('/api/accountdetails/current')
+        if isinstance(answer, int):
+            raise HTTPError(url, answer, 'x', {}, io.BytesIO(b'no ' + WS_KEY.encode()))
+        return Resp()
+    url = 'https://dsm.example:4119' if answer is None else 'https://workload.de-1.cloudone.trendmicro.com/api'
+    client = _computers.ComputersClient(url, WS_KEY, retries=0)
+    real, _computers.open_url = _computers.open_url, open_url
+    try:
+        return _computers.license_mode(client)
+    finally:
+        _computers.open_url = real
+
+
+def test_an_expired_subscription_shows_the_accounts_license_mode():
+    """dsa.fleet.computers' dsa_manager.license_mode (read once per inventory) becomes evidence of a
+    subscription_expired finding the host showed: the value as read, "could not read", or "not available" on an
+    on-premise manager.  It never makes, removes or changes a cause, whatever its value says."""
+    looks_expired = _license(b'{"licenseMode": "Trial or Subscription Expired"}')
+    fleet = {'exp-read': crafted('subscription_expired'), 'exp-401': crafted('subscription_expired'),
+             'exp-404': crafted('subscription_expired'), 'exp-onprem': crafted('subscription_expired'),
+             'exp-off': crafted('subscription_expired'), 'ok': health_result(),
+             'refused': crafted('activation_refused'), 'new': crafted('not_activated'),
+             'exp-package': dict(crafted('subscription_expired'), source='package', package={'path': '/p.zip'})}
+    manager = {'exp-read': _view('activation_failed', 'Activation Failed', license_mode=_license(b'{"licenseMode": "Lab Mode"}')),
+               'exp-401': _view('activation_failed', 'Activation Failed', license_mode=_license(401)),
+               'exp-404': _view('activation_failed', 'Activation Failed', license_mode=_license(404)),
+               'exp-onprem': _view('activation_failed', 'Activation Failed', license_mode=_license(None)),
+               'exp-off': _view('activation_failed', 'Activation Failed', license_mode=None),
+               'ok': _view('online', 'Managed (Online)', license_mode=looks_expired),
+               'refused': _view('activation_failed', 'Activation Failed', license_mode=looks_expired),
+               'new': _view('activation_failed', 'Activation Failed', license_mode=looks_expired),
+               'exp-package': _view('activation_failed', 'Activation Failed', license_mode=looks_expired)}
+    report = build(fleet, manager=manager)
+    without = build(fleet)
+    hosts = dict((h['name'], h) for h in report['hosts'])
+
+    def evidence(name):
+        return hosts[name]['findings'][0]['evidence']
+    assert evidence('exp-read') == [
+        'synthetic evidence for subscription_expired',
+        "the manager's API: the manager's account reports license mode 'Lab Mode' (licenseMode of GET "
+        "/api/accountdetails/current; its values are not published, so it is shown, not judged)"]
+    assert hosts['exp-read']['manager']['license_mode'] == {
+        'status': 'read', 'value': 'Lab Mode', 'reason': evidence('exp-read')[-1][len("the manager's API: "):]}
+    assert evidence('exp-401')[-1] == ("the manager's API: could not read the account's license mode (GET "
+                                       "/api/accountdetails/current answered 401 Unauthorized)")
+    assert evidence('exp-404')[-1].endswith('answered 404 Not Found)')
+    assert evidence('exp-onprem')[-1] == ("the manager's API: the license mode is not available on an on-premise "
+                                          "manager: Deep Security Manager's API has no license resource (its console "
+                                          "shows the license under Administration > Licenses)")
+    for name in ('exp-off', 'exp-package'):
+        assert evidence(name) == ['synthetic evidence for subscription_expired']
+    # evidence only: every host's status, causes, severities and counts are what they are without the manager
+    assert report['totals'] == without['totals'] and report['causes'] == without['causes']
+    for host in without['hosts']:
+        mine = hosts[host['name']]
+        assert (mine['status'], mine['causes']) == (host['status'], host['causes'])
+        assert [(f['cause'], f['severity'], f['message']) for f in mine['findings']] == \
+            [(f['cause'], f['severity'], f['message']) for f in host['findings']]
+    # a value that reads "expired" says nothing where the host shows no expired subscription
+    assert hosts['ok']['findings'] == [] and hosts['ok']['status'] == 'healthy'
+    for name in ('refused', 'new'):
+        assert all('license mode' not in e for f in hosts[name]['findings'] for e in f['evidence'])
+    # json, markdown (under the host's line) and html (the finding's evidence) show it; the key is in none
+    md = fr.fleet_report_render(report, 'markdown')
+    assert ("- **exp-read**: `subscription_expired` (inferred) - Synthetic: the manager refuses: the trial or "
+            "subscription is over.\n  - the manager's API: the manager's account reports license mode 'Lab Mode'") in md
+    page = fr.fleet_report_render(report, 'html')
+    row = [r for r in page.split('<tr ') if '>exp-read<' in r][0]
+    assert '<li>the manager&#x27;s API: the manager&#x27;s account reports license mode &#x27;Lab Mode&#x27;' in row
+    text = fr.fleet_report_render(report, 'json')
+    assert json.loads(text) == report
+    for rendering in (text, md, page, fr.fleet_report_render(report, 'summary')):
+        assert WS_KEY not in rendering and '********' not in rendering.replace('token:********', '')
