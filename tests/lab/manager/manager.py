@@ -9,7 +9,12 @@ Ports (all HTTPS, certificate from the lab's own CA; --agent-ports / --console-p
              agent.rpm for the rpm platforms RedHat_EL9, amzn2023, SuSE_15 ...)
 
 The lab sets faults with the admin API (header X-Lab-Admin-Key): tenant flags (expired, agent-initiated
-activation allowed, re-activation allowed) and "forget" (the manager no longer knows an agent: untrusted peer).
+activation allowed, re-activation allowed, license_mode) and "forget" (the manager no longer knows an agent:
+untrusted peer).
+
+Asked in Workload Security's form (the "Authorization: ApiKey" header), the console port also answers
+GET /api/accountdetails/current (tests/lab/EVIDENCE.md E27) with the key's tenant's licenseMode, whose values here
+are invention (LICENSE_MODES).
 
 A cloud-style tenant (config "regional_host") hands its agents, at activation, a numbered regional endpoint
 different from the activation host, as Workload Security does (tests/lab/EVIDENCE.md, E11): activated with
@@ -53,6 +58,11 @@ AIA_VALUES = ("For any computers", "For existing computers", "For computers on t
 DUPLICATE_VALUES = ("Re-activate the existing Computer", "Activate a new Computer with the same name",
                     "Do not allow activation")
 SETTINGS = {AIA: ("For any computers", AIA_VALUES), DUPLICATE: ("Re-activate the existing Computer", DUPLICATE_VALUES)}
+#: GET /api/accountdetails/current (tests/lab/EVIDENCE.md E27): Workload Security's account details, licenseMode
+#: "License mode of the current Cloud One Account".  Trend publishes no value of it, so the lab's are INVENTION, named
+#: so that nobody takes them for Trend's: a tenant's config field "license_mode" decides, else these by its flag
+#: "expired".  The collection shows the value beside an expired subscription and decides nothing by it.
+LICENSE_MODES = {False: "lab-invented-licensed", True: "lab-invented-expired"}
 #: the most computers one search answers (the client pages with maxItems below this; invention: the real cap
 #: is not published)
 MAX_ITEMS = 5000
@@ -279,6 +289,10 @@ class Handler(BaseHTTPRequestHandler):
             if self.api_refusal():
                 return None
             return self.system_settings("GET", parts[2:], None)
+        if u.path == "/api/accountdetails/current" and self.port in ARGS.console:
+            if self.api_refusal():
+                return None
+            return self.account_details()
         if u.path == "/lab/state":
             if not self.admin_ok():
                 return self.reply(401, "Unauthorized", {"message": "admin key required"})
@@ -325,6 +339,23 @@ class Handler(BaseHTTPRequestHandler):
             elif method == "DELETE":
                 self.set_setting(t, name, SETTINGS[name][0])
             return self.reply(200, "OK", {"value": settings[name]})
+
+    def account_details(self):
+        """GET /api/accountdetails/current (E27: the path, api-version v1, the answer's three fields).  Only Workload
+        Security has it: the lab answers it to a request in Workload Security's form (the "Authorization: ApiKey"
+        header) and 404 to Deep Security Manager's (api-secret-key), whose API has no license resource.  Telling the
+        two products apart by the header, the values (LICENSE_MODES, a tenant's "license_mode"), the account ID (the
+        tenant's number) and name (the tenant's): invention."""
+        if not (self.headers.get("Authorization") or "").lower().startswith("apikey "):
+            return self.reply(404, "Not Found", {"message": "not found"})
+        with LOCK:
+            t = self.api_tenant or tenant(1)
+            if t is None:
+                return self.reply(404, "Not Found", {"message": "no tenant"})
+            mode = t.get("license_mode") or LICENSE_MODES[bool(t.get("expired"))]
+            event("account_details", tenant=t["id"], licenseMode=mode)
+            return self.reply(200, "OK", {"licenseMode": mode, "cloudOneAccountID": "%012d" % int(t["id"]),
+                                          "cloudOneAccountName": t.get("name", "")})
 
     def may_modify(self):
         """Only a tenant's admin key changes settings (the lab's main key reads: a key's role, invention)."""
@@ -494,13 +525,15 @@ class Handler(BaseHTTPRequestHandler):
                 for k in ("expired", "allow_agent_initiated", "allow_reactivation"):
                     if k in doc:
                         t[k] = bool(doc[k])
+                if "license_mode" in doc:
+                    t["license_mode"] = str(doc["license_mode"]) if doc["license_mode"] else None
                 if "allow_agent_initiated" in doc:
                     settings_of(t)[AIA] = SETTINGS[AIA][0] if t["allow_agent_initiated"] else "Do not allow"
                 if "allow_reactivation" in doc:
                     settings_of(t)[DUPLICATE] = (SETTINGS[DUPLICATE][0] if t["allow_reactivation"]
                                                  else "Do not allow activation")
                 event("admin_tenant", tenant=t["id"], settings={k: t.get(k) for k in
-                                                                ("expired", "allow_agent_initiated", "allow_reactivation")})
+                                                                ("expired", "allow_agent_initiated", "allow_reactivation", "license_mode")})
                 save()
                 return self.reply(200, "OK", t)
             if path == "/lab/forget":
