@@ -22,13 +22,19 @@ description:
   - 'Each host gets the variable C(dsa_manager): the manager''s view of the computer (C(id), C(host_name),
     C(display_name), C(status), C(agent_status), C(messages), C(last_communication) (ISO 8601 UTC),
     C(last_communication_ms), C(agent_version), C(platform), C(last_ip), C(policy_id), C(group_id),
-    C(activated), C(kind), C(api), C(aia)), usable in O(compose), O(groups) and O(keyed_groups).'
+    C(activated), C(kind), C(api), C(aia), C(license_mode)), usable in O(compose), O(groups) and O(keyed_groups).'
   - 'C(dsa_manager.aia) says whether the manager''s system settings let the computer activate itself
     (agent-initiated activation): C(allowed) (true, false, or null when the settings do not tell),
     C(setting) and C(value) (the deciding setting, C(platformSettingAgentInitiatedActivationEnabled) or
     C(platformSettingAgentInitiatedActivationDuplicateHostnameMode)) and C(reason). The settings are read
     once per inventory (C(GET /api/systemsettings)); see O(system_settings). The fleet report of
     C(dsa.fleet.diagnose) cites them as evidence of an C(activation_refused) finding.'
+  - 'C(dsa_manager.license_mode) (with O(account_details) only, else null) is the license mode of a Workload Security
+    account (C(licenseMode) of C(GET /api/accountdetails/current), read once per inventory): C(status) C(read) with
+    C(value) as the API says it, C(unread) when the read failed (C(reason) says why), or C(on_premise) for a
+    Deep Security Manager, which has no such API (not asked); C(reason) is a sentence for a report. Trend publishes
+    no list of its values, so nothing is concluded from it: the fleet report of C(dsa.fleet.diagnose) shows it as
+    evidence beside a C(subscription_expired) finding the host itself showed.'
   - The API key is sent only in its request header. It is never printed, and error messages
     have it redacted.
   - The inventory source is a YAML file whose name ends in C(computers.yml) or C(computers.yaml).
@@ -97,6 +103,14 @@ options:
       - A key whose role may not read them (C(403)) gives a warning and C(aia.allowed) null, not a failure.
     type: bool
     default: true
+  account_details:
+    description:
+      - Read the account's license mode once (Workload Security's C(GET /api/accountdetails/current)) and give each
+        host C(dsa_manager.license_mode). A Deep Security Manager is not asked (its API has no license resource).
+      - A failed read (C(401), C(403), C(404), C(5xx), TLS) gives a warning and C(license_mode.status) C(unread), not
+        a failure.
+    type: bool
+    default: false
   include_statuses:
     description:
       - Only computers in these status groups become hosts (empty means all).
@@ -180,9 +194,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except _computers.ComputersError as e:
                 self.display.warning('dsa.fleet.computers: the system settings were not read (the diagnosis of a '
                                      'refused activation will not cite them): %s' % e)
+        license_mode = None
+        if self.get_option('account_details'):
+            # once per inventory (and cached with it): the account's license mode, evidence beside an expired
+            # subscription; a failed read is said, never taken for anything
+            license_mode = _computers.license_mode(client, warn=lambda text: self.display.warning(
+                'dsa.fleet.computers: the account\'s license mode was not read (the diagnosis of an expired '
+                'subscription will say so): %s' % text))
         self.display.vvv('dsa.fleet.computers: %d computers from %s in %d requests'
                          % (len(computers), client.base, client.requests))
-        return {'kind': client.kind, 'api': client.base, 'computers': computers, 'settings': settings}
+        return {'kind': client.kind, 'api': client.base, 'computers': computers, 'settings': settings,
+                'license_mode': license_mode}
 
     def _check_options(self):
         for name, low in (('timeout', 1), ('page_size', 1), ('retries', 0), ('retry_max_wait', 0)):
@@ -226,6 +248,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             name = self._name(computer)
             view = _computers.manager_view(computer, data.get('kind'), data.get('api'))
             view['aia'] = _computers.aia_verdict(data.get('settings'), listed=True, activated=view['activated'])
+            view['license_mode'] = dict(data['license_mode']) if data.get('license_mode') else None
             view['duplicate_ids'] = []
             other = chosen.get(name)
             if other is not None:
