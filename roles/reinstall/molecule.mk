@@ -18,8 +18,10 @@ test-molecule-reinstall:
 	export PATH="$(REINSTALL_ROOT)/.venv/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH="$(REINSTALL_ROOT)/.collections" \
 	       ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false ANSIBLE_NOCOLOR=1; \
 	source tests/lab/lib/env.sh; [ -f "$$CONTAINERS_CONF" ] || lab_write_podman_conf; mkdir -p "$$TMPDIR"; \
-	export DSAFL_AGENT_DEB="$$(tests/lab/lab image | grep -E '/ds-agent_20[^/]*\.deb$$' | tail -n1)"; \
-	[ -n "$$DSAFL_AGENT_DEB" ] || { echo "tests/lab/lab image built no 20.x agent .deb" >&2; exit 1; }; \
+	image="$$(tests/lab/lab image)"; \
+	export DSAFL_AGENT_DEB="$$(grep -E '/ds-agent_20[^/]*\.deb$$' <<<"$$image" | tail -n1)" \
+	       DSAFL_AGENT_RPM="$$(grep -E '/ds_agent-20[^/]*\.rpm$$' <<<"$$image" | tail -n1)"; \
+	[ -n "$$DSAFL_AGENT_DEB" ] && [ -n "$$DSAFL_AGENT_RPM" ] || { echo "tests/lab/lab image built no 20.x agent .deb and .rpm" >&2; exit 1; }; \
 	if ! podman network exists $(REINSTALL_NET); then \
 	    if ip -4 route | grep -q "^$(REINSTALL_SUBNET) "; then echo "subnet $(REINSTALL_SUBNET) is in use" >&2; exit 1; fi; \
 	    podman network create --internal --disable-dns --subnet $(REINSTALL_SUBNET) --gateway $(REINSTALL_GATEWAY) $(REINSTALL_NET) >/dev/null; \

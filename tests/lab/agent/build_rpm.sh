@@ -15,8 +15,11 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../lib/env.sh"
 VERSION="${DSA_AGENT_VERSION:-20.0.0.7303}"
 RPM_VERSION="${VERSION%.*}"; RPM_RELEASE="${VERSION##*.}"
-OUT="$LAB_STATE/pkg"
-HASH="$( (cd "$HERE" && cat build_rpm.sh rpm/* debian/* src/*; echo "$VERSION") | sha256sum | cut -c1-12)"
+# DSAFL_RPM_OUT: another output folder; DSAFL_AGENT_BROKEN=1: a daemon that exits at once (installs fine, never
+# comes up: the reinstall Molecule scenarios' rollback test)
+OUT="${DSAFL_RPM_OUT:-$LAB_STATE/pkg}"
+BROKEN="${DSAFL_AGENT_BROKEN:-0}"
+HASH="$( (cd "$HERE" && cat build_rpm.sh rpm/*.spec rpm/*.spec.in debian/* src/*; echo "$VERSION $BROKEN") | sha256sum | cut -c1-12)"
 RPM="$OUT/ds_agent-${RPM_VERSION}-${RPM_RELEASE}.x86_64.rpm"
 if [ -f "$RPM" ] && [ -f "$OUT/dsafl-debian-userland.noarch.rpm" ] && [ "$(cat "$OUT/.hash-rpm-$VERSION" 2>/dev/null)" = "$HASH" ]; then echo "$RPM"; exit 0; fi
 command -v rpmbuild >/dev/null || { echo "build_rpm: rpmbuild not found (Debian package rpm: tests/lab/setup.sh)" >&2; exit 1; }
@@ -31,6 +34,9 @@ for prog in ds_agent dsa_control dsa_query; do     # sources are .py without a s
     { echo '#!/usr/bin/python3'; cat "$HERE/src/$prog.py"; } > "$STAGE/opt/ds_agent/$prog"
     chmod 0755 "$STAGE/opt/ds_agent/$prog"
 done
+if [ "$BROKEN" = 1 ]; then
+    printf '#!/bin/sh\necho "ds_agent: broken build" >&2\nexit 1\n' > "$STAGE/opt/ds_agent/ds_agent"
+fi
 echo "$VERSION" > "$STAGE/opt/ds_agent/version.txt"
 chmod 0700 "$STAGE/var/opt/ds_agent/dsa_core"
 # the deb's maintainer scripts, each given the argument dpkg would pass (their own `exit` ends the scriptlet)

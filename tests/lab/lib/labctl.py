@@ -75,15 +75,20 @@ AGENT_VERSIONS = {"10": "10.0.0.2775", "20": "20.0.0.7303"}
 DEFAULT_GENERATION = "20"
 # rpm hosts (spec option pkg: rpm): a Debian userland whose agent lives in the rpm database, made rpm-native by the
 # os-release of the platform named by the option platform (the manager's download folder, tests/lab/EVIDENCE.md
-# E25); the files follow each vendor's published os-release (E26)
-RPM_PLATFORMS = {
-    "RedHat_EL9": 'NAME="Red Hat Enterprise Linux"\nVERSION="9.4 (Plow)"\nID="rhel"\nID_LIKE="fedora"\n'
-                  'VERSION_ID="9.4"\nPLATFORM_ID="platform:el9"\nPRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"\n',
-    "amzn2023": 'NAME="Amazon Linux"\nVERSION="2023"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n'
-                'PLATFORM_ID="platform:al2023"\nPRETTY_NAME="Amazon Linux 2023"\n',
-    "SuSE_15": 'NAME="SLES"\nVERSION="15-SP5"\nVERSION_ID="15.5"\nPRETTY_NAME="SUSE Linux Enterprise Server 15 SP5"\n'
-               'ID="sles"\nID_LIKE="suse"\n',
-}
+# E25); agent/rpm/os-release/<platform> follow each vendor's published os-release (E26), also used by the
+# reinstall Molecule scenarios' rpm hosts
+RPM_OS_RELEASE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "agent", "rpm", "os-release")
+
+
+def _read_os_releases(folder):
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name)) as f:
+            out[name] = f.read()
+    return out
+
+
+RPM_PLATFORMS = _read_os_releases(RPM_OS_RELEASE_DIR)
 DEFAULT_RPM_PLATFORM = "RedHat_EL9"
 DEB_PLATFORM = "Debian_12"
 
