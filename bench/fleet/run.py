@@ -193,7 +193,9 @@ class FleetBench(object):
 
     def play(self, name, mode, inventory, hosts, warmup=False):
         playbook = PING if name == 'ping' else 'dsa.fleet.diagnose'
-        argv, env = self.command(playbook, mode, inventory)
+        # diagnose-perhost: the inbound port probed by one wait_for per host, as before dsa.fleet.inbound_probe
+        extra = ('-e', 'dsa_fleet_inbound_probe_fleetwide=false') if name == 'diagnose-perhost' else ()
+        argv, env = self.command(playbook, mode, inventory, extra)
         start = time.monotonic()
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                               env=env, cwd=ROOT, check=False)
@@ -294,6 +296,8 @@ class FleetBench(object):
                 variants = []
                 for mode in modes:
                     variants += ['ping / %s' % mode, 'diagnose / %s' % mode]
+                    if args.per_host_probe:
+                        variants.append('diagnose-perhost / %s' % mode)
                 for variant in variants:   # warm-up, not timed
                     name, mode = variant.split(' / ')
                     self.play(name, mode, inventory, hosts, warmup=True)
@@ -317,6 +321,13 @@ class FleetBench(object):
                                  '%.2fx' % paired,
                                  '%.2fx / %.2fx' % (ping / base, diag / base) if base else 'n/a'))
                     summary.append((len(hosts), mode, diag / ping))
+                    if args.per_host_probe:
+                        per_host = benchlib.median([r['wall'] for r in results['diagnose-perhost / %s' % mode]])
+                        pairs = zip(results['diagnose-perhost / %s' % mode], results['ping / %s' % mode])
+                        rows.append((mode + ', 4118 per host', '%.2f s' % ping, '%.2f s' % per_host,
+                                     '%.2fx' % (per_host / ping),
+                                     '%.2fx' % benchlib.median([d['wall'] / p['wall'] for d, p in pairs]),
+                                     '%.2fx / %.2fx' % (ping / base, per_host / base) if base else 'n/a'))
                 rep.add(benchlib.table(['mode', 'ping (median)', 'diagnose (median)', 'diagnose / ping',
                                         'median of per-round ratios', 'ping / diagnose vs ping with pipelining'],
                                        rows))
@@ -405,6 +416,10 @@ def main():
     parser.add_argument('--take-over-lab', action='store_true',
                         help='replace a lab fleet of another size that is up (it may be somebody else\'s)')
     parser.add_argument('--keep-lab', action='store_true', help='leave the lab this bench brought up running')
+    parser.add_argument('--per-host-probe', action='store_true',
+                        help='also run diagnose with the inbound probe as one wait_for per host '
+                             '(dsa_fleet_inbound_probe_fleetwide=false), against the one dsa.fleet.inbound_probe '
+                             'task; needs --extra-arg=-e --extra-arg=dsa_fleet_communication=bidirectional')
     parser.add_argument('--extra-arg', dest='extra', action='append', default=[],
                         help='one more ansible-playbook argument for both playbooks (repeat: --extra-arg=-e '
                              '--extra-arg=X=1)')
