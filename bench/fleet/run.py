@@ -268,7 +268,8 @@ class FleetBench(object):
             ('modes', ', '.join(modes) + ('' if not self.mitogen or self.mitogen.error
                                           else ' (mitogen %s, strategy mitogen_linear)' % self.mitogen.version)),
             ('diagnose options', 'role defaults (timeout 5 s, since 24h, become, agent_initiated), manager_url = '
-                                 'the lab manager; report in bench/.work/fleet-report'),
+                                 'the lab manager; report in bench/.work/fleet-report'
+                                 + ('; extra arguments: `%s`' % ' '.join(args.extra) if args.extra else '')),
             ('rounds', '%d, alternating, after one warm-up run of each playbook per mode' % args.rounds),
         ]))
         rep.add('')

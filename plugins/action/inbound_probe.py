@@ -11,9 +11,9 @@ import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.dsa.fleet.plugins.module_utils import _probe
+from ansible_collections.dsa.fleet.plugins.plugin_utils._action import ControllerAction
 
 ARGS = {'hosts': None, 'port': 4118, 'timeout': 3, 'workers': 64}
 RETRY_DELAY = 0.5   # a refused connection is tried again until the timeout (the agent may be starting)
@@ -54,16 +54,13 @@ def probe_fleet(targets, port, timeout, workers):
     return out
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Probe the inbound port of many hosts from the controller at once (nothing changes anywhere)."""
 
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGS)
-    _requires_connection = False
+    ARGS = ARGS
 
     def _args(self):
-        args = dict(ARGS)
-        args.update((k, v) for k, v in self._task.args.items() if v is not None)
+        args = self.options()
         hosts = args['hosts']
         if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) and h for h in hosts):
             raise AnsibleActionFail('hosts: a list of inventory host names is required')

@@ -8,9 +8,9 @@ __metaclass__ = type
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.dsa.fleet.plugins.plugin_utils import _computers
+from ansible_collections.dsa.fleet.plugins.plugin_utils._action import ControllerAction
 
 VALUES = ('For any computers', 'For existing computers')
 ARGS = {'url': None, 'api_key': None, 'kind': 'auto', 'api_version': 'v1', 'validate_certs': True, 'ca_path': None,
@@ -24,16 +24,13 @@ def wanted_change(current, value):
     return low not in (_computers.AIA_ANY, to_text(value).strip().lower())
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Turn on agent-initiated activation on the manager (check mode, diff, idempotent, the key never shown)."""
 
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGS)
-    _requires_connection = False
+    ARGS = ARGS
 
     def _args(self):
-        args = dict(ARGS)
-        args.update((k, v) for k, v in self._task.args.items() if v is not None)
+        args = self.options()
         for name in ('url', 'api_key'):
             if not isinstance(args[name], str) or not args[name].strip():
                 raise AnsibleActionFail("%s: required (the manager's API %s)" % (name, 'URL' if name == 'url' else

@@ -11,8 +11,8 @@ import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
-from ansible.plugins.action import ActionBase
 
+from ansible_collections.dsa.fleet.plugins.plugin_utils._action import ControllerAction
 from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import fleet_report_render
 from ansible_collections.dsa.fleet.plugins.plugin_utils._remediation_report import remediation_report_render
 
@@ -35,21 +35,19 @@ def _write(path, content, mode):
         raise
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Render a dsa.fleet report as JSON, Markdown and HTML and write the files into a folder here."""
 
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(('report', 'kind', 'dest', 'files'))
-    _requires_connection = False
+    ARGS = {'report': None, 'kind': 'fleet', 'dest': None, 'files': None}
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        args = self._task.args
-        report = args.get('report')
-        kind = args.get('kind', 'fleet')
-        dest = args.get('dest')
-        files = args.get('files') or {}
+        args = self.options()
+        report = args['report']
+        kind = args['kind']
+        dest = args['dest']
+        files = args['files'] or {}
         if kind not in RENDERERS:
             raise AnsibleActionFail('kind: must be one of %s, got %r' % (', '.join(sorted(RENDERERS)), kind))
         if not isinstance(report, dict) or 'hosts' not in report:
