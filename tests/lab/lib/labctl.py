@@ -54,6 +54,7 @@ FAULTS = [
     "agent_not_installed", "not_activated", "activation_refused", "subscription_expired", "reset_required",
     "untrusted_peer", "self_protection_enabled", "proxy_auth_failed", "proxy_required", "manager_unreachable",
     "inbound_4118_blocked", "dns_unresolvable", "disk_full", "agent_service_down", "agent_corrupt",
+    "protection_module_offline",
 ]
 ALIASES = {"healthy": None}
 NEEDS_AGENT = set(FAULTS) - {"agent_not_installed"}
@@ -522,6 +523,10 @@ def provision_script(name, faults, f):
         # every name of the manager (activation host and regional endpoint)
         lines.append("grep -v -e %s -e %s /etc/hosts > $W/hosts.new; cat $W/hosts.new > /etc/hosts"
                      % (q(MANAGER_NAME), q(REGIONAL_NAME)))
+    if "protection_module_offline" in faults:
+        # the anti-malware driver did not load (after a kernel update, say): the agent runs, is activated and
+        # heartbeats, and reports the driver offline in GetComponentInfo (a lab-only marker file, agent/src/ds_agent.py)
+        lines.append("touch /etc/dsafl/fault-am-driver-offline")
     if "disk_full" in faults:
         # the filesystem that holds the agent's data is full (what statvfs of /var/opt/ds_agent shows); the
         # agent's database writes fail from then on (its log may or may not still take a line)

@@ -53,6 +53,7 @@ SPEC = {
         "t-in4118": ["inbound_4118_blocked"],
         "t-selfprot": ["self_protection_enabled"],
         "t-diskfull": ["disk_full"],
+        "t-pmoff": ["protection_module_offline"],
         # agent generations, local time offsets and the cloud-style tenant (regional endpoint)
         "t-ok10": {"faults": [], "agent": 10},
         "t-cloud": {"faults": [], "tenant": 5, "utc_offset": "+0700"},
@@ -411,6 +412,18 @@ def test_disk_full(fleet):
                                      "print(s.f_bavail * s.f_frsize)\"").strip()
     assert int(avail) < 64 * 1024, avail
     assert out(fleet, "t-diskfull", "systemctl is-active ds_agent").strip() == "active"
+
+
+def test_protection_module_offline(fleet):
+    # the AM driver offline in the public form (EVIDENCE E28); the agent itself runs and is activated
+    lines = out(fleet, "t-pmoff", "/opt/ds_agent/dsa_query -c GetComponentInfo").splitlines()
+    assert "Component.AM.driverOffline: true" in lines and "Component.AM.mode: driver-offline" in lines
+    assert "Component.AM.mode: on" not in lines
+    healthy = out(fleet, "t-ok", "/opt/ds_agent/dsa_query -c GetComponentInfo").splitlines()
+    assert "Component.AM.mode: on" in healthy and not [l for l in healthy if "driverOffline: true" in l]
+    _lines, kv = status(fleet, "t-pmoff")
+    assert kv["AgentStatus.agentCertHash"] != BOOTSTRAP
+    assert out(fleet, "t-pmoff", "systemctl is-active ds_agent").strip() == "active"
 
 
 # ------------------------------------------------------------------------- generations, regional endpoint

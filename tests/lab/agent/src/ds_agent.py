@@ -40,6 +40,8 @@ BOOTSTRAP_CERT_HASH = "D0:68:DE:48:1B:DC:4D:00:89:07:7F:85:15:20:C5:90:11:EB:56:
 CORE = "/var/opt/ds_agent/dsa_core"
 DIAG = "/var/opt/ds_agent/diag"
 CONFIG = "/etc/dsafl/ds_agent-sim.json"   # lab-only state (see above); not a real agent file
+# lab-only marker of the fault protection_module_offline (the AM driver did not load, e.g. after a kernel update)
+AM_DRIVER_OFFLINE = "/etc/dsafl/fault-am-driver-offline"
 DB = os.path.join(CORE, "ds_agent.db")
 SOCK = os.path.join(CORE, "ds_agent.sock")
 LOG = os.path.join(DIAG, "ds_agent.log")
@@ -539,6 +541,11 @@ def query(st, cmd):
         # E12: "Component.AM.mode: on"; the other components' lines follow its form (invention)
         comps = [("AM", "on"), ("WRS", "off"), ("FW", "off"), ("DPI", "off"), ("IM", "off"), ("LI", "off"),
                  ("AC", "off")]
+        if os.path.exists(AM_DRIVER_OFFLINE):
+            # the AM driver offline: "Component.AM.driverOffline: true" and "Component.AM.mode: driver-offline"
+            # (E28: a public health script's test of real output, tests/realworld case 47)
+            comps[0] = ("AM", "driver-offline")
+            return ["Component.AM.driverOffline: true"] + ["Component.%s.mode: %s" % (c, m) for c, m in comps]
         return ["Component.%s.mode: %s" % (c, m) for c, m in comps]
     if cmd == "GetPluginVersion":
         # E12: "PluginVersion.core: <version>"; the other plugins' lines follow its form (invention)
