@@ -15,12 +15,10 @@ Needs root and podman; brings up its own lab fleet (replacing a running one) and
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
-
 import pytest
 
 from test_fleet_e2e import recap, small_lab
-from test_rpm_e2e import playbook
+from test_rpm_e2e import report_hosts
 
 SPEC = {'heartbeat_interval': 10,
         'hosts': {'pm-off': ['protection_module_offline'], 'pm-ok': []}}
@@ -33,10 +31,7 @@ def pm_fleet(tmp_path_factory):
 
 
 def test_driver_offline_is_a_warning_and_nothing_is_touched(pm_fleet, tmp_path):
-    p = playbook('diagnose', str(tmp_path / 'diagnosis'))
-    assert p.returncode == 0, p.stdout[-6000:]
-    with open(str(tmp_path / 'diagnosis' / 'report.json')) as handle:
-        hosts = dict((h['name'], h) for h in json.load(handle)['hosts'])
+    hosts, _p = report_hosts('diagnose', tmp_path / 'diagnosis', 'report.json')
     assert hosts['dsafl-pm-ok']['status'] == 'healthy', hosts['dsafl-pm-ok']
     off = hosts['dsafl-pm-off']
     findings = dict((f['cause'], f) for f in off['findings'])
@@ -46,11 +41,8 @@ def test_driver_offline_is_a_warning_and_nothing_is_touched(pm_fleet, tmp_path):
     assert off['status'] == 'healthy' and off['causes'] == ['protection_module_offline'], off
     assert any('Component.AM.mode: driver-offline' in e for e in findings['protection_module_offline']['evidence'])
 
-    p = playbook('remediate', str(tmp_path / 'remediation'))
-    assert p.returncode == 0, p.stdout[-8000:]
+    report, p = report_hosts('remediate', tmp_path / 'remediation', 'remediation.json')
     counts = recap(p.stdout)
     assert counts['dsafl-pm-off']['changed'] == 0 and counts['dsafl-pm-ok']['changed'] == 0, counts
-    with open(str(tmp_path / 'remediation' / 'remediation.json')) as handle:
-        report = dict((h['name'], h) for h in json.load(handle)['hosts'])
     assert report['dsafl-pm-ok']['outcome'] == 'healthy', report['dsafl-pm-ok']
     assert report['dsafl-pm-off']['outcome'] != 'fixed', report['dsafl-pm-off']

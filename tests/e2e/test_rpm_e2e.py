@@ -74,21 +74,23 @@ def test_agent_info_reports_the_rpm_package(rpm_fleet):
     assert agent_info('d-corrupt')['package_format'] == 'deb'
 
 
+def report_hosts(name, report_dir, report_file):
+    """Run the playbook ``name`` (it must succeed); its report ``report_file``'s hosts by name."""
+    p = playbook(name, str(report_dir))
+    assert p.returncode == 0, p.stdout[-8000:]
+    with open(str(report_dir / report_file)) as handle:
+        return dict((h['name'], h) for h in json.load(handle)['hosts']), p
+
+
 def test_diagnose_and_remediate_rpm_hosts(rpm_fleet, tmp_path):
-    p = playbook('diagnose', str(tmp_path / 'diagnosis'))
-    assert p.returncode == 0, p.stdout[-6000:]
-    with open(str(tmp_path / 'diagnosis' / 'report.json')) as handle:
-        hosts = dict((h['name'], h) for h in json.load(handle)['hosts'])
+    hosts, _p = report_hosts('diagnose', tmp_path / 'diagnosis', 'report.json')
     assert hosts['dsafl-r-ok']['status'] == 'healthy', hosts['dsafl-r-ok']
     causes = dict((n, sorted(f['cause'] for f in h['findings'] if f['severity'] == 'critical'))
                   for n, h in hosts.items())
     assert causes['dsafl-r-notact'] == ['not_activated'], causes
     assert 'agent_corrupt' in causes['dsafl-r-corrupt'] and 'agent_corrupt' in causes['dsafl-d-corrupt'], causes
 
-    p = playbook('remediate', str(tmp_path / 'first'))
-    assert p.returncode == 0, p.stdout[-8000:]
-    with open(str(tmp_path / 'first' / 'remediation.json')) as handle:
-        report = dict((h['name'], h) for h in json.load(handle)['hosts'])
+    report, _p = report_hosts('remediate', tmp_path / 'first', 'remediation.json')
     assert report['dsafl-r-ok']['outcome'] == 'healthy', report['dsafl-r-ok']
     for name in ('dsafl-r-notact', 'dsafl-r-corrupt', 'dsafl-d-corrupt'):
         assert report[name]['outcome'] == 'fixed', report[name]

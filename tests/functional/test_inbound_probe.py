@@ -8,23 +8,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import socket
 import sys
 import time
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'unit', 'plugins', 'module_utils'))
-from loopback_servers import BlackHole  # noqa: E402 pylint: disable=wrong-import-position
+from loopback_servers import BlackHole, Listener  # noqa: E402 pylint: disable=wrong-import-position
 
 
 @pytest.fixture
 def listener():
-    sock = socket.socket()
-    sock.bind(('127.0.0.1', 0))
-    sock.listen(16)
-    yield sock.getsockname()[1]
-    sock.close()
+    """The port of a listener on 127.0.0.1 only (127.0.0.2 on the same port is refused)."""
+    with Listener() as server:
+        yield server.port
 
 
 def _inventory(tmp_path, lines):
