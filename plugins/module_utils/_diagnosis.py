@@ -23,7 +23,10 @@ The rules, in words:
   a cause that explains it (a network root cause, the manager's refusal, a full disk) takes it as evidence,
   and the log's ``heartbeat_failing`` lines become its evidence.
 - A protection module whose driver the agent reports offline (``components``, GetComponentInfo):
-  ``protection_module_offline`` (a warning); a module switched off by policy is no finding.
+  ``protection_module_offline`` (a warning); a module switched off by policy is no finding. While a driver is
+  offline (or its state unknown), the agent's events about its driver (``kernel_unsupported``) stay current even
+  when logged before its last successful session (talking to the manager again loads no driver), and take the
+  offline module in.
 - The host clock against the controller's (``controller_time`` / ``host_time``, epoch seconds taken by each
   side) and against the manager's (the ``Date:`` of its HTTP answer after a TLS probe, ``clock_offset``):
   ``clock_skew`` (a warning) beyond ``max_clock_skew`` seconds; the evidence names the source.
@@ -57,6 +60,8 @@ NETWORK_SYMPTOMS = ('heartbeat_failing', 'tls_handshake_failed', 'manager_unreac
                     'proxy_auth_failed')
 # Log causes that are about activation; history once the agent is activated and heartbeating.
 ACTIVATION_LOG_CAUSES = ('activation_refused', 'subscription_expired', 'reset_required', 'not_activated')
+# Log causes about the agent's kernel driver: current while a module reports its driver offline.
+DRIVER_LOG_CAUSES = ('kernel_unsupported',)
 # Manager refusals that make a fresh activation pointless.
 REFUSALS = ('activation_refused', 'subscription_expired')
 
@@ -566,6 +571,19 @@ def _component_findings(agent, found):
                   'not working.' % (', '.join(modules), ', '.join(modules)), [text for dummy, text in offline])
 
 
+def _driver_history(agent, found, log_causes, log_history, history_before=None):
+    """The agent's events about its kernel driver (``kernel_unsupported``) logged before its last successful
+    session are not over because the agent talks to its manager again (a session loads no driver): they are
+    history only when the agent reports its modules' drivers working now (GetComponentInfo read, none offline).
+    While a driver is offline, or where the driver state is unknown (a diagnostic package, a CLI that did not
+    answer), they stay current. After a fix (``history_before``) they are history like any other line."""
+    if history_before or ((agent or {}).get('components') and not found.has('protection_module_offline')):
+        return
+    for cause in DRIVER_LOG_CAUSES:
+        if cause in log_history:
+            log_causes.setdefault(cause, []).extend(log_history.pop(cause))
+
+
 def _manager_clock(reach):
     """``(offset, probe)`` of the first manager TLS probe that read the manager's ``Date:`` (host clock minus the
     manager's, seconds), or ``(None, None)``."""
@@ -732,6 +750,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     if agent_ok:
         _stale_findings(agent, communication, heartbeat_interval, found, history_before)
         _component_findings(agent, found)
+        _driver_history(agent, found, log_causes, log_history, history_before)
     clock_offset = _clock_findings(controller_time, host_time, max_clock_skew, found, reachability)
     cert_root = _cert_findings(agent, reachability, communication, found, bound, clock_offset)
     if root is None and cert_root is not None:
@@ -755,6 +774,9 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     if found.has('reset_required') and found.has('not_activated'):
         found.fold('not_activated', 'reset_required')
     _fold_stale(found)
+    if found.has('kernel_unsupported') and found.get('kernel_unsupported')['severity'] == CRITICAL:
+        # the driver that cannot run on this kernel is the module that reports its driver offline
+        found.fold('protection_module_offline', 'kernel_unsupported')
     findings = found.as_list()
     healthy = not any(f['severity'] == CRITICAL for f in findings)
     return findings, healthy

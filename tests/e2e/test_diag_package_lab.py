@@ -34,8 +34,10 @@ LAB = os.path.join(ROOT, 'tests', 'lab', 'lab')
 SPEC = os.path.join(ROOT, 'tests', 'lab', 'specs', 'diag-package.yml')
 STATE = os.path.join(ROOT, 'tests', 'lab', '.state')
 BIN = os.path.dirname(os.path.abspath(sys.executable))
-HOSTS = ('ok', 'f-unreach', 'f-refused', 'f-untrusted', 'f-notact', 'f-diskfull')
+HOSTS = ('ok', 'f-unreach', 'f-refused', 'f-untrusted', 'f-notact', 'f-diskfull', 'f-kernel', 'f-stale')
 # The log's view of a network problem (_diagnosis.NETWORK_SYMPTOMS).
+# Causes a package shows as the host does: they must be found, so the comparison cannot pass on two empty sets.
+SHOWN = {'f-kernel': 'kernel_unsupported', 'f-stale': 'heartbeat_stale'}
 NETWORK_SYMPTOMS = {'heartbeat_failing', 'tls_handshake_failed', 'manager_unreachable', 'dns_unresolvable',
                     'proxy_auth_failed'}
 
@@ -123,5 +125,7 @@ def test_package_gives_the_host_causes_but_what_it_cannot_tell(fleet, host, tmp_
     # non-network failure): without probes the package cannot tell, and keeps them critical.
     packaged -= set(f['cause'] for f in health['findings'] if f['severity'] == 'warning') & NETWORK_SYMPTOMS
     assert live == packaged, (host, sorted(critical(health)), sorted(critical(package)), sorted(unknown))
+    if host in SHOWN:
+        assert SHOWN[host] in live, (host, health['findings'])
     if health['healthy']:
         assert package['healthy'], (host, package['findings'])

@@ -8,7 +8,7 @@ lab_write_podman_conf
 
 SUITE=bookworm
 PACKAGES=(systemd systemd-sysv python3 python3-apt openssh-server nftables iptables iproute2
-          tinyproxy squid ca-certificates procps openssl curl netbase less tzdata rpm)
+          tinyproxy squid ca-certificates procps openssl curl netbase less tzdata rpm libfaketime)
 
 # --- the machine's Debian mirror (deb822 .sources or one-line .list) --------------------------
 mirror_of_machine() {

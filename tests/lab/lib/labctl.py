@@ -54,9 +54,15 @@ FAULTS = [
     "agent_not_installed", "not_activated", "activation_refused", "subscription_expired", "reset_required",
     "untrusted_peer", "self_protection_enabled", "proxy_auth_failed", "proxy_required", "manager_unreachable",
     "inbound_4118_blocked", "dns_unresolvable", "disk_full", "agent_service_down", "agent_corrupt",
-    "protection_module_offline",
+    "protection_module_offline", "kernel_unsupported", "heartbeat_stale", "clock_skew",
 ]
 ALIASES = {"healthy": None}
+# heartbeat_stale: how long ago the hung agent's last successful session was (more than the stale bound of any
+# heartbeat interval up to an hour: 3 intervals + 5 minutes)
+STALE_SESSION_AGE = 3 * 3600 + 600
+# clock_skew: how far the host clock runs ahead (libfaketime's relative form), and the library (image/build.sh)
+CLOCK_SKEW = "+1h"
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 NEEDS_AGENT = set(FAULTS) - {"agent_not_installed"}
 NOT_ACTIVATED = {"not_activated", "activation_refused", "subscription_expired", "agent_not_installed"}
 
@@ -527,6 +533,33 @@ def provision_script(name, faults, f):
         # the anti-malware driver did not load (after a kernel update, say): the agent runs, is activated and
         # heartbeats, and reports the driver offline in GetComponentInfo (a lab-only marker file, agent/src/ds_agent.py)
         lines.append("touch /etc/dsafl/fault-am-driver-offline")
+    restart = []
+    if "kernel_unsupported" in faults:
+        # the agent's driver cannot run on this kernel: on its next start the agent logs Agent event 1008 and its AM
+        # driver stays offline (a lab-only marker, agent/src/ds_agent.py; a container cannot change its kernel)
+        restart.append("touch /etc/dsafl/fault-kernel-unsupported")
+    if "heartbeat_stale" in faults:
+        # the agent's heartbeat thread hangs (a lab-only marker): no heartbeat leaves the host, and its last
+        # successful session is the one before the hang, 3 hours ago (set in the agent's state while it is stopped)
+        restart.append("touch /etc/dsafl/fault-heartbeat-hung")
+        restart.append("systemctl stop ds_agent.service; python3 -c %s" % q(
+            "import json, time; p = '/etc/dsafl/ds_agent-sim.json'; s = json.load(open(p)); "
+            "s['last_session'] = int(time.time()) - %d; json.dump(s, open(p, 'w'))" % STALE_SESSION_AGE))
+    if "clock_skew" in faults:
+        # the host clock runs CLOCK_SKEW ahead of the real one for the agent and for every ssh session (so for the
+        # collection's modules): libfaketime preloaded through the agent's unit and sshd's SetEnv. A container
+        # shares the kernel's clock, so the clock itself is never set; not /etc/ld.so.preload, which sshd's seccomp
+        # sandbox kills (SIGSYS in its pre-auth child)
+        env = "LD_PRELOAD=%s FAKETIME=%s" % (LIBFAKETIME, CLOCK_SKEW)
+        restart += ["mkdir -p /etc/systemd/system/ds_agent.service.d",
+                    "printf '[Service]\\nEnvironment=%s\\n' > /etc/systemd/system/ds_agent.service.d/dsafl-clock.conf"
+                    % env,
+                    "sed -i '1i SetEnv %s' /etc/ssh/sshd_config" % env,
+                    "systemctl daemon-reload", "systemctl reload ssh.service"]
+    if restart:
+        lines += restart + [
+            "systemctl restart ds_agent.service",
+            "for i in $(seq 100); do [ -S /var/opt/ds_agent/dsa_core/ds_agent.sock ] && break; sleep 0.1; done"]
     if "disk_full" in faults:
         # the filesystem that holds the agent's data is full (what statvfs of /var/opt/ds_agent shows); the
         # agent's database writes fail from then on (its log may or may not still take a line)

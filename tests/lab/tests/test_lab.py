@@ -54,6 +54,9 @@ SPEC = {
         "t-selfprot": ["self_protection_enabled"],
         "t-diskfull": ["disk_full"],
         "t-pmoff": ["protection_module_offline"],
+        "t-kernel": ["kernel_unsupported"],
+        "t-stale": ["heartbeat_stale"],
+        "t-clock": ["clock_skew"],
         # agent generations, local time offsets and the cloud-style tenant (regional endpoint)
         "t-ok10": {"faults": [], "agent": 10},
         "t-cloud": {"faults": [], "tenant": 5, "utc_offset": "+0700"},
@@ -424,6 +427,46 @@ def test_protection_module_offline(fleet):
     _lines, kv = status(fleet, "t-pmoff")
     assert kv["AgentStatus.agentCertHash"] != BOOTSTRAP
     assert out(fleet, "t-pmoff", "systemctl is-active ds_agent").strip() == "active"
+
+
+def test_kernel_unsupported(fleet):
+    # Agent event 1008 (EVIDENCE E5, in the AgentEvent form of E1) logged at the agent's start, its AM driver offline
+    # (E28); the agent runs, is activated and heartbeats
+    events = [l for l in log_lines(fleet, "t-kernel") if "| AgentEvent 1008 |" in l]
+    assert len(events) == 1 and LOG_LINE.match(events[0]) and "[Info/5] | AgentEvent 1008 |" in events[0], events
+    assert not [l for l in log_lines(fleet, "t-ok") if "AgentEvent 1008" in l]
+    lines = out(fleet, "t-kernel", "/opt/ds_agent/dsa_query -c GetComponentInfo").splitlines()
+    assert "Component.AM.driverOffline: true" in lines and "Component.AM.mode: driver-offline" in lines
+    _lines, kv = status(fleet, "t-kernel")
+    assert kv["AgentStatus.agentCertHash"] != BOOTSTRAP
+    assert int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"]) < 60
+
+
+def test_heartbeat_stale(fleet):
+    # the heartbeat thread hangs: the last session stays hours old, `-m` is accepted and changes nothing, no
+    # failure is logged (the probes and the log show nothing wrong: only the age of the session does)
+    _lines, kv = status(fleet, "t-stale")
+    age = int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"])
+    assert 3 * 3600 <= age < 4 * 3600, age
+    assert kv["AgentStatus.agentCertHash"] != BOOTSTRAP and kv["AgentStatus.dsmUrl"]
+    assert out(fleet, "t-stale", "/opt/ds_agent/dsa_control -m").splitlines()[-1] == "HTTP Status: 200 - OK"
+    _lines, after = status(fleet, "t-stale")
+    assert after["AgentStatus.lastAgentToManagerSession"] == kv["AgentStatus.lastAgentToManagerSession"]
+    assert not [l for l in log_lines(fleet, "t-stale") if "AgentEvent 4012" in l or "[Error/" in l]
+    assert out(fleet, "t-stale", "systemctl is-active ds_agent").strip() == "active"
+
+
+def test_clock_skew(fleet):
+    # an hour ahead for ssh sessions and for the agent (its currentTime), the kernel clock untouched
+    before = time.time()
+    host = float(out(fleet, "t-clock", "python3 -c 'import time; print(time.time())'"))
+    assert 3600 - 60 < host - before < 3600 + 60, host - before
+    ok = float(out(fleet, "t-ok", "python3 -c 'import time; print(time.time())'"))
+    assert abs(ok - time.time()) < 60
+    _lines, kv = status(fleet, "t-clock")
+    assert 3600 - 60 < int(kv["AgentStatus.currentTime"]) - time.time() < 3600 + 60, kv["AgentStatus.currentTime"]
+    # the agent heartbeats with its own clock: a fresh session on its (skewed) timeline
+    assert int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"]) < 60
 
 
 # ------------------------------------------------------------------------- generations, regional endpoint

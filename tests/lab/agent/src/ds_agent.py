@@ -40,8 +40,15 @@ BOOTSTRAP_CERT_HASH = "D0:68:DE:48:1B:DC:4D:00:89:07:7F:85:15:20:C5:90:11:EB:56:
 CORE = "/var/opt/ds_agent/dsa_core"
 DIAG = "/var/opt/ds_agent/diag"
 CONFIG = "/etc/dsafl/ds_agent-sim.json"   # lab-only state (see above); not a real agent file
-# lab-only marker of the fault protection_module_offline (the AM driver did not load, e.g. after a kernel update)
+# lab-only markers of faults (not real agent files; the collection never reads them):
+# protection_module_offline: the AM driver did not load (its cause unknown to the agent's log)
 AM_DRIVER_OFFLINE = "/etc/dsafl/fault-am-driver-offline"
+# kernel_unsupported: the agent's driver cannot run on this kernel (after a kernel update): the agent logs Agent
+# event 1008 when it starts and its AM driver is offline
+KERNEL_UNSUPPORTED = "/etc/dsafl/fault-kernel-unsupported"
+# heartbeat_stale: the agent's heartbeat thread hangs: no heartbeat leaves the agent, nothing is logged, and the
+# last successful session stays where it was
+HEARTBEAT_HUNG = "/etc/dsafl/fault-heartbeat-hung"
 DB = os.path.join(CORE, "ds_agent.db")
 SOCK = os.path.join(CORE, "ds_agent.sock")
 LOG = os.path.join(DIAG, "ds_agent.log")
@@ -322,6 +329,10 @@ def heartbeat(st):
     with _state_lock:
         if not st["activated"]:
             return 403, "Forbidden - activate agent first", []
+        if os.path.exists(HEARTBEAT_HUNG):
+            # the hung heartbeat thread (lab fault heartbeat_stale): `dsa_control -m` is accepted with the usual
+            # status line (E6) but no heartbeat is sent and nothing is logged (the hang itself is invention)
+            return 200, "OK", []
         st["last_attempt"] = int(time.time())
         payload = dict(local_info(), agentGUID=st["agent_guid"], tenantID=st["tenant_id"])
         url = st.get("endpoint") or st["dsm_url"]
@@ -522,6 +533,10 @@ def agent_state(st):
     return "yellow"
 
 
+def am_driver_offline():
+    return os.path.exists(AM_DRIVER_OFFLINE) or os.path.exists(KERNEL_UNSUPPORTED)
+
+
 def query(st, cmd):
     now = int(time.time())
     if cmd == "GetAgentStatus":
@@ -541,7 +556,7 @@ def query(st, cmd):
         # E12: "Component.AM.mode: on"; the other components' lines follow its form (invention)
         comps = [("AM", "on"), ("WRS", "off"), ("FW", "off"), ("DPI", "off"), ("IM", "off"), ("LI", "off"),
                  ("AC", "off")]
-        if os.path.exists(AM_DRIVER_OFFLINE):
+        if am_driver_offline():
             # the AM driver offline: "Component.AM.driverOffline: true" and "Component.AM.mode: driver-offline"
             # (E28: a public health script's test of real output, tests/realworld case 47)
             comps[0] = ("AM", "driver-offline")
@@ -709,6 +724,9 @@ def main():
     os.makedirs(DIAG, exist_ok=True)
     threading.current_thread().name = "Main"
     log("Info", 5, "Deep Security Agent %s starting (pid %d)" % (VERSION, PID), "dsa/Main.cpp:88:main")   # invention
+    if os.path.exists(KERNEL_UNSUPPORTED):
+        # E5: Agent event 1008 "Kernel Unsupported", in the AgentEvent form of E1; the driver stays offline
+        agent_event(1008)
     if not os.path.exists(CONFIG):
         save_state(STATE)
     SERVER_CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -554,14 +554,37 @@ def test_agent_events_of_issue_19(signature, severity, healthy_):
     assert healthy is healthy_
 
 
-def test_an_old_kernel_unsupported_line_is_history():
-    # Logged before the agent's last successful session (e.g. before the agent was updated): a warning.
+def test_an_old_kernel_unsupported_line_is_history_once_the_drivers_work():
+    # Logged before the agent's last successful session (e.g. before the agent was updated), and the agent
+    # reports its drivers working now: a warning.
     old = dict(sig('agent_event_1008', 'kernel_unsupported'), evidence={'kind': 'public', 'source': 'x'})
     old['last_seen'] = '2026-11-26T11:00:00.000000+00:00'
-    later = agent(status={'lastAgentToManagerSession': '1795690860'})
+    later = agent(status={'lastAgentToManagerSession': '1795690860'}, components=HEALTHY_COMPONENTS)
     findings, healthy = diagnose(later, reach(), logs(old))
     assert healthy and [(f['cause'], f['severity'], f.get('history')) for f in findings] == [
         ('kernel_unsupported', 'warning', True)]
+    # the driver state unknown (no GetComponentInfo, e.g. a diagnostic package): a session loads no driver
+    unknown = agent(status={'lastAgentToManagerSession': '1795690860'}, components={})
+    findings, healthy = diagnose(unknown, reach(), logs(old))
+    assert not healthy and [(f['cause'], f['severity'], f.get('history')) for f in findings] == [
+        ('kernel_unsupported', 'critical', None)]
+
+
+def test_an_old_kernel_unsupported_line_is_current_while_the_driver_is_offline():
+    # The agent logs 1008 when it starts and talks to its manager afterwards: the session does not load the driver.
+    old = dict(sig('agent_event_1008', 'kernel_unsupported'), evidence={'kind': 'public', 'source': 'x'})
+    old['last_seen'] = '2026-11-26T11:00:00.000000+00:00'
+    offline = dict(HEALTHY_COMPONENTS, **{'AM.mode': 'driver-offline', 'AM.driverOffline': 'true'})
+    later = agent(status={'lastAgentToManagerSession': '1795690860'}, components=offline)
+    findings, healthy = diagnose(later, reach(), logs(old))
+    assert not healthy
+    assert [(f['cause'], f['severity'], f.get('history')) for f in findings] == [('kernel_unsupported', 'critical', None)]
+    # the offline module is the unsupported kernel's doing: its evidence, not a finding of its own
+    assert 'Component.AM.mode: driver-offline' in findings[0]['evidence']
+    # after a fix (remediate's re-diagnosis) the old line is history again, the driver offline its own warning
+    findings, healthy = diagnose(later, reach(), logs(old), history_before=1795690900)
+    assert healthy and sorted((f['cause'], f['severity'], f.get('history')) for f in findings) == [
+        ('kernel_unsupported', 'warning', True), ('protection_module_offline', 'warning', None)]
 
 
 @pytest.mark.parametrize('since_fix,severity', [(60, 'warning'), (2100, 'warning'), (2101, 'critical'),
