@@ -19,12 +19,22 @@ options:
     type: list
     elements: str
     default: []
+  relays:
+    description:
+      - The agent's update sources, each V(HOST:PORT), that is its relays (V(relay.example.com:4122), Deep Security
+        relays listen on 4122) or, for Workload Security, the update server's name and port V(443).
+      - Their probes have role C(relay) and are made like the manager's (directly and through O(proxy)).
+        C(relay_ok) is true when any relay answers on any path (the agent needs one update source of its
+        relay group); none answering is the finding C(update_source_unreachable) (a warning) in health_info.
+    type: list
+    elements: str
+    default: []
   proxy:
     description:
       - An HTTP proxy, V(http://HOST:PORT) (trailing slash allowed; no path, no credentials in the URL).
       - Every endpoint is then probed twice, directly and through the proxy (HTTP C(CONNECT)); the
         proxy resolves the endpoint names itself.
-      - Needs O(manager_url) or O(targets).
+      - Needs O(manager_url), O(targets) or O(relays).
       - This is the proxy to test, for example the one the agent should use (C(dsa_control -x));
         it is unrelated to the controller's proxy settings.
     type: str

@@ -34,6 +34,7 @@ def probe_spec():
     """The probe options but manager_url, whose meaning each module documents (fragment dsa.fleet.probe)."""
     return dict(
         targets=dict(type='list', elements='str', default=[]),
+        relays=dict(type='list', elements='str', default=[]),
         proxy=dict(type='str'),
         proxy_username=dict(type='str'),
         proxy_password=dict(type='str', no_log=True),

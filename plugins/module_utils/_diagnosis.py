@@ -327,6 +327,33 @@ def _probe_evidence(probe):
     return text
 
 
+def _relay_findings(reach, root, log_causes, found):
+    """update_source_unreachable from the probes of the agent's update sources (``relays``): none answers on any
+    path (``relay_ok`` false). A relay on the manager's own host that fails with the manager's path (``root``) is
+    that root cause's evidence. When they answer, the log's update failures are told as past or relay-side."""
+    if not reach or reach.get('relay_ok') is None:
+        return
+    probes = [p for p in reach.get('probes') or [] if p.get('role') == 'relay' and p.get('kind', 'tcp') == 'tcp']
+    if reach['relay_ok']:
+        evidence = log_causes.pop('update_source_unreachable', None)
+        if evidence:
+            found.add('update_source_unreachable', 'The agent log shows that %s, but its update sources answer from '
+                      'this host now (a past outage, or a problem of the relay itself).'
+                      % _causes.meaning('update_source_unreachable'),
+                      evidence + [_probe_evidence(p) for p in probes if p.get('status') == 'ok'], remediation='manual')
+        return
+    evidence = [_probe_evidence(p) for p in probes]
+    evidence += ['resolve %s: %s' % (e.get('host'), e.get('error') or 'no address') for e in reach.get('dns') or []
+                 if e.get('role') == 'relay' and not e.get('resolved')]
+    manager_host = (reach.get('manager') or {}).get('host')
+    if root and found.has(root) and manager_host and any(p.get('host') == manager_host for p in probes):
+        found.get(root)['evidence'].extend(evidence)
+        return
+    targets = sorted(set(p.get('target') for p in probes))
+    found.add('update_source_unreachable', 'No update source of the agent answers from this host (%s): it cannot '
+              'download security updates.' % ', '.join(targets), evidence)
+
+
 def _manager_probes(reach, **match):
     out = []
     for probe in reach.get('probes') or []:
@@ -740,6 +767,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     _disk_findings(agent, found)
     log_causes, log_history, log_strength = _log_causes(logs, agent, history_before)
     root = _network_findings(agent, reachability, log_causes, found, bound)
+    _relay_findings(reachability, root, log_causes, found)
     _inbound_findings(reachability, inbound_probe, communication, found)
     if not agent_ok:
         # Without a working agent its activation history says nothing useful.

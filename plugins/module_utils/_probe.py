@@ -65,7 +65,7 @@ def parse_proxy_url(url):
 
 
 def validate_reachability_args(manager_url=None, targets=None, proxy=None, proxy_username=None,
-                               proxy_password=None, timeout=5, inbound_port=4118):
+                               proxy_password=None, timeout=5, inbound_port=4118, relays=None):
     """Check the inputs of ``gather_reachability``; raise ValueError naming the bad parameter.
 
     The message starts with the parameter name (``manager_url: ...``), so a module can pass it
@@ -75,10 +75,12 @@ def validate_reachability_args(manager_url=None, targets=None, proxy=None, proxy
         _named('manager_url', parse_manager_url, manager_url)
     for index, target in enumerate(targets or []):
         _named('targets[%d]' % index, parse_host_port, target)
+    for index, relay in enumerate(relays or []):
+        _named('relays[%d]' % index, parse_host_port, relay)
     if proxy is not None:
         _named('proxy', parse_proxy_url, proxy)
-        if manager_url is None and not targets:
-            raise ValueError('proxy: a proxy needs something to reach: give manager_url or targets')
+        if manager_url is None and not targets and not relays:
+            raise ValueError('proxy: a proxy needs something to reach: give manager_url, targets or relays')
     elif proxy_username is not None or proxy_password is not None:
         raise ValueError('proxy_username: proxy credentials need proxy')
     if proxy_password is not None and proxy_username is None:
@@ -93,8 +95,9 @@ def validate_reachability_args(manager_url=None, targets=None, proxy=None, proxy
         raise ValueError('timeout: must be more than 0 and at most %d seconds, got %s' % (MAX_TIMEOUT, timeout))
     if not isinstance(inbound_port, int) or not 0 <= inbound_port <= 65535:
         raise ValueError('inbound_port: must be 1-65535, or 0 to skip the check, got %r' % (inbound_port,))
-    if manager_url is None and not targets and not inbound_port:
-        raise ValueError('manager_url: nothing to check: give manager_url, targets or a non-zero inbound_port')
+    if manager_url is None and not targets and not relays and not inbound_port:
+        raise ValueError('manager_url: nothing to check: give manager_url, targets, relays or a non-zero '
+                         'inbound_port')
 
 
 def _named(name, parser, value):
@@ -591,15 +594,16 @@ def run_concurrently(jobs, wait_until):
     return final
 
 
-def _plan(manager, targets, proxy):
+def _plan(manager, targets, proxy, relays=None):
     """The (host, port, role) list to probe and the (host, role) list to resolve, in order."""
     endpoints = []
     if manager is not None:
         endpoints.append((manager['host'], manager['port'], 'manager'))
-    for text in targets or []:
-        host, port = parse_host_port(text)
-        if (host, port) not in [(h, p) for h, p, _r in endpoints]:
-            endpoints.append((host, port, 'target'))
+    for role, texts in (('relay', relays), ('target', targets)):
+        for text in texts or []:
+            host, port = parse_host_port(text)
+            if (host, port) not in [(h, p) for h, p, _r in endpoints]:
+                endpoints.append((host, port, role))
     names = []
     for host, _port, role in endpoints:
         if host.lower() not in [n.lower() for n, _r in names]:
@@ -624,16 +628,21 @@ def _summary(probes, manager, proxy, tls):
         tried = [p for p in scope if p['kind'] == 'tls' and p['connected']]
         tls_ok = any(p['status'] == STATUS_OK for p in tried) if tried else None
     auth_failed = any(p['status'] == STATUS_AUTH_FAILED for p in probes)
-    return {'direct_ok': direct_ok, 'proxy_ok': proxy_ok, 'proxy_auth_failed': auth_failed, 'tls_ok': tls_ok}
+    # The agent needs one update source of its relay group: reachable when any relay answers, on any path.
+    relay_probes = [p for p in probes if p['role'] == 'relay' and p['kind'] == 'tcp']
+    relay_ok = any(p['status'] == STATUS_OK for p in relay_probes) if relay_probes else None
+    return {'direct_ok': direct_ok, 'proxy_ok': proxy_ok, 'proxy_auth_failed': auth_failed, 'tls_ok': tls_ok,
+            'relay_ok': relay_ok}
 
 
 def gather_reachability(manager_url=None, targets=None, proxy=None, proxy_username=None, proxy_password=None,
-                        tls=False, timeout=5, inbound_port=4118):
+                        tls=False, timeout=5, inbound_port=4118, relays=None):
     """Probe everything concurrently and return the ``reachability_info`` result (without ``changed``).
 
     Inputs must have passed ``validate_reachability_args``. Keys (docs/development.md):
     ``manager``, ``dns``, ``probes``, ``direct_ok``, ``proxy_ok``, ``proxy_auth_failed``, ``tls_ok``,
-    ``inbound``. For every endpoint (the manager, then ``targets``) there is a ``tcp`` probe direct
+    ``relay_ok``, ``inbound``. For every endpoint (the manager, then ``relays``, then ``targets``) there is a
+    ``tcp`` probe direct
     and, with a proxy, one through the proxy; with ``tls`` each path also gets a ``tls`` probe.
     All probes share one deadline of ``timeout`` seconds (name resolution included).
     """
@@ -642,7 +651,7 @@ def gather_reachability(manager_url=None, targets=None, proxy=None, proxy_userna
     deadline = start + timeout
     manager = parse_manager_url(manager_url) if manager_url else None
     proxy_info = parse_proxy_url(proxy) if proxy else None
-    endpoints, names = _plan(manager, targets, proxy_info)
+    endpoints, names = _plan(manager, targets, proxy_info, relays)
 
     lookups = dict((host.lower(), Lookup(host)) for host, _role in names)
     proxy_obj = None

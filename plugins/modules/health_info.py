@@ -279,7 +279,7 @@ _STAND_IN_URL = 'dsm://manager.invalid:443/'
 
 
 def _reachability_args(params, manager_url):
-    return dict(manager_url=manager_url, targets=params['targets'], proxy=params['proxy'],
+    return dict(manager_url=manager_url, targets=params['targets'], relays=params['relays'], proxy=params['proxy'],
                 proxy_username=params['proxy_username'], proxy_password=params['proxy_password'],
                 timeout=params['timeout'], inbound_port=params['inbound_port'])
 
@@ -331,7 +331,7 @@ def main():
     since, signatures = _validate(module)
 
     probes = None
-    if params['manager_url'] or params['targets']:
+    if params['manager_url'] or params['targets'] or params['relays']:
         probes = _Background(_probe.gather_reachability, tls=params['tls'],
                              **_reachability_args(params, params['manager_url']))
 

@@ -13,7 +13,7 @@ short_description: Test from the host whether a Deep Security manager can be rea
 version_added: 0.1.0
 description:
   - From the managed host, resolves the manager name, opens a TCP connection to the manager port
-    (and to any extra O(targets)), directly and, when O(proxy) is given, through that HTTP proxy
+    (and to the agent's update sources O(relays) and any extra O(targets)), directly and, when O(proxy) is given, through that HTTP proxy
     with C(CONNECT) (basic authentication optional; an HTTP 407 answer is reported as an
     authentication failure).
   - Optionally completes a TLS handshake on each path (O(tls)). After a manager's handshake worked, one more
@@ -24,7 +24,7 @@ description:
   - All probes of one call run concurrently and share one deadline of O(timeout) seconds, name
     resolution included, so the module takes about one timeout however many probes there are.
   - Never changes anything on the host. Gathers the same information in check mode.
-  - Give at least one of O(manager_url) and O(targets); without both, only the inbound check runs
+  - Give at least one of O(manager_url), O(relays) and O(targets); without them, only the inbound check runs
     (then O(inbound_port) must not be V(0)).
 author:
   - dsa.fleet contributors (@dsa-fleet)
@@ -105,7 +105,7 @@ manager:
       type: int
 dns:
   description:
-    - One entry per distinct host name (the manager, the targets, the proxy), resolved on the host.
+    - One entry per distinct host name (the manager, the relays, the targets, the proxy), resolved on the host.
     - IP addresses are listed too, as resolved to themselves.
   returned: always
   type: list
@@ -118,7 +118,7 @@ dns:
       description: The name.
       type: str
     role:
-      description: Why it was resolved, V(manager), V(target) or V(proxy) (the first role that named it).
+      description: Why it was resolved, V(manager), V(relay), V(target) or V(proxy) (the first role that named it).
       type: str
     resolved:
       description: Whether the name resolved to at least one address within the timeout.
@@ -135,7 +135,7 @@ dns:
       type: int
 probes:
   description:
-    - One entry per endpoint, path and kind, in order the manager, then O(targets); for each
+    - One entry per endpoint, path and kind, in order the manager, then O(relays), then O(targets); for each
       the direct path, then the proxy path; for each a V(tcp) probe, then with O(tls) a V(tls) probe.
   returned: always
   type: list
@@ -159,7 +159,7 @@ probes:
       description: Port of the endpoint.
       type: int
     role:
-      description: V(manager) for O(manager_url), V(target) for O(targets).
+      description: V(manager) for O(manager_url), V(relay) for O(relays), V(target) for O(targets).
       type: str
     via:
       description: V(direct), or V(proxy) through O(proxy).
@@ -285,6 +285,12 @@ proxy_auth_failed:
   returned: always
   type: bool
   sample: false
+relay_ok:
+  description:
+    - Whether any of O(relays) answered a TCP connection (direct or through the proxy).
+    - V(null) without O(relays).
+  returned: always
+  type: bool
 tls_ok:
   description:
     - Whether a TLS handshake with the manager (direct or through the proxy) completed (with any
@@ -343,7 +349,7 @@ def main():
         validate_reachability_args(
             manager_url=params['manager_url'], targets=params['targets'], proxy=params['proxy'],
             proxy_username=params['proxy_username'], proxy_password=params['proxy_password'],
-            timeout=params['timeout'], inbound_port=params['inbound_port'])
+            timeout=params['timeout'], inbound_port=params['inbound_port'], relays=params['relays'])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     result = gather_reachability(**params)

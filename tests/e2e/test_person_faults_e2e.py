@@ -9,7 +9,9 @@
   offline module folded into it (a later heartbeat loads no driver);
 - ``heartbeat_stale``: the agent's heartbeat thread hangs, its last successful session is hours old, and no probe
   or log line tells why: critical;
-- ``clock_skew``: the host clock runs an hour ahead (libfaketime for the agent and every ssh session): a warning.
+- ``clock_skew``: the host clock runs an hour ahead (libfaketime for the agent and every ssh session): a warning;
+- ``update_source_unreachable``: the host's firewall drops the relay port (4122): the probe of the relay given in
+  ``dsa_fleet_relays`` fails (the agent logs Agent event 9108 after its next heartbeat): a warning.
 
 Checked: the diagnosis names exactly these causes, with their severity and evidence, on their hosts only (the
 healthy host stays healthy); dsa.fleet.remediate changes nothing on any host (nothing here is "fixed" by force),
@@ -28,7 +30,8 @@ from test_rpm_e2e import report_hosts
 
 SPEC = {'heartbeat_interval': 10,
         'hosts': {'pf-ok': [], 'pf-pmoff': ['protection_module_offline'], 'pf-kernel': ['kernel_unsupported'],
-                  'pf-stale': ['heartbeat_stale'], 'pf-clock': ['clock_skew']}}
+                  'pf-stale': ['heartbeat_stale'], 'pf-clock': ['clock_skew'],
+                  'pf-relay': ['update_source_unreachable']}}
 # host -> (its status in the diagnosis, {cause: severity}, a text one of the finding's evidence holds)
 EXPECTED = {
     'dsafl-pf-ok': ('healthy', {}, None),
@@ -36,6 +39,7 @@ EXPECTED = {
     'dsafl-pf-kernel': ('broken', {'kernel_unsupported': 'critical'}, 'AgentEvent 1008'),
     'dsafl-pf-stale': ('broken', {'heartbeat_stale': 'critical'}, 'AgentStatus.lastAgentToManagerSession'),
     'dsafl-pf-clock': ('healthy', {'clock_skew': 'warning'}, 'source controller'),
+    'dsafl-pf-relay': ('healthy', {'update_source_unreachable': 'warning'}, 'tcp agents.workload.lab.example:4122 direct'),
 }
 
 
@@ -63,5 +67,5 @@ def test_each_fault_is_named_on_its_host_and_nothing_is_touched(person_fleet, tm
     assert report['dsafl-pf-ok']['outcome'] == 'healthy', report['dsafl-pf-ok']
     for name in ('dsafl-pf-kernel', 'dsafl-pf-stale'):
         assert report[name]['outcome'] == 'needs_person', report[name]
-    for name in ('dsafl-pf-pmoff', 'dsafl-pf-clock'):
+    for name in ('dsafl-pf-pmoff', 'dsafl-pf-clock', 'dsafl-pf-relay'):
         assert report[name]['outcome'] != 'fixed', report[name]

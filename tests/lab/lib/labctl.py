@@ -39,6 +39,8 @@ REGIONAL_NAME = "agents-001.workload.lab.example"
 PROXY_NAME = "proxy.lab.example"
 PROXY_PORT = 3128
 MANAGER_PORTS = (443, 4119, 4120)
+# the relay the lab's agents take their updates from, on the manager's host (Trend's relay port; the place: invention)
+RELAY_PORT = 4122
 MANAGER_URL = "dsm://%s:443/" % MANAGER_NAME
 INVENTORY = os.path.join(STATE, "inventory.yml")
 # the dsa.fleet.computers inventory source of the lab's manager (its name must end in computers.yml)
@@ -54,7 +56,7 @@ FAULTS = [
     "agent_not_installed", "not_activated", "activation_refused", "subscription_expired", "reset_required",
     "untrusted_peer", "self_protection_enabled", "proxy_auth_failed", "proxy_required", "manager_unreachable",
     "inbound_4118_blocked", "dns_unresolvable", "disk_full", "agent_service_down", "agent_corrupt",
-    "protection_module_offline", "kernel_unsupported", "heartbeat_stale", "clock_skew",
+    "protection_module_offline", "kernel_unsupported", "heartbeat_stale", "clock_skew", "update_source_unreachable",
 ]
 ALIASES = {"healthy": None}
 # heartbeat_stale: how long ago the hung agent's last successful session was (more than the stale bound of any
@@ -446,6 +448,8 @@ def nft_conf(faults, mgr_ip, proxy_ip):
         out.append("ip daddr %s tcp dport { %s } drop" % (mgr_ip, ", ".join(map(str, MANAGER_PORTS))))
     if "manager_unreachable" in faults:
         out.append("ip daddr %s tcp dport %d drop" % (proxy_ip, PROXY_PORT))
+    if "update_source_unreachable" in faults:
+        out.append("ip daddr %s tcp dport %d drop" % (mgr_ip, RELAY_PORT))
     if not inp and not out:
         return None
     return """#!/usr/sbin/nft -f
@@ -690,6 +694,7 @@ def write_inventory(f):
         "lab_manager_regional_url": f["manager"]["regional_url"],
         "lab_manager_api": f["manager"]["api_ip"], "lab_manager_ca": f["manager"]["ca_cert"],
         "lab_manager_cidr": f["manager"]["ip"] + "/32",
+        "lab_relay": f["manager"]["relay"],
         "lab_package_url": f["manager"]["package_url"],
         "lab_proxy_url": f["proxy"]["url"], "lab_proxy_agent_url": f["proxy"]["agent_url"],
         "lab_proxy_user": f["proxy"]["user"], "lab_proxy_password": f["proxy"]["password"],
@@ -800,6 +805,7 @@ def cmd_up(args):
         "inventory": INVENTORY,
         "ssh": {"user": "root", "key": SSH_KEY, "known_hosts": KNOWN_HOSTS},
         "manager": {"url": MANAGER_URL, "name": MANAGER_NAME, "ip": mgr_ip, "ports": list(MANAGER_PORTS),
+                    "relay": "%s:%d" % (MANAGER_NAME, RELAY_PORT),
                     "regional_name": REGIONAL_NAME, "regional_url": "https://%s:443/" % REGIONAL_NAME,
                     "api": "https://%s:4119" % MANAGER_NAME, "api_ip": "https://%s:4119" % mgr_ip,
                     "ca_cert": ca, "admin_key": secrets.token_hex(16),
@@ -836,6 +842,7 @@ def cmd_up(args):
            "-v", "%s:/srv/dsm/app:ro" % os.path.join(LAB_DIR, "manager"),
            "-v", "%s:/srv/dsm/state" % mdir, "-v", "%s:/srv/dsm/pki:ro" % os.path.join(STATE, "pki"),
            image, "python3", "/srv/dsm/app/manager.py", "--config", "/srv/dsm/state/config.json",
+           "--ports", ",".join(str(p) for p in MANAGER_PORTS + (RELAY_PORT,)),
            "--state", "/srv/dsm/state", "--cert", "/srv/dsm/pki/manager.crt", "--key", "/srv/dsm/pki/manager.key")
     pdir = os.path.join(STATE, "proxy")
     os.makedirs(pdir, exist_ok=True)

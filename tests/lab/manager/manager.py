@@ -5,6 +5,8 @@ Ports (all HTTPS, certificate from the lab's own CA; --agent-ports / --console-p
   4119       console/API: the computers API in the real API's shape (GET /api/computers, POST
              /api/computers/search paged by ID; headers api-secret-key or "Authorization: ApiKey", api-version
              v1: tests/lab/EVIDENCE.md E18-E20), package download, and the lab's admin API (/lab/...)
+  4122       (started by the lab with --ports) the relay the lab's agents take updates from: only its port matters
+             (the agents connect to it; a relay on the manager's host is the lab's topology, invention)
   all        GET /software/agent/<Platform>/<arch>/agent.deb?tenantID=N  (Trend's deployment-script URL;
              agent.rpm for the rpm platforms RedHat_EL9, amzn2023, SuSE_15 ...)
 

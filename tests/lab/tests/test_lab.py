@@ -57,6 +57,7 @@ SPEC = {
         "t-kernel": ["kernel_unsupported"],
         "t-stale": ["heartbeat_stale"],
         "t-clock": ["clock_skew"],
+        "t-relay": ["update_source_unreachable"],
         # agent generations, local time offsets and the cloud-style tenant (regional endpoint)
         "t-ok10": {"faults": [], "agent": 10},
         "t-cloud": {"faults": [], "tenant": 5, "utc_offset": "+0700"},
@@ -467,6 +468,24 @@ def test_clock_skew(fleet):
     assert 3600 - 60 < int(kv["AgentStatus.currentTime"]) - time.time() < 3600 + 60, kv["AgentStatus.currentTime"]
     # the agent heartbeats with its own clock: a fresh session on its (skewed) timeline
     assert int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"]) < 60
+
+
+def test_update_source_unreachable(fleet):
+    # the relay port of the manager's host is dropped on this host only; after a heartbeat the agent logs Agent
+    # event 9108 (EVIDENCE E5); healthy hosts reach the relay and log no 9108
+    relay = "agents.workload.lab.example 4122"
+    probe = "python3 -c \"import socket, sys; socket.create_connection(('%s', %s), 3); print('open')\"" % tuple(
+        relay.split())
+    assert out(fleet, "t-ok", probe).strip() == "open"
+    assert out(fleet, "t-relay", probe).strip() != "open"
+    ssh(fleet, "t-relay", "/opt/ds_agent/dsa_control -m", check=True)
+    deadline = time.time() + 3 * fleet["heartbeat_interval"] + 15
+    while not [l for l in log_lines(fleet, "t-relay") if "| AgentEvent 9108 |" in l]:
+        assert time.time() < deadline, log_lines(fleet, "t-relay")[-5:]
+        time.sleep(1)
+    assert not [l for l in log_lines(fleet, "t-ok") if "AgentEvent 9108" in l]
+    _lines, kv = status(fleet, "t-relay")
+    assert kv["AgentStatus.agentCertHash"] != BOOTSTRAP
 
 
 # ------------------------------------------------------------------------- generations, regional endpoint

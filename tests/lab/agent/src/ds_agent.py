@@ -60,6 +60,9 @@ CONNECT_TIMEOUT = float(os.environ.get("DSA_CONNECT_TIMEOUT", "10"))
 LOG_MAX = int(os.environ.get("DSA_LOG_MAX_BYTES", str(4 * 1024 * 1024)))
 LOG_KEEP = int(os.environ.get("DSA_LOG_KEEP", "5"))
 LISTEN_PORT = int(os.environ.get("DSA_LISTEN_PORT", "4118"))
+# the agent's update source: a relay on Trend's relay port 4122; in the lab the relay is the manager's host
+# (the lab's topology: invention)
+RELAY_PORT = int(os.environ.get("DSA_RELAY_PORT", "4122"))
 
 try:
     GENERATION = int(VERSION.split(".", 1)[0])
@@ -700,11 +703,26 @@ class ThreadingTCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 SERVER_CTX = None
 
 
+def update_check(st):
+    """After a heartbeat, the agent looks at its update source: a relay it cannot connect to is Agent event 9108
+    "Unable to Connect to Update Source" (E5, in E1's AgentEvent form)."""
+    with _state_lock:
+        url = st.get("endpoint") or st["dsm_url"]
+    if not url:
+        return
+    host = parse_dsm_url(url)[0]
+    try:
+        socket.create_connection((host, RELAY_PORT), timeout=CONNECT_TIMEOUT).close()
+    except OSError:
+        agent_event(9108)
+
+
 def heartbeat_loop():
     while True:
         if STATE["activated"]:
             try:
-                heartbeat(STATE)
+                if heartbeat(STATE)[0] == 200 and not os.path.exists(HEARTBEAT_HUNG):
+                    update_check(STATE)
             except Exception:
                 log("Error", 1, "heartbeat: %s" % traceback.format_exc().splitlines()[-1],
                     "dsa/Heartbeat.lua:300:(null)")

@@ -749,3 +749,47 @@ def test_a_certificate_that_only_the_host_clock_makes_expired():
     r = tls_reach(tls_probe(['expired'], not_before=stamp, not_after=stamp, clock_offset=offset, date_header='x'))
     findings, dummy = diagnose(agent(**STALE), r, logs())
     assert 'manager_cert_invalid' in causes_of(findings)
+
+
+def relay_probe(status, host='relay.lab.example', via='direct'):
+    return {'target': '%s:4122' % host, 'host': host, 'port': 4122, 'role': 'relay', 'via': via, 'kind': 'tcp',
+            'status': status, 'http_status': None, 'ms': 9, 'error': None if status == 'ok' else status}
+
+
+def test_no_relay_answering_is_update_source_unreachable_a_warning():
+    r = reach(probes=[probe('ok'), relay_probe('timeout'), relay_probe('ok', 'relay2.lab.example')], relay_ok=True)
+    findings, healthy = diagnose(agent(), r, logs())
+    assert healthy and findings == []     # one relay of the group answers: the agent gets its updates
+    r = reach(probes=[probe('ok'), relay_probe('timeout'), relay_probe('refused', 'relay2.lab.example')],
+              relay_ok=False)
+    findings, healthy = diagnose(agent(), r, logs())
+    assert healthy   # a warning: the agent still talks to its manager
+    assert [(f['cause'], f['severity'], f['remediation']) for f in findings] == [
+        ('update_source_unreachable', 'warning', 'manual')]
+    assert 'relay.lab.example:4122' in findings[0]['message'] and 'relay2.lab.example:4122' in findings[0]['message']
+    assert any(e.startswith('tcp relay2.lab.example:4122 direct: refused') for e in findings[0]['evidence'])
+    # the agent's own events (9108) join the probes' finding
+    update = dict(sig('agent_event_update_source', 'update_source_unreachable', severity='warning'),
+                  evidence={'kind': 'public', 'source': 'x'})
+    findings, healthy = diagnose(agent(), r, logs(update))
+    assert [f['cause'] for f in findings] == ['update_source_unreachable']
+    assert any('agent_event_update_source' in e for e in findings[0]['evidence'])
+
+
+def test_relay_events_while_the_relays_answer_are_told_apart():
+    update = dict(sig('agent_event_update_source', 'update_source_unreachable', severity='warning'),
+                  evidence={'kind': 'public', 'source': 'x'})
+    findings, healthy = diagnose(agent(), reach(probes=[probe('ok'), relay_probe('ok')], relay_ok=True), logs(update))
+    assert healthy and [(f['cause'], f['severity']) for f in findings] == [('update_source_unreachable', 'warning')]
+    assert 'answer from this host now' in findings[0]['message']
+
+
+def test_a_relay_on_the_manager_host_fails_with_the_manager_path():
+    # the manager's name does not resolve: its relay port fails for the same reason, one finding
+    host = 'agents.workload.lab.example'
+    r = reach(dns=[{'host': host, 'role': 'manager', 'resolved': False, 'addresses': [], 'error': 'no name',
+                    'ms': 1}],
+              probes=[probe('dns_error'), relay_probe('dns_error', host)], direct_ok=False, relay_ok=False)
+    findings, healthy = diagnose(agent(), r, logs())
+    assert not healthy and [f['cause'] for f in findings] == ['dns_unresolvable']
+    assert any('%s:4122' % host in e for e in findings[0]['evidence'])

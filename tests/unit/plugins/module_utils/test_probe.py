@@ -152,6 +152,7 @@ def test_parse_proxy_url_bad(url, words):
 @pytest.mark.parametrize('kwargs, name', [
     (dict(manager_url='dsm://x:99999/'), 'manager_url:'),
     (dict(targets=['ok:1', 'bad']), 'targets[1]:'),
+    (dict(relays=['bad']), 'relays[0]:'),
     (dict(manager_url='dsm://x:1/', proxy='http://p:3128/x'), 'proxy:'),
     (dict(proxy='http://p:3128'), 'proxy:'),
     (dict(manager_url='dsm://x:1/', proxy_username='u'), 'proxy_username:'),
@@ -174,6 +175,7 @@ def test_validate_names_the_parameter(kwargs, name):
 
 def test_validate_accepts_inbound_only_and_full_set():
     _probe.validate_reachability_args(inbound_port=4118)
+    _probe.validate_reachability_args(relays=['relay.example.com:4122'], proxy='http://p:3128', inbound_port=0)
     _probe.validate_reachability_args(manager_url='dsm://m:4120/', targets=['r:4122'], proxy='http://p:3128',
                                       proxy_username='u', proxy_password='p', timeout=2.5, inbound_port=0)
 
@@ -450,7 +452,7 @@ def test_gather_shape_and_summary():
             manager_url='dsm://%s/' % manager.target, targets=[relay.target, manager.target],
             proxy=proxy.url, proxy_username='bob', proxy_password=SECRET, timeout=2, inbound_port=manager.port)
     assert sorted(result) == ['direct_ok', 'dns', 'inbound', 'manager', 'probes', 'proxy_auth_failed',
-                              'proxy_ok', 'tls_ok']
+                              'proxy_ok', 'relay_ok', 'tls_ok']
     assert result['manager'] == {'url': 'dsm://%s/' % manager.target, 'scheme': 'dsm', 'host': '127.0.0.1',
                                  'port': manager.port}
     assert result['dns'] == [{'host': '127.0.0.1', 'resolved': True, 'addresses': ['127.0.0.1'],
@@ -463,9 +465,21 @@ def test_gather_shape_and_summary():
         assert set(['target', 'host', 'port', 'role', 'via', 'kind', 'status', 'http_status', 'ms',
                     'error']) <= set(entry)
     assert result['direct_ok'] is True and result['proxy_ok'] is False
-    assert result['proxy_auth_failed'] is True and result['tls_ok'] is None
+    assert result['proxy_auth_failed'] is True and result['tls_ok'] is None and result['relay_ok'] is None
     assert result['inbound']['port'] == manager.port and result['inbound']['listening'] is True
     assert SECRET not in repr(result)
+
+
+def test_relays_are_probed_and_one_answering_is_enough():
+    with Listener() as manager, Listener() as relay, ClosedPort() as dead:
+        result = _probe.gather_reachability(manager_url='dsm://%s/' % manager.target,
+                                            relays=[dead.target, relay.target, manager.target], timeout=2,
+                                            inbound_port=0)
+        assert [(p['role'], p['target'], p['status']) for p in result['probes']] == [
+            ('manager', manager.target, 'ok'), ('relay', dead.target, 'refused'), ('relay', relay.target, 'ok')]
+        assert result['relay_ok'] is True and result['direct_ok'] is True
+        result = _probe.gather_reachability(relays=[dead.target], timeout=1, inbound_port=0)
+        assert result['relay_ok'] is False and result['direct_ok'] is None
 
 
 def test_gather_tls_adds_tls_probes(cert_pair):
