@@ -22,7 +22,15 @@ description:
   - 'Each host gets the variable C(dsa_manager): the manager''s view of the computer (C(id), C(host_name),
     C(display_name), C(status), C(agent_status), C(messages), C(last_communication) (ISO 8601 UTC),
     C(last_communication_ms), C(agent_version), C(platform), C(last_ip), C(policy_id), C(group_id),
-    C(activated), C(kind), C(api), C(aia), C(license_mode)), usable in O(compose), O(groups) and O(keyed_groups).'
+    C(activated), C(kind), C(api), C(aia), C(license_mode), C(communication), C(communication_value)), usable in
+    O(compose), O(groups) and O(keyed_groups).'
+  - 'C(dsa_manager.communication) (with O(communication_direction) only, else null) is how the manager has the
+    computer''s agent and manager talk, the computer''s effective setting C(platformSettingAgentCommunicationsDirection)
+    (inherited from its policy or its own) in the collection''s words: C(bidirectional) ("Bidirectional"),
+    C(agent_initiated) ("Agent/Appliance Initiated") or C(manager_initiated) ("Manager Initiated"); null when the
+    manager did not give it or gave another value, never guessed. C(dsa_manager.communication_value) is the value as
+    the API gave it (null when absent). The roles C(dsa.fleet.diagnose) and C(dsa.fleet.remediate) use
+    C(dsa_manager.communication) for a host when C(dsa_fleet_communication) is not set.'
   - 'C(dsa_manager.aia) says whether the manager''s system settings let the computer activate itself
     (agent-initiated activation): C(allowed) (true, false, or null when the settings do not tell),
     C(setting) and C(value) (the deciding setting, C(platformSettingAgentInitiatedActivationEnabled) or
@@ -111,6 +119,16 @@ options:
         a failure.
     type: bool
     default: false
+  communication_direction:
+    description:
+      - Read each computer's communication direction (Bidirectional, Manager Initiated, Agent/Appliance Initiated)
+        and give each host C(dsa_manager.communication).
+      - No extra request - the computers search asks for each computer's effective settings too
+        (C(expand=computerSettings), C(overrides=false)). Each answer then carries every setting of every computer
+        (hundreds of values each), so answers are much larger; lower O(page_size) if one grows past 64 MiB. Only this
+        one setting is kept (in memory and in the inventory cache).
+    type: bool
+    default: false
   include_statuses:
     description:
       - Only computers in these status groups become hosts (empty means all).
@@ -184,7 +202,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             timeout=self.get_option('timeout'), page_size=self.get_option('page_size'),
             retries=self.get_option('retries'), retry_max_wait=self.get_option('retry_max_wait'),
             display=self.display.vvv)
-        computers = client.computers()
+        computers = client.computers(settings=self.get_option('communication_direction'))
         settings = None
         if self.get_option('system_settings'):
             # once per inventory (and cached with it): the agent-initiated activation settings the diagnosis

@@ -18,6 +18,9 @@
   (``GET <base>/accountdetails/current``, E27) and the ``dsa_manager.license_mode`` they give, read once per
   inventory: the account's ``licenseMode`` as the API says it, "could not read", or "not available on an
   on-premise manager".  Its values are not published: it is evidence, never a verdict.
+- ``communication(computer)``: the communication direction a computer's settings give (``computerSettings`` of a
+  search with ``expand=computerSettings``, E29) in the collection's words (agent_initiated, manager_initiated,
+  bidirectional), or None, and the value as the API said it.
 
 The API's shapes (tests/lab/EVIDENCE.md E18-E20): Deep Security Manager authenticates with the header
 ``api-secret-key: <key>``, Workload Security / Vision One Server & Workload Protection with
@@ -92,6 +95,23 @@ ACCOUNT_FIELDS = (LICENSE_MODE, 'cloudOneAccountID', 'cloudOneAccountName')
 #: the longest account detail kept (a value of the API's own is short; a broken or hostile answer is cut)
 MAX_ACCOUNT_TEXT = 200
 #: Deep Security Manager's API has no license resource (E27): its license is in the console only
+#: A computer's communication direction (E29): the computer setting ``platformSettingAgentCommunicationsDirection``,
+#: a SettingValue ``{"value": "..."}`` inside ``computerSettings``.  ``computerSettings`` comes with a computers search
+#: asked with ``expand=computerSettings`` (Trend's "Performance tips": describe, list and search computers take the
+#: expand parameter; computerSettings is one of the Computer's complex properties); without ``overrides=true`` the
+#: settings are the computer's effective ones, inherited from its policies or its own (Trend's "Use the overrides
+#: parameter": the response "includes all effective properties").  Values: "Bidirectional" and
+#: "Agent/Appliance Initiated" in public API payloads (E29); "Manager Initiated" is the console's third choice
+#: (Trend's "Computer and policy editor settings"), taken to be the API's value the way the other two are the
+#: console's words: inferred, not seen in a public API payload.  Anything else maps to nothing (never guessed).
+SETTING_COMMUNICATION = 'platformSettingAgentCommunicationsDirection'
+COMMUNICATION_VALUES = {
+    'bidirectional': 'bidirectional',
+    'agent/appliance initiated': 'agent_initiated',
+    'manager initiated': 'manager_initiated',
+}
+#: the longest raw setting value kept for the report (a value of the API's own is short)
+MAX_SETTING_TEXT = 200
 NOT_ON_PREMISE = ('the license mode is not available on an on-premise manager: Deep Security Manager\'s API has no '
                   'license resource (its console shows the license under Administration > Licenses)')
 
@@ -316,12 +336,16 @@ class ComputersClient(object):
         return ("option 'validate_certs' / 'ca_path': the TLS certificate of %s could not be verified (%s); give the "
                 "manager's CA in 'ca_path'" % (url, to_native(err)))
 
-    def computers(self):
-        """Every computer the manager knows, paged by ID (``page_size`` per request)."""
+    def computers(self, settings=False):
+        """Every computer the manager knows, paged by ID (``page_size`` per request).  ``settings``: each computer
+        with its effective ``computerSettings`` too (E29: the same requests, ``expand=computerSettings`` beside
+        ``computerStatus`` and ``overrides=false``; the answers grow by every setting of every computer)."""
+        query = ('?expand=computerStatus&expand=computerSettings&overrides=false' if settings
+                 else '?expand=computerStatus')
         out, last, page = [], 0, 0
         while True:
             page += 1
-            doc = self._request('POST', '/computers/search?expand=computerStatus', {
+            doc = self._request('POST', '/computers/search' + query, {
                 'maxItems': self.page_size, 'sortByObjectID': True,
                 'searchCriteria': [{'idValue': last, 'idTest': 'greater-than'}]})
             items = doc.get('computers') if isinstance(doc, dict) else None
@@ -333,6 +357,12 @@ class ComputersClient(object):
             if len(ids) != len(items) or not all(isinstance(i, int) and i > last for i in ids):
                 raise ComputersError("%s/computers/search answered computers without increasing IDs after %s: "
                                      "paging by ID is not possible" % (self.base, last))
+            if settings:
+                # only the setting the collection reads is kept (memory, the inventory cache)
+                for c in items:
+                    kept = c.get('computerSettings')
+                    c['computerSettings'] = ({SETTING_COMMUNICATION: kept[SETTING_COMMUNICATION]}
+                                             if isinstance(kept, dict) and SETTING_COMMUNICATION in kept else {})
             out.extend(items)
             if len(out) > MAX_COMPUTERS:
                 raise ComputersError("%s listed more than %d computers: stopped" % (self.base, MAX_COMPUTERS))
@@ -371,6 +401,7 @@ def _iso(ms):
 def manager_view(computer, kind, base):
     """The ``dsa_manager`` host variable: what the manager says about one computer."""
     status = computer.get('computerStatus') or {}
+    direction, raw = communication(computer)
     return {
         'id': computer.get('ID'),
         'host_name': computer.get('hostName'),
@@ -388,7 +419,22 @@ def manager_view(computer, kind, base):
         'activated': bool(computer.get('agentFingerPrint')),
         'kind': kind,
         'api': base,
+        'communication': direction,
+        'communication_value': raw,
     }
+
+
+def communication(computer):
+    """``(mode, value)``: the communication direction of one computer's ``computerSettings`` (E29) as
+    COMMUNICATION_VALUES maps it (None when the settings do not hold it, or hold a value not known) and the value
+    as the API said it (cut to MAX_SETTING_TEXT; None when absent).  Case and spacing do not matter."""
+    settings = computer.get('computerSettings') if isinstance(computer, dict) else None
+    setting = settings.get(SETTING_COMMUNICATION) if isinstance(settings, dict) else None
+    value = setting.get('value') if isinstance(setting, dict) else None
+    if not isinstance(value, str):
+        return None, None
+    raw = to_text(value)[:MAX_SETTING_TEXT]
+    return COMMUNICATION_VALUES.get(' '.join(raw.split()).lower()), raw
 
 
 def aia_settings(settings):

@@ -314,3 +314,56 @@ def test_lab_manager_list_and_checks(manager):
     assert get({'api-secret-key': KEY})[0] == 400
     assert get({'api-secret-key': 'nope', 'api-version': 'v1'})[0] == 401
     assert get({})[0] == 401
+
+
+def test_communication_direction(tmp_path, manager):
+    """Option communication_direction: each computer's effective platformSettingAgentCommunicationsDirection
+    (tests/lab/EVIDENCE.md E29) in the same searches (expand=computerSettings), in the collection's words; a value
+    it does not know is null with the raw value kept; without the option nothing is read."""
+    own = {'db-01': 'Agent/Appliance Initiated', 'web-02': 'Manager Initiated', 'web-03': 'Sideways'}
+    for host, value in own.items():
+        assert _admin(manager, '/lab/communication', {'hostname': host, 'value': value})['computers']
+    try:
+        p = _inventory(tmp_path, manager, extra={'communication_direction': True}, verbosity=3)
+        hv = _list(p)['_meta']['hostvars']
+        got = dict((h, (v['dsa_manager']['communication'], v['dsa_manager']['communication_value']))
+                   for h, v in hv.items())
+        assert got['db-01'] == ('agent_initiated', 'Agent/Appliance Initiated')
+        assert got['web-02'] == ('manager_initiated', 'Manager Initiated')
+        assert got['web-03'] == (None, 'Sideways')
+        # inherited from the tenant: the default, Bidirectional (the failed activation's computer too)
+        assert got['web-01'] == got['db-02'] == got['new-01'] == ('bidirectional', 'Bidirectional')
+        # no request more than without the option: 8 computers, 3 per page, and the system settings once
+        assert 'dsa.fleet.computers: 8 computers from %s/api in 4 requests' % manager['url'] in p.stdout + p.stderr
+        off = _list(_inventory(tmp_path, manager))['_meta']['hostvars']
+        assert all(v['dsa_manager']['communication'] is None and v['dsa_manager']['communication_value'] is None
+                   for v in off.values())
+    finally:
+        for host in own:
+            _admin(manager, '/lab/communication', {'hostname': host, 'value': None})
+
+
+def test_lab_manager_computer_settings(manager):
+    """The lab manager's computerSettings: only when expand asks for them (or by the API's default, "all"); with
+    overrides=true only a computer's own value."""
+    ctx = ssl.create_default_context(cafile=manager['ca'])
+
+    def computers(query):
+        req = urllib.request.Request(manager['url'] + '/api/computers' + query,
+                                     headers={'api-secret-key': KEY, 'api-version': 'v1'})
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            return dict((c['hostName'], c) for c in json.load(r)['computers'])
+    setting = 'platformSettingAgentCommunicationsDirection'
+    _admin(manager, '/lab/communication', {'hostname': 'web-04', 'value': 'Manager Initiated'})
+    try:
+        assert all('computerSettings' not in c for c in computers('?expand=computerStatus').values())
+        both = computers('?expand=computerStatus&expand=computerSettings')
+        assert both['web-04']['computerSettings'] == {setting: {'value': 'Manager Initiated'}}
+        assert both['web-05']['computerSettings'] == {setting: {'value': 'Bidirectional'}}
+        assert computers('?expand=computerStatus,computerSettings') == both
+        assert computers('')['web-05']['computerSettings'] == {setting: {'value': 'Bidirectional'}}
+        own = computers('?expand=computerSettings&overrides=true')
+        assert own['web-04']['computerSettings'] == {setting: {'value': 'Manager Initiated'}}
+        assert own['web-05']['computerSettings'] == {}
+    finally:
+        _admin(manager, '/lab/communication', {'hostname': 'web-04', 'value': None})

@@ -11,8 +11,11 @@ Ports (all HTTPS, certificate from the lab's own CA; --agent-ports / --console-p
              agent.rpm for the rpm platforms RedHat_EL9, amzn2023, SuSE_15 ...)
 
 The lab sets faults with the admin API (header X-Lab-Admin-Key): tenant flags (expired, agent-initiated
-activation allowed, re-activation allowed, license_mode) and "forget" (the manager no longer knows an agent:
-untrusted peer).
+activation allowed, re-activation allowed, license_mode, communication), a computer's own communication direction
+(POST /lab/communication) and "forget" (the manager no longer knows an agent: untrusted peer).
+
+With expand=computerSettings (or "all", the API's default) a computer carries computerSettings with its communication
+direction, platformSettingAgentCommunicationsDirection (tests/lab/EVIDENCE.md E29; Bidirectional unless set).
 
 Asked in Workload Security's form (the "Authorization: ApiKey" header), the console port also answers
 GET /api/accountdetails/current (tests/lab/EVIDENCE.md E27) with the key's tenant's licenseMode, whose values here
@@ -65,6 +68,16 @@ SETTINGS = {AIA: ("For any computers", AIA_VALUES), DUPLICATE: ("Re-activate the
 #: so that nobody takes them for Trend's: a tenant's config field "license_mode" decides, else these by its flag
 #: "expired".  The collection shows the value beside an expired subscription and decides nothing by it.
 LICENSE_MODES = {False: "lab-invented-licensed", True: "lab-invented-expired"}
+#: A computer's communication direction (tests/lab/EVIDENCE.md E29): the computer setting
+#: platformSettingAgentCommunicationsDirection, {"value": ...} inside the Computer's computerSettings, answered when the
+#: request's expand asks for computerSettings (or "all", the API's default).  "Bidirectional" is Trend's default
+#: ("By default, communications are bidirectional") and what the lab's agents do (they listen on 4118);
+#: "Agent/Appliance Initiated" is seen in public API payloads too; "Manager Initiated" is the console's word, its API
+#: spelling inferred.  Where a lab computer's value comes from (its own, set with POST /lab/communication, else its
+#: tenant's config field "communication", else the default) is invention, and so is a computerSettings holding this
+#: one setting only (the real one holds every setting of the computer).
+COMMUNICATION = "platformSettingAgentCommunicationsDirection"
+COMMUNICATION_VALUES = ("Bidirectional", "Manager Initiated", "Agent/Appliance Initiated")
 #: the most computers one search answers (the client pages with maxItems below this; invention: the real cap
 #: is not published)
 MAX_ITEMS = 5000
@@ -133,6 +146,36 @@ def int_or_none(v):
         return None
 
 
+def expand_of(q):
+    """The expand options of a request's query (repeated ``expand=`` or comma-separated); the API's default is
+    "all" (E20)."""
+    words = [w.strip() for v in q.get("expand") or [] for w in v.split(",") if w.strip()]
+    return set(words) if words else {"all"}
+
+
+def overrides_of(q):
+    """The request's ``overrides`` flag (false unless "true")."""
+    return (q.get("overrides") or ["false"])[-1].lower() == "true"
+
+
+def communication_of(c):
+    """``(value, own)``: a computer's communication direction and whether it is the computer's own (an override)
+    rather than inherited from its tenant (invention, see COMMUNICATION)."""
+    if c.get("communication"):
+        return c["communication"], True
+    t = tenant(c.get("tenantID")) or {}
+    return t.get("communication") or COMMUNICATION_VALUES[0], False
+
+
+def with_settings(comp, c, expand, overrides=False):
+    """``comp`` (an api_computer answer) with its computerSettings when ``expand`` asks for them; with
+    ``overrides`` only the computer's own values (E29: "Show only overrides defined for the current computer")."""
+    if "computerSettings" in expand or "all" in expand:
+        value, own = communication_of(c)
+        comp["computerSettings"] = {COMMUNICATION: {"value": value}} if own or not overrides else {}
+    return comp
+
+
 def api_computer(c, failed=False):
     """One computer as the real API describes it (E19: field names; E14: status texts).  agentStatus of an
     offline or failed agent ("error") is invention: the public material shows "active" for a managed online
@@ -157,12 +200,13 @@ def api_computer(c, failed=False):
     }
 
 
-def all_computers(tenant_id=None):
-    """Every computer of the computers API, sorted by ID (``tenantID``: a lab-only filter, invention)."""
+def all_computers(tenant_id=None, expand=(), overrides=False):
+    """Every computer of the computers API, sorted by ID (``tenantID``: a lab-only filter, invention); ``expand``:
+    the request's expand options (expand_of), which add computerSettings."""
     with LOCK:
-        out = [api_computer(c) for c in STATE["computers"].values()
+        out = [with_settings(api_computer(c), c, expand, overrides) for c in STATE["computers"].values()
                if not tenant_id or str(c["tenantID"]) == str(tenant_id)]
-        out += [api_computer(f, failed=True) for f in STATE["failures"].values()
+        out += [with_settings(api_computer(f, failed=True), f, expand, overrides) for f in STATE["failures"].values()
                 if not tenant_id or str(f["tenantID"]) == str(tenant_id)]
     return sorted(out, key=lambda c: c["ID"])
 
@@ -286,7 +330,8 @@ class Handler(BaseHTTPRequestHandler):
             if self.api_refusal():
                 return None
             return self.reply(200, "OK", {"computers": all_computers(self.key_tenant_id()
-                                                                     or (q.get("tenantID") or [None])[0])})
+                                                                     or (q.get("tenantID") or [None])[0],
+                                                                     expand_of(q), overrides_of(q))})
         if parts[:2] == ["api", "systemsettings"] and len(parts) <= 3 and self.port in ARGS.console:
             if self.api_refusal():
                 return None
@@ -429,8 +474,9 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/api/computers/search" and self.port in ARGS.console:
             if self.api_refusal():
                 return None
+            q = urllib.parse.parse_qs(u.query)
             try:
-                found = search(all_computers(self.key_tenant_id()), doc)
+                found = search(all_computers(self.key_tenant_id(), expand_of(q), overrides_of(q)), doc)
             except ValueError as e:
                 return self.reply(400, "Bad Request", {"message": str(e)})
             return self.reply(200, "OK", {"computers": found})
@@ -529,15 +575,27 @@ class Handler(BaseHTTPRequestHandler):
                         t[k] = bool(doc[k])
                 if "license_mode" in doc:
                     t["license_mode"] = str(doc["license_mode"]) if doc["license_mode"] else None
+                if "communication" in doc:
+                    t["communication"] = str(doc["communication"]) if doc["communication"] else None
                 if "allow_agent_initiated" in doc:
                     settings_of(t)[AIA] = SETTINGS[AIA][0] if t["allow_agent_initiated"] else "Do not allow"
                 if "allow_reactivation" in doc:
                     settings_of(t)[DUPLICATE] = (SETTINGS[DUPLICATE][0] if t["allow_reactivation"]
                                                  else "Do not allow activation")
                 event("admin_tenant", tenant=t["id"], settings={k: t.get(k) for k in
-                                                                ("expired", "allow_agent_initiated", "allow_reactivation", "license_mode")})
+                                                                ("expired", "allow_agent_initiated", "allow_reactivation", "license_mode",
+                                                                 "communication")})
                 save()
                 return self.reply(200, "OK", t)
+            if path == "/lab/communication":
+                # a computer's own communication direction (null: inherit its tenant's again); any text is kept, so
+                # that tests can give a value the collection does not know (lab only)
+                found = [c for c in STATE["computers"].values() if c["hostName"] == doc.get("hostname")]
+                for c in found:
+                    c["communication"] = str(doc["value"]) if doc.get("value") else None
+                event("admin_communication", hostName=doc.get("hostname"), value=doc.get("value"))
+                save()
+                return self.reply(200, "OK", {"computers": [c["ID"] for c in found if c.get("ID")]})
             if path == "/lab/forget":
                 gone = [g for g, c in STATE["computers"].items() if c["hostName"] == doc.get("hostname")]
                 for g in gone:

@@ -5,6 +5,7 @@ The status texts are the console's (tests/lab/EVIDENCE.md E14: "Managed (Online)
 "Unmanaged"); agentStatus "active" is Trend's own SDK example's healthy value (E19).
 """
 import io
+import json
 
 import pytest
 
@@ -149,6 +150,85 @@ def test_manager_view():
     assert v['status'] == 'offline' and v['last_communication'] == '2023-11-14T22:13:20Z'
     assert v['activated'] and v['policy_id'] == 4 and v['last_ip'] == '192.0.2.1'
     assert C.manager_view({'ID': 3}, 'dsm', 'x')['last_communication'] is None
+
+
+SETTING = 'platformSettingAgentCommunicationsDirection'
+
+
+def with_direction(value, **others):
+    """A computer whose computerSettings hold the communication direction ``value`` (E29's SettingValue shape)."""
+    settings = dict((k, {'value': v}) for k, v in others.items())
+    settings[SETTING] = {'value': value}
+    return comp('active', 'Managed (Online)', computerSettings=settings)
+
+
+@pytest.mark.parametrize('value, mode', [
+    # the values of public API payloads (E29)
+    ('Bidirectional', 'bidirectional'),
+    ('Agent/Appliance Initiated', 'agent_initiated'),
+    # the console's third choice, its API spelling inferred from the other two
+    ('Manager Initiated', 'manager_initiated'),
+    # case and spacing do not matter
+    ('  agent/appliance   INITIATED ', 'agent_initiated'),
+    ('BIDIRECTIONAL', 'bidirectional'),
+])
+def test_communication_mapping(value, mode):
+    assert C.communication(with_direction(value)) == (mode, value)
+    view = C.manager_view(with_direction(value), 'dsm', 'x')
+    assert view['communication'] == mode and view['communication_value'] == value
+
+
+@pytest.mark.parametrize('value', ['Agent Initiated', 'Agent/Appliance', 'Inherited', '', 'bi-directional',
+                                   'manager_initiated'])
+def test_communication_unknown_values_are_none_with_the_raw_value(value):
+    """Never guessed: a value not among the known ones is None, the API's value kept for the report."""
+    assert C.communication(with_direction(value)) == (None, value)
+
+
+@pytest.mark.parametrize('computer', [
+    comp('active'),                                            # not asked (no expand=computerSettings)
+    comp('active', computerSettings=None),
+    comp('active', computerSettings={}),                       # asked, the setting absent
+    comp('active', computerSettings={'platformSettingHeartbeatInterval': {'value': '10'}}),
+    comp('active', computerSettings={SETTING: None}),
+    comp('active', computerSettings={SETTING: {}}),
+    comp('active', computerSettings={SETTING: {'value': None}}),
+    comp('active', computerSettings={SETTING: {'value': 3}}),    # not a text
+    comp('active', computerSettings={SETTING: 'Bidirectional'}),  # not a SettingValue
+    comp('active', computerSettings=['Bidirectional']),
+])
+def test_communication_absent_is_none(computer):
+    assert C.communication(computer) == (None, None)
+    assert C.manager_view(computer, 'dsm', 'x')['communication'] is None
+
+
+def test_communication_raw_value_is_bounded():
+    mode, raw = C.communication(with_direction('x' * 5000))
+    assert mode is None and len(raw) == C.MAX_SETTING_TEXT
+
+
+def test_computers_with_settings_asks_once_per_page_and_keeps_one_setting(monkeypatch):
+    """settings=True: the same searches with expand=computerSettings and overrides=false (effective values), no
+    request per computer; only the direction is kept of each computer's settings."""
+    page = {'computers': [dict(with_direction('Bidirectional', platformSettingHeartbeatInterval='10'), ID=1),
+                          {'ID': 2, 'computerSettings': {'platformSettingHeartbeatInterval': {'value': '10'}}},
+                          {'ID': 3}]}
+    fake = _Fake([_Resp(json.dumps(page).encode())])
+    monkeypatch.setattr(C, 'open_url', fake)
+    got = C.ComputersClient('https://m:4119', 'k', page_size=10).computers(settings=True)
+    assert len(fake.calls) == 1
+    assert fake.calls[0][0] == ('https://m:4119/api/computers/search'
+                                '?expand=computerStatus&expand=computerSettings&overrides=false')
+    assert got[0]['computerSettings'] == {SETTING: {'value': 'Bidirectional'}}
+    assert got[1]['computerSettings'] == {} and got[2]['computerSettings'] == {}
+    assert [C.communication(c)[0] for c in got] == ['bidirectional', None, None]
+
+
+def test_computers_without_settings_does_not_expand_them(monkeypatch):
+    fake = _Fake([_Resp(b'{"computers": [{"ID": 1}]}')])
+    monkeypatch.setattr(C, 'open_url', fake)
+    C.ComputersClient('https://m:4119', 'k', page_size=10).computers()
+    assert fake.calls[0][0] == 'https://m:4119/api/computers/search?expand=computerStatus'
 
 
 def test_an_oversized_answer_is_refused(monkeypatch):
