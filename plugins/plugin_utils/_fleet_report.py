@@ -206,8 +206,38 @@ def _disagreement(entry):
     return None
 
 
+#: the report's ``communication`` when its hosts' modes differ (each host entry says its own)
+PER_HOST = 'per_host'
+
+
+def _modes(communication):
+    """``(mode_of, label)``: each host's communication mode (a function of the host's name) and the report's
+    ``communication``.  ``communication`` is one mode for every host, or a dict host -> mode (a host missing from
+    it, or None, is agent_initiated); the label is the one mode all hosts share, else PER_HOST."""
+    if isinstance(communication, dict):
+        modes = dict((to_text(h), m or 'agent_initiated') for h, m in communication.items())
+        for host, mode in modes.items():
+            if mode not in COMMUNICATION_MODES:
+                raise AnsibleFilterError('communication of %s must be one of %s, got %r'
+                                         % (host, ', '.join(COMMUNICATION_MODES), mode))
+        return (lambda name: modes.get(to_text(name), 'agent_initiated')), None
+    if communication not in COMMUNICATION_MODES:
+        raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
+    return (lambda name: communication), communication
+
+
+def hosts_communication(hosts, fallback=None):
+    """The report's ``communication`` from its host entries' own: the mode they share, PER_HOST when they differ,
+    ``fallback`` when one lacks it (a report of an older collection) or there are none."""
+    modes = set(h.get('communication') if isinstance(h, dict) else None for h in hosts)
+    if not modes or None in modes:
+        return fallback
+    return modes.pop() if len(modes) == 1 else PER_HOST
+
+
 def _host_entry(name, result, inbound, communication, manager=None):
     entry = _host_diagnosis(name, result, inbound, communication)
+    entry['communication'] = communication
     view = _manager_entry(manager)
     if view is not None:
         entry['manager'] = view
@@ -344,8 +374,7 @@ def fleet_report(results, inbound=None, communication='agent_initiated', manager
     ``inbound_from`` then fill in its port and where it ran from.  manager: host -> the manager's view of the
     host (the ``dsa_manager`` variable the dsa.fleet.computers inventory sets), optional.
     """
-    if communication not in COMMUNICATION_MODES:
-        raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
+    mode_of, label = _modes(communication)
     if isinstance(results, list):
         pairs = [((r or {}).get('host') or (r or {}).get('name'), (r or {}).get('result')) for r in results]
     elif isinstance(results, dict):
@@ -355,10 +384,11 @@ def fleet_report(results, inbound=None, communication='agent_initiated', manager
                                  % type(results).__name__)
     inbound = inbound if isinstance(inbound, dict) else {}
     manager = manager if isinstance(manager, dict) else {}
-    hosts = [_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), communication,
+    hosts = [_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), mode_of(name),
                          manager.get(name))
              for name, result in pairs if name]
-    report = _assemble(hosts, communication, manager_url, generated_at or _utc_now(), report_dir)
+    report = _assemble(hosts, label or hosts_communication(hosts, 'agent_initiated'), manager_url,
+                       generated_at or _utc_now(), report_dir)
     return redact(report, secrets)
 
 
@@ -416,8 +446,18 @@ def merge_fleet_reports(reports, generated_at=None, report_dir=None):
     runs): their hosts, with totals and causes counted again as fleet_report() counts them. It equals the
     report of one run over all those hosts but for ``generated_at`` (the latest of the inputs unless given)
     and ``report_dir``."""
-    reports, settings, hosts = merge_inputs(reports, 'fleet', ('manager_url', 'communication'))
-    return redact(_assemble(hosts, settings['communication'], settings['manager_url'],
+    # each host entry says its own communication mode, so slices may differ in theirs (hosts_communication);
+    # reports whose hosts do not say it must agree on the report's
+    listed = reports if isinstance(reports, list) else [reports[k] for k in sorted(reports, key=to_text)] \
+        if isinstance(reports, dict) and 'hosts' not in reports else reports
+    per_host = isinstance(listed, list) and all(
+        isinstance(r, dict) and isinstance(r.get('hosts'), list) and hosts_communication(r['hosts']) is not None
+        for r in listed)
+    reports, settings, hosts = merge_inputs(reports, 'fleet', ('manager_url',) if per_host
+                                            else ('manager_url', 'communication'))
+    communication = hosts_communication(hosts, settings.get('communication')) if per_host \
+        else settings['communication']
+    return redact(_assemble(hosts, communication, settings['manager_url'],
                             generated_at or latest(reports), report_dir))
 
 

@@ -234,7 +234,8 @@ def test_no_secret_in_the_report_dict(report):
     for secret in PLANTED:
         assert secret not in dumped
     host = [h for h in report['hosts'] if h['name'] == 'h-proxy-auth-failed'][0]
-    assert set(host) == {'name', 'status', 'healthy', 'causes', 'findings', 'agent', 'inbound_probe', 'error'}
+    assert set(host) == {'name', 'status', 'healthy', 'causes', 'findings', 'agent', 'inbound_probe', 'error',
+                         'communication'}
     assert set(host['findings'][0]) == {'cause', 'severity', 'message', 'evidence', 'remediation', 'evidence_level'}
     assert host['agent']['manager_url'] == 'dsm://********@agents.lab.example:443/'
     assert 'http://********@proxy.lab:3128' in host['findings'][0]['evidence'][0]

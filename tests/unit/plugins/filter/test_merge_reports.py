@@ -87,13 +87,37 @@ def test_remediation_slices_merge_into_the_whole_run(check_mode):
     assert renders(merged, rr.remediation_report_render) == renders(whole, rr.remediation_report_render)
 
 
+def test_per_host_communication():
+    """Each host says its own mode (from dsa_fleet_communication or the manager's setting): slices whose modes
+    differ merge, the report says per_host; one mode shared by every host is the report's."""
+    results = synthetic_fleet()
+    first, second = slices(results)[0], slices(results)[1]
+    a = fleet(dict((h, results[h]) for h in first), communication='bidirectional')
+    b = fleet(dict((h, results[h]) for h in second), communication='agent_initiated')
+    merged = merge_reports([a, b])
+    assert merged['communication'] == 'per_host'
+    assert dict((h['name'], h['communication']) for h in merged['hosts']) == dict(
+        [(h, 'bidirectional') for h in first] + [(h, 'agent_initiated') for h in second])
+    same = merge_reports([a, fleet(dict((h, results[h]) for h in second), communication='bidirectional')])
+    assert same['communication'] == 'bidirectional'
+    modes = dict((h, 'manager_initiated' if h in first else None) for h in first + second)
+    report = fleet(dict((h, results[h]) for h in first + second), communication=modes)
+    assert report['communication'] == 'per_host'
+    assert set(h['communication'] for h in report['hosts']) == {'manager_initiated', 'agent_initiated'}
+    with pytest.raises(AnsibleFilterError, match='communication of x must be one of'):
+        fleet({}, communication={'x': 'sideways'})
+
+
 def test_refused():
     results = synthetic_fleet()
     one, two, three = [fleet(dict((h, results[h]) for h in part)) for part in slices(results)]
     with pytest.raises(AnsibleFilterError, match='is in reports 1 and 3'):
         merge_reports([one, two, one])
+    # reports whose hosts do not say their own communication mode (an older collection's) must agree on it
+    old = [dict(r, hosts=[dict((k, v) for k, v in h.items() if k != 'communication') for h in r['hosts']])
+           for r in (one, fleet(dict((h, results[h]) for h in slices(results)[1]), communication='agent_initiated'))]
     with pytest.raises(AnsibleFilterError, match='disagree on communication'):
-        merge_reports([one, fleet(dict((h, results[h]) for h in slices(results)[1]), communication='agent_initiated')])
+        merge_reports(old)
     with pytest.raises(AnsibleFilterError, match='disagree on manager_url'):
         merge_reports([one, fleet(dict((h, results[h]) for h in slices(results)[1]), manager_url='dsm://other:443/')])
     with pytest.raises(AnsibleFilterError, match='cannot be merged together'):
