@@ -62,11 +62,12 @@ def run_playbook(inventory, cwd, *args, **kwargs):
            '-e', 'dsa_fleet_manager_url=dsm://127.0.0.1:%d/' % port,
            '-e', 'dsa_fleet_become=false',
            '-e', 'dsa_fleet_timeout=2',
-           '-e', 'dsa_fleet_communication=%s' % kwargs.get('communication', 'bidirectional'),
            '-e', 'dsa_fleet_inbound_port=%d' % port,
            '-e', 'dsa_fleet_inbound_probe_timeout=1',
            '-e', 'dsa_fleet_proxy=http://127.0.0.1:%d' % port,
            '-e', 'dsa_fleet_proxy_username=agent'] + list(args)
+    if kwargs.get('communication', 'bidirectional') is not None:
+        cmd += ['-e', 'dsa_fleet_communication=%s' % kwargs.get('communication', 'bidirectional')]
     if kwargs.get('password', True):
         cmd += ['-e', 'dsa_fleet_proxy_password=%s' % SECRET]
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -169,3 +170,36 @@ def test_the_manager_view_in_the_report(tmp_path):
     assert 'the manager says Managed (Online) while the host reports agent_not_installed' in host['manager_disagrees']
     with open(os.path.join(str(report_dir), 'report.md')) as handle:
         assert '## The manager disagrees' in handle.read()
+
+
+def test_communication_from_the_manager(tmp_path):
+    """dsa_fleet_communication unset: each host's mode is its dsa_manager.communication (the computers inventory's),
+    else agent_initiated; an unknown one is not taken. The inbound probe runs only for the host whose manager
+    connects in; set, dsa_fleet_communication holds for every host."""
+    inv = tmp_path / 'hosts.yml'
+    inv.write_text(json.dumps({'fleet': {'hosts': {
+        'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': PYTHON,
+                      'dsa_manager': {'communication': 'manager_initiated'}},
+        'local-2': {'ansible_connection': 'local', 'ansible_python_interpreter': PYTHON,
+                    'dsa_manager': {'communication': None, 'communication_value': 'Sideways'}},
+        'local-3': {'ansible_connection': 'local', 'ansible_python_interpreter': PYTHON}}}}))
+    report_dir = tmp_path / 'report'
+    proc = run_playbook(str(inv), str(tmp_path), '--check', '-e', 'dsa_fleet_report_dir=%s' % report_dir,
+                        password=False, communication=None)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(str(report_dir / 'report.json')) as f:
+        report = json.load(f)
+    hosts = dict((h['name'], h) for h in report['hosts'])
+    assert report['communication'] == 'per_host'
+    assert dict((n, h['communication']) for n, h in hosts.items()) == {
+        'localhost': 'manager_initiated', 'local-2': 'agent_initiated', 'local-3': 'agent_initiated'}
+    assert hosts['localhost']['inbound_probe'] is not None
+    assert hosts['local-2']['inbound_probe'] is None and hosts['local-3']['inbound_probe'] is None
+    # the user's setting wins over the manager's
+    proc = run_playbook(str(inv), str(tmp_path), '--check', '-e', 'dsa_fleet_report_dir=%s' % report_dir,
+                        password=False, communication='agent_initiated')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(str(report_dir / 'report.json')) as f:
+        report = json.load(f)
+    assert report['communication'] == 'agent_initiated'
+    assert all(h['inbound_probe'] is None for h in report['hosts'])
