@@ -14,10 +14,13 @@ by the manager also a ``Manager/`` one). Only these members are read, each with 
 * ``Agent/timestamp.txt``: when the package was made; ``Agent/guids.xml``: ``AgentGUID``, ``DSMGUID``;
 * ``Agent/plugins.txt``: ``PLATFORM;...;ARCH;... VERSION`` on its first line, then ``name:{ version = "..." }``;
 * ``Agent/logs/ds_agent.log`` and its rotations (``ds_agent-NN.log``, ``ds_agent.log.N``; not
-  ``ds_agent-err.log``), streamed through ``_logscan``.
+  ``ds_agent-err.log``), streamed through ``_logscan``;
+* ``Manager/hostevents.csv`` (a package the manager made): the manager's system events for the computer, a CSV
+  file with the header ``Time,Level,Event ID,Event,Tag(s),Event Origin,Target,Action By,Manager,Description``
+  (tests/lab/EVIDENCE.md E29); its first ``MAX_MEMBER_BYTES`` are read and parsed with the csv module.
 
 Everything else (the encrypted configuration ``ds_agent.encxml``, ``config.xml``, certificates, databases,
-the manager's files) is never opened: the reader works from this allowlist. Hostile input: nothing is
+the manager's other files) is never opened: the reader works from this allowlist. Hostile input: nothing is
 extracted to disk; member names with ``..``, an absolute path, a drive letter or a NUL are ignored; encrypted
 members are skipped; a member whose declared size is more than ``MAX_RATIO`` times its compressed size (a zip
 bomb) is skipped; every read stops at its cap. A folder is read the same way (regular files only, never
@@ -27,12 +30,17 @@ through a symbolic link). Host-side code: Python 3.8+ standard library only.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import calendar
+import csv
+import datetime
+import io
 import os
 import re
 import stat
 import zipfile
 
-from ansible_collections.dsa.fleet.plugins.module_utils import _agent, _agentproxy, _logscan, _redact
+from ansible_collections.dsa.fleet.plugins.module_utils import (_agent, _agentproxy, _causes, _logscan, _redact,
+                                                                _signatures)
 
 AGENT_DIR = 'Agent'
 #: The small members read, each at most MAX_MEMBER_BYTES.
@@ -40,6 +48,8 @@ STATUS_XML, PROXY_INFO, TIMESTAMP, GUIDS, PLUGINS = (
     'Agent/AgentStatus.xml', 'Agent/proxyInfo.json', 'Agent/timestamp.txt', 'Agent/guids.xml', 'Agent/plugins.txt')
 SMALL_MEMBERS = (STATUS_XML, PROXY_INFO, TIMESTAMP, GUIDS, PLUGINS)
 LOG_DIR = 'Agent/logs/'
+#: The manager's system events for the computer (a package made by the manager only).
+HOST_EVENTS = 'Manager/hostevents.csv'
 _LOG_NAME = re.compile(r'^ds_agent(?:-(\d+))?\.log(?:\.(\d+))?$')
 MAX_MEMBER_BYTES = 1024 * 1024
 MAX_MEMBERS = 100000
@@ -103,6 +113,8 @@ class Package(object):
     def __init__(self, path):
         self.path = path
         self.small, self.logs, self.warnings, self.read = {}, [], [], []
+        #: Manager/hostevents.csv as text (its first MAX_MEMBER_BYTES), and whether it went on beyond them.
+        self.host_events, self.host_events_cut = None, False
         self._zip = None
         try:
             info = os.stat(path)
@@ -206,6 +218,11 @@ class Package(object):
                 if text is not None:
                     self.small[member] = text
                     self.read.append(member)
+        if prefix + HOST_EVENTS in self._entries:
+            head = self._read_head(prefix + HOST_EVENTS)
+            if head is not None:
+                self.host_events, self.host_events_cut = head
+                self.read.append(HOST_EVENTS)
         logs = []
         for name in self._entries:
             if name.startswith(prefix + LOG_DIR) and _LOG_NAME.match(name[len(prefix + LOG_DIR):]):
@@ -257,6 +274,32 @@ class Package(object):
             self.warnings.append('%s: %s is bigger than %d bytes, not read' % (self.path, name, MAX_MEMBER_BYTES))
             return None
         return data.decode('utf-8', 'replace').lstrip('\ufeff')
+
+    def _read_head(self, name):
+        """``(text, cut)``: the member's first MAX_MEMBER_BYTES (a bigger one is cut there, with a warning), or
+        None when it cannot be read (encrypted, a zip bomb, an error: each a warning)."""
+        if not self._usable(name):
+            return None
+        try:
+            with self._open(name) as handle:
+                data = handle.read(MAX_MEMBER_BYTES + 1)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.warnings.append('%s: cannot read %s (%s)' % (self.path, name, exc))
+            return None
+        cut = len(data) > MAX_MEMBER_BYTES
+        if cut:
+            self.warnings.append('%s: %s is bigger than %d bytes, only its first %d bytes are read'
+                                 % (self.path, name, MAX_MEMBER_BYTES, MAX_MEMBER_BYTES))
+            data = data[:MAX_MEMBER_BYTES]
+        return _decode(data), cut
+
+
+def _decode(data):
+    """Text of a member: UTF-16 when it starts with its byte-order mark, else UTF-8 (a BOM dropped); bytes that
+    do not decode become U+FFFD, never an error."""
+    if data[:2] in (b'\xff\xfe', b'\xfe\xff'):
+        return data.decode('utf-16', 'replace')
+    return data.decode('utf-8', 'replace').lstrip('\ufeff')
 
 
 # -------------------------------------------------------------------------------------------- parsers
@@ -372,3 +415,265 @@ def not_checked(activation_known, known_causes):
     rows = NOT_CHECKED + (() if activation_known else (ACTIVATION_CHECK,))
     return [{'check': check, 'causes': [c for c in causes if c in known_causes], 'why': why}
             for check, causes, why in rows]
+
+
+# ------------------------------------------------------------------------------ the manager's system events
+
+#: The columns of Manager/hostevents.csv (E29: the header of a real manager-made package, and jonas-fan/dsdd's
+#: reader, which matches them case-insensitively), and the result keys they become.
+EVENT_COLUMNS = (('time', 'Time'), ('level', 'Level'), ('event_id', 'Event ID'), ('event', 'Event'),
+                 ('tags', 'Tag(s)'), ('origin', 'Event Origin'), ('target', 'Target'), ('action_by', 'Action By'),
+                 ('manager', 'Manager'), ('description', 'Description'))
+#: At most this many rows are parsed, and this many events returned (the newest).
+MAX_EVENT_ROWS = 20000
+MAX_EVENTS = 50
+#: Characters kept of a description, and of any other column.
+MAX_DESCRIPTION = 600
+MAX_FIELD = 200
+#: The Time column names no time zone (the manager writes it in its console's zone): an event is surely
+#: before the agent's last session only when it is more than this before it, whatever the zone.
+ZONE_SLACK = 14 * 3600
+
+_MONTHS = dict((name, number) for number, name in enumerate(
+    ('jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'), 1))
+# "May 13, 2025 10:11:48" (E29); dsdd's reader also takes "January 2, 2006 15:04:05 PM".
+_EVENT_TIME = re.compile(r'^([A-Za-z]{3,9})\.? (\d{1,2}), (\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([AaPp])\.?[Mm]\.?)?$')
+_AGENT_EVENT_ID = re.compile(r'^Event ID:\s*(\d{1,6})\s*$', re.M)
+
+#: The manager's system events that name a cause of the registry: Trend's "System events" table (E29), by ID:
+#: ``id: (cause, name as the table gives it, the IDs that end it)``. Nothing else of the file is read as a cause.
+SYSTEM_EVENTS = {
+    730: ('heartbeat_stale', 'Offline', (731,)),
+    742: ('heartbeat_failing', 'Communications Problem', (743,)),
+    770: ('heartbeat_failing', 'Agent/Appliance Heartbeat Rejected', ()),
+    716: ('untrusted_peer', 'Reactivation Attempted by Unknown Agent', (704,)),
+    734: ('clock_skew', 'Computer Clock Change', ()),
+    724: ('disk_full', 'Insufficient Disk Space', ()),
+    1112: ('kernel_unsupported', 'Kernel Unsupported', ()),
+    356: ('kernel_unsupported', 'Secure Boot Public Key Not Enrolled', ()),
+    357: ('kernel_unsupported', "Secure Boot 'On' Not Supported", ()),
+    1800: ('protection_module_offline', 'Deep Security Protection Module Failure', (1801,)),
+    393: ('protection_module_offline', 'Anti-Malware Engine Offline', (394,)),
+    732: ('protection_module_offline', 'Firewall Engine Offline', (733,)),
+    738: ('protection_module_offline', 'Intrusion Prevention Engine Offline', (739,)),
+    748: ('protection_module_offline', 'Log Inspection Engine Offline', (749,)),
+    1675: ('protection_module_offline', 'Integrity Monitoring Engine Offline', (1676,)),
+    2304: ('protection_module_offline', 'Web Reputation Engine Offline', (2305,)),
+    3403: ('protection_module_offline', 'Device Control engine offline', (3404,)),
+    7008: ('protection_module_offline', 'Application Control Engine Offline', (7009,)),
+    2202: ('amsp_install_failed', 'Software Update: Anti-Malware Module Installation Failed', (2201,)),
+}
+#: Events that show the manager talked with the agent (Trend's table; 710 and 720 with origin Agent in E29's
+#: file): a communication cause before one of them is over.
+CONTACT_EVENTS = (704, 710, 720, 731)
+COMMUNICATION_CAUSES = ('heartbeat_stale', 'heartbeat_failing')
+
+
+def event_time(text):
+    """ISO 8601 (no zone: the file names none) of a Time cell such as ``May 13, 2025 10:11:48``, or None."""
+    match = _EVENT_TIME.match((text or '').strip())
+    if not match:
+        return None
+    month = _MONTHS.get(match.group(1)[:3].lower())
+    hour = int(match.group(4))
+    if match.group(7) and hour <= 12:
+        hour = hour % 12 + (12 if match.group(7).lower() == 'p' else 0)
+    try:
+        moment = datetime.datetime(int(match.group(3)), month or 0, int(match.group(2)), hour,
+                                   int(match.group(5)), int(match.group(6)))
+    except (TypeError, ValueError):
+        return None
+    return moment.strftime('%Y-%m-%dT%H:%M:%S')
+
+
+def _short(text, limit):
+    text = _redact.redact_text(text or '')
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
+def _agent_event_causes(ids):
+    """``{cause: [agent event id]}`` of the agent events a manager event carries, through the public
+    ``agent_event_*`` signatures of the catalogue (the same table as the agent log's ``AgentEvent NNNN``)."""
+    found = {}
+    for number in ids:
+        text = 'AgentEvent %d' % number
+        for sig in _signatures.CATALOGUE:
+            if sig['id'].startswith('agent_event_') and sig['evidence'].get('kind') == 'public' \
+                    and re.search(sig['pattern'], text):
+                found.setdefault(sig['cause'], []).append(number)
+    return found
+
+
+def parse_host_events(text, cut=False):
+    """``(events, rows, warnings)`` of Manager/hostevents.csv: every row as ``{time, time_text, level, event_id,
+    event, tags, origin, target, action_by, manager, description, agent_event_ids}``, newest first (rows whose
+    time does not parse last, in file order); ``rows`` the data rows parsed. ``cut``: the text stops at the read
+    cap, so its last row may be partial and is dropped. Never raises on any text."""
+    warnings = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(MAX_MEMBER_BYTES)
+    try:
+        reader = csv.reader(io.StringIO((text or '').replace('\x00', '')))
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            return [], 0, ['%s: not a CSV file (%s), not read' % (HOST_EVENTS, exc)]
+        index = {}
+        for pos, name in enumerate(header or ()):
+            index.setdefault(name.strip().lower(), pos)
+        if 'time' not in index or 'event id' not in index:
+            if header:
+                warnings.append('%s: no "Time" and "Event ID" columns, not the manager\'s system events; not read'
+                                % HOST_EVENTS)
+            return [], 0, warnings
+        rows = []
+        try:
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(rows) >= MAX_EVENT_ROWS:
+                    warnings.append('%s: more than %d events, only the first %d are read'
+                                    % (HOST_EVENTS, MAX_EVENT_ROWS, MAX_EVENT_ROWS))
+                    break
+                rows.append(row)
+        except csv.Error as exc:
+            warnings.append('%s: the CSV breaks after %d events (%s); the rest is not read'
+                            % (HOST_EVENTS, len(rows), exc))
+            cut = False   # the rows before the break are whole
+        if cut and rows:
+            rows.pop()
+    finally:
+        csv.field_size_limit(limit)
+    events = []
+    for row in rows:
+        cells = dict((key, row[index[title.lower()]] if index.get(title.lower(), len(row)) < len(row) else '')
+                     for key, title in EVENT_COLUMNS)
+        try:
+            number = int(cells['event_id'].strip())
+        except ValueError:
+            number = None
+        description = cells['description'] or ''
+        event = dict((key, _short(cells[key], MAX_FIELD)) for key, _title in EVENT_COLUMNS
+                     if key not in ('time', 'event_id', 'description'))
+        event.update({
+            'time': event_time(cells['time']),
+            'time_text': _short(cells['time'], 64),
+            'event_id': number,
+            'description': _short(description, MAX_DESCRIPTION),
+            'agent_event_ids': [int(m) for m in _AGENT_EVENT_ID.findall(description[:MAX_MEMBER_BYTES])][:20],
+        })
+        events.append(event)
+    timed = sorted((e for e in events if e['time']), key=lambda e: e['time'], reverse=True)
+    return timed + [e for e in events if not e['time']], len(rows), warnings
+
+
+def last_session(agent):
+    """Epoch seconds of the agent's last successful session with its manager (AgentStatus.xml), or None."""
+    try:
+        value = int(float(((agent or {}).get('status') or {}).get('lastAgentToManagerSession') or 0))
+    except (TypeError, ValueError):
+        return None
+    return (value // 1000 if value > 10 ** 11 else value) or None
+
+
+def _naive_epoch(iso):
+    return calendar.timegm(datetime.datetime.strptime(iso, '%Y-%m-%dT%H:%M:%S').timetuple())
+
+
+def judge_events(events, last_session=None):
+    """Mark each event (newest first) with ``cause`` (the registry cause it names, or None) and ``state``:
+    ``open`` (nothing later in the file ends it and it is not surely older than the agent's last session),
+    ``resolved`` (a later event ends it: its "back online" or "resolved" pair, or for a communication cause
+    the manager talking with the agent), ``before_last_session`` (more than ZONE_SLACK before the agent's last
+    successful session, ``last_session`` epoch seconds) or None (no cause)."""
+    seen_ids = set()
+    for event in events:   # newest first: seen_ids holds the events after this one
+        number = event['event_id']
+        causes = {}
+        if number in SYSTEM_EVENTS:
+            cause, _name, ends = SYSTEM_EVENTS[number]
+            causes[cause] = 'resolved' if seen_ids.intersection(ends) else None
+        for cause in _agent_event_causes(event['agent_event_ids']):
+            causes.setdefault(cause, None)
+        state = None
+        for cause, ended in sorted(causes.items()):
+            if ended is None and cause in COMMUNICATION_CAUSES and seen_ids.intersection(CONTACT_EVENTS):
+                ended = 'resolved'
+            if ended is None and cause in COMMUNICATION_CAUSES and number in CONTACT_EVENTS:
+                ended = 'resolved'   # an agent event the manager retrieved: the agent talked to it since
+            if ended is None and last_session and event['time'] \
+                    and _naive_epoch(event['time']) + ZONE_SLACK < last_session:
+                ended = 'before_last_session'
+            causes[cause] = ended or 'open'
+        if causes:
+            # The event's own cause first (one event names at most one system cause).
+            first = SYSTEM_EVENTS[number][0] if number in SYSTEM_EVENTS else sorted(causes)[0]
+            event['cause'], state = first, causes[first]
+            event['causes'] = dict(causes)
+        else:
+            event['cause'] = None
+        event['state'] = state
+        if number is not None:
+            seen_ids.add(number)
+    return events
+
+
+def _event_evidence(event):
+    text = 'manager event: %s %s %s (%s' % (event['time'] or event['time_text'], event['event_id'],
+                                            event['event'], event['level'] or '-')
+    if event['origin']:
+        text += ', origin %s' % event['origin']
+    if event['target']:
+        text += ', target %s' % event['target']
+    if event['agent_event_ids']:
+        text += ', agent events %s' % ', '.join(str(i) for i in event['agent_event_ids'])
+    return text + ')'
+
+
+def host_events(package, last_session=None):
+    """``(manager_events, judged, warnings)``: RV(manager_events) of the module (None when the package has no
+    Manager/hostevents.csv: not a package the manager made), the events that name a cause (for
+    ``event_findings``) and the warnings of the reading."""
+    if package.host_events is None:
+        return None, [], []
+    events, rows, warnings = parse_host_events(package.host_events, package.host_events_cut)
+    judge_events(events, last_session)
+    judged = [e for e in events if e.get('causes')]
+    shown = [dict((k, v) for k, v in e.items() if k != 'causes') for e in events[:MAX_EVENTS]]
+    return {
+        'source': HOST_EVENTS,
+        'rows': rows,
+        'complete': not package.host_events_cut and not warnings,
+        'events': shown,
+    }, judged, warnings
+
+
+def event_findings(findings, judged):
+    """The findings with the manager's events added: an event naming a cause adds its evidence to that cause's
+    finding; an ``open`` one with no finding yet adds a ``warning`` finding (never critical: the file's times
+    name no zone, so an event cannot be shown newer than the agent's last session). Returns a new list, most
+    severe first."""
+    if not judged:
+        return findings
+    result = [dict(f, evidence=list(f.get('evidence') or [])) for f in findings]
+    by_cause = dict((f['cause'], f) for f in result)
+    for event in judged:
+        for cause, state in sorted(event['causes'].items()):
+            evidence = _event_evidence(event) + ('' if state == 'open' else ' [%s]' % state.replace('_', ' '))
+            if cause in by_cause:
+                if evidence not in by_cause[cause]['evidence'] and len(by_cause[cause]['evidence']) < 40:
+                    by_cause[cause]['evidence'].append(evidence)
+            elif state == 'open':
+                finding = {
+                    'cause': cause,
+                    'severity': _causes.WARNING,
+                    'message': 'The manager\'s events for this computer (%s) show that %s, and nothing later in '
+                               'them shows it ended.' % (HOST_EVENTS, _causes.meaning(cause)),
+                    'evidence': [evidence],
+                    'remediation': 'manual',
+                    'evidence_level': 'public',
+                }
+                by_cause[cause] = finding
+                result.append(finding)
+    rank = {'critical': 0, 'warning': 1, 'info': 2}
+    return sorted(result, key=lambda f: rank.get(f['severity'], 3))

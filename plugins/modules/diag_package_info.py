@@ -18,7 +18,13 @@ description:
     host nor its manager.
   - Reads only the members that matter (C(Agent/AgentStatus.xml), C(Agent/proxyInfo.json),
     C(Agent/timestamp.txt), C(Agent/guids.xml), C(Agent/plugins.txt) and the agent logs
-    C(Agent/logs/ds_agent*.log)); never the encrypted configuration or other files that may hold secrets.
+    C(Agent/logs/ds_agent*.log), and C(Manager/hostevents.csv) in a package the manager made); never the
+    encrypted configuration or other files that may hold secrets.
+  - A package the manager made also holds the manager's system events for the computer
+    (C(Manager/hostevents.csv)); they are returned in RV(manager_events), newest first. The events whose ID
+    Trend's "System events" table ties to a known cause (for example 730 Offline, 1112 Kernel Unsupported, 734
+    Computer Clock Change) add evidence to that cause's finding, or a C(warning) finding when nothing later in
+    the file ends them; they never make a finding critical, since the file's times name no time zone.
   - A package cannot tell everything a live host does (no network probes, no service or disk state); those
     checks are listed in RV(not_checked) and their causes in RV(unknown). They are unknown, not healthy.
   - The diagnosis is as of the moment the package was made (RV(package.time)), not now.
@@ -219,6 +225,47 @@ logs:
   returned: always
   type: dict
   sample: {causes: [], signatures: [], files_scanned: ["/srv/1738748795.zip::Agent/logs/ds_agent.log"]}
+manager_events:
+  description:
+    - The manager's system events for the computer, from C(Manager/hostevents.csv) (only in a package the
+      manager made; null otherwise). Its first 1 MiB is read; a file that does not parse gives a warning and
+      what parsed before.
+  returned: always
+  type: dict
+  contains:
+    source:
+      description: The member read, C(Manager/hostevents.csv).
+      type: str
+      sample: Manager/hostevents.csv
+    rows:
+      description: The events read from the file.
+      type: int
+      sample: 23
+    complete:
+      description: False when the file was cut at the read cap or broke off (a warning says which).
+      type: bool
+      sample: true
+    events:
+      description:
+        - The newest 50 events, newest first, each with its columns (C(time) ISO 8601 without a zone, as the
+          manager wrote it; C(time_text) the cell itself; C(level), C(event_id), C(event), C(tags), C(origin),
+          C(target), C(action_by), C(manager); C(description) cut to 600 characters, secrets redacted),
+          C(agent_event_ids) (the agent events the description carries), C(cause) (the cause id the event
+          names, or null) and C(state) (C(open), C(resolved) by a later event, C(before_last_session), or null).
+      type: list
+      elements: dict
+      sample:
+        - time: "2025-05-13T10:09:36"
+          time_text: "May 13, 2025 10:09:36"
+          level: Warning
+          event_id: 926
+          event: Smart Protection Server Disconnected for Smart Scan
+          origin: Agent
+          target: KSDC01.keshet.dom
+          action_by: System
+          agent_event_ids: [9012]
+          cause: null
+          state: null
 manager_url:
   description: Always null (the package does not name the manager's URL).
   returned: always
@@ -289,11 +336,16 @@ def main():
     for warning in warnings:
         module.warn(warning)
     agent, activation_known = _diagpkg.agent_facts(package)
+    manager_events, events_judged, event_warnings = _diagpkg.host_events(package, _diagpkg.last_session(agent))
+    for warning in event_warnings:
+        module.warn('%s: %s' % (params['path'], warning))
     judged = dict(agent)
     if not activation_known:
         # Not judged from the status (it cannot tell); log lines of not_activated still count.
         judged['activated'] = True
     findings, healthy = _diagnosis.diagnose(judged, None, logs)
+    # The manager's events add evidence, or warnings: never a critical finding (healthy stays as it is).
+    findings = _diagpkg.event_findings(findings, events_judged)
     not_checked = _diagpkg.not_checked(activation_known, _diagnosis.CAUSES)
     causes = sorted(set(f['cause'] for f in findings if f['severity'] == _diagnosis.CRITICAL))
     module.exit_json(
@@ -308,6 +360,7 @@ def main():
         agent=agent,
         reachability=None,
         logs=logs,
+        manager_events=manager_events,
         manager_url=None,
     )
 
