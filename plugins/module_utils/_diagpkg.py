@@ -606,8 +606,9 @@ def judge_events(events, last_session=None):
                 ended = 'before_last_session'
             causes[cause] = ended or 'open'
         if causes:
-            # The event's own cause first (one event names at most one system cause).
-            first = SYSTEM_EVENTS[number][0] if number in SYSTEM_EVENTS else sorted(causes)[0]
+            # The event's own cause first (one event names at most one system cause), else an open one.
+            first = SYSTEM_EVENTS[number][0] if number in SYSTEM_EVENTS else \
+                sorted(causes, key=lambda c: (causes[c] != 'open', c))[0]
             event['cause'], state = first, causes[first]
             event['causes'] = dict(causes)
         else:

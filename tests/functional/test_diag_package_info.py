@@ -87,3 +87,32 @@ def test_the_report_shows_a_package_beside_a_live_host(ansible_module, tmp_path)
     page = _fleet_report.fleet_report_render(report, 'html')
     assert 'db11 (from diagnostic package)' in page and 'web01 (from' not in page
     assert json.loads(_fleet_report.fleet_report_render(report, 'json')) == report
+
+
+def test_a_manager_made_package_lists_the_managers_events(ansible_module, tmp_path):
+    """Manager/hostevents.csv: the real header and rows of tests/realworld case 48, and a row composed in its form
+    with Trend's "1112 Error Kernel Unsupported" (tests/lab/EVIDENCE.md E29): listed, and a warning, never critical."""
+    events = corpus('48-diag-package-manager-hostevents', 'hostevents.csv')
+    header, rows = events.split('\n', 1)
+    kernel = '"May 13, 2025 10:12:00",Error,1112,Kernel Unsupported,,Agent,KSDC01.keshet.dom,System,hbp00523s-798,' \
+             'No Description\n'
+    path = package(tmp_path / 'p.zip', logs=False)
+    with zipfile.ZipFile(path, 'a', zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr('Manager/hostevents.csv', header + '\n' + kernel + rows)
+        archive.writestr('Manager/host1111.xml', '<Certificate>never read</Certificate>')
+    result = ansible_module('diag_package_info', {'path': path, 'since': ''})
+    assert result['_rc'] == 0 and not result.get('failed'), result['_stderr']
+    assert result['healthy'] is True and result['causes'] == []
+    assert [(f['cause'], f['severity']) for f in result['findings']] == [('kernel_unsupported', 'warning')]
+    assert '1112 Kernel Unsupported' in result['findings'][0]['evidence'][0]
+    events = result['manager_events']
+    assert events['rows'] == 6 and events['complete'] is True
+    assert [e['event_id'] for e in events['events']] == [1112, 2206, 710, 720, 926, 273]
+    assert events['events'][0]['state'] == 'open' and events['events'][4]['cause'] is None
+    assert 'Manager/hostevents.csv' in result['package']['members_read']
+    assert 'never read' not in result['_stdout']
+
+
+def test_an_agent_made_package_has_no_manager_events(ansible_module, tmp_path):
+    result = ansible_module('diag_package_info', {'path': package(tmp_path / 'p.zip')})
+    assert result['manager_events'] is None
