@@ -233,8 +233,8 @@ HEADER = HOST_EVENTS.split('\n', 1)[0] + '\n'
 
 
 def row(when, level, number, name, origin='Agent', description='No Description'):
-    return '"%s",%s,%d,%s,,%s,host1.example,System,hbp00523s-798,"%s"\n' % (when, level, number, name, origin,
-                                                                           description)
+    cells = (when, level, number, name, origin, description)
+    return '"%s",%s,%d,%s,,%s,host1.example,System,hbp00523s-798,"%s"\n' % cells
 
 
 def events_of(text, last_session=None, cut=False):
@@ -402,7 +402,7 @@ def csv_limit_is_restored():
 def test_a_huge_host_events_file_is_cut_at_the_cap(tmp_path):
     # Random descriptions: a file that compresses like real text, not a zip bomb.
     big = HEADER + ''.join(row('May 13, 2025 10:00:00', 'Info', 710, 'Events Retrieved',
-                               description=base64.b64encode(os.urandom(600)).decode()) for _ in range(2000))
+                               description=base64.b64encode(os.urandom(600)).decode()) for _count in range(2000))
     assert len(big) > _diagpkg.MAX_MEMBER_BYTES
     with _diagpkg.Package(make_zip(tmp_path / 'p.zip', dict(REAL, **{'Manager/hostevents.csv': big}))) as package:
         result, _judged, warnings = _diagpkg.host_events(package)
