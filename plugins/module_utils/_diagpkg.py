@@ -17,7 +17,7 @@ by the manager also a ``Manager/`` one). Only these members are read, each with 
   ``ds_agent-err.log``), streamed through ``_logscan``;
 * ``Manager/hostevents.csv`` (a package the manager made): the manager's system events for the computer, a CSV
   file with the header ``Time,Level,Event ID,Event,Tag(s),Event Origin,Target,Action By,Manager,Description``
-  (tests/lab/EVIDENCE.md E29); its first ``MAX_MEMBER_BYTES`` are read and parsed with the csv module.
+  (tests/lab/EVIDENCE.md E30); its first ``MAX_MEMBER_BYTES`` are read and parsed with the csv module.
 
 Everything else (the encrypted configuration ``ds_agent.encxml``, ``config.xml``, certificates, databases,
 the manager's other files) is never opened: the reader works from this allowlist. Hostile input: nothing is
@@ -419,7 +419,7 @@ def not_checked(activation_known, known_causes):
 
 # ------------------------------------------------------------------------------ the manager's system events
 
-#: The columns of Manager/hostevents.csv (E29: the header of a real manager-made package, and jonas-fan/dsdd's
+#: The columns of Manager/hostevents.csv (E30: the header of a real manager-made package, and jonas-fan/dsdd's
 #: reader, which matches them case-insensitively), and the result keys they become.
 EVENT_COLUMNS = (('time', 'Time'), ('level', 'Level'), ('event_id', 'Event ID'), ('event', 'Event'),
                  ('tags', 'Tag(s)'), ('origin', 'Event Origin'), ('target', 'Target'), ('action_by', 'Action By'),
@@ -436,11 +436,11 @@ ZONE_SLACK = 14 * 3600
 
 _MONTHS = dict((name, number) for number, name in enumerate(
     ('jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'), 1))
-# "May 13, 2025 10:11:48" (E29); dsdd's reader also takes "January 2, 2006 15:04:05 PM".
+# "May 13, 2025 10:11:48" (E30); dsdd's reader also takes "January 2, 2006 15:04:05 PM".
 _EVENT_TIME = re.compile(r'^([A-Za-z]{3,9})\.? (\d{1,2}), (\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([AaPp])\.?[Mm]\.?)?$')
 _AGENT_EVENT_ID = re.compile(r'^Event ID:\s*(\d{1,6})\s*$', re.M)
 
-#: The manager's system events that name a cause of the registry: Trend's "System events" table (E29), by ID:
+#: The manager's system events that name a cause of the registry: Trend's "System events" table (E30), by ID:
 #: ``id: (cause, name as the table gives it, the IDs that end it)``. Nothing else of the file is read as a cause.
 SYSTEM_EVENTS = {
     730: ('heartbeat_stale', 'Offline', (731,)),
@@ -463,7 +463,7 @@ SYSTEM_EVENTS = {
     7008: ('protection_module_offline', 'Application Control Engine Offline', (7009,)),
     2202: ('amsp_install_failed', 'Software Update: Anti-Malware Module Installation Failed', (2201,)),
 }
-#: Events that show the manager talked with the agent (Trend's table; 710 and 720 with origin Agent in E29's
+#: Events that show the manager talked with the agent (Trend's table; 710 and 720 with origin Agent in E30's
 #: file): a communication cause before one of them is over.
 CONTACT_EVENTS = (704, 710, 720, 731)
 COMMUNICATION_CAUSES = ('heartbeat_stale', 'heartbeat_failing')

@@ -91,7 +91,7 @@ def test_the_report_shows_a_package_beside_a_live_host(ansible_module, tmp_path)
 
 def test_a_manager_made_package_lists_the_managers_events(ansible_module, tmp_path):
     """Manager/hostevents.csv: the real header and rows of tests/realworld case 48, and a row composed in its form
-    with Trend's "1112 Error Kernel Unsupported" (tests/lab/EVIDENCE.md E29): listed, and a warning, never critical."""
+    with Trend's "1112 Error Kernel Unsupported" (tests/lab/EVIDENCE.md E30): listed, and a warning, never critical."""
     events = corpus('48-diag-package-manager-hostevents', 'hostevents.csv')
     header, rows = events.split('\n', 1)
     kernel = '"May 13, 2025 10:12:00",Error,1112,Kernel Unsupported,,Agent,KSDC01.keshet.dom,System,hbp00523s-798,' \

@@ -227,7 +227,7 @@ def test_credentials_in_the_status_are_redacted(tmp_path):
 # ------------------------------------------------------------------------------ Manager/hostevents.csv
 # HOST_EVENTS: the header and five rows of a real manager-made package (tests/realworld case 48, provenance there).
 # The rows composed below take that file's form with IDs and names of Trend's "System events" table
-# (tests/lab/EVIDENCE.md E29); their times, targets and descriptions are ours.
+# (tests/lab/EVIDENCE.md E30); their times, targets and descriptions are ours.
 HOST_EVENTS = corpus('48-diag-package-manager-hostevents', 'hostevents.csv')
 HEADER = HOST_EVENTS.split('\n', 1)[0] + '\n'
 
