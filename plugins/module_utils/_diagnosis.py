@@ -347,7 +347,7 @@ def _relay_findings(reach, root, log_causes, found):
                  if e.get('role') == 'relay' and not e.get('resolved')]
     manager_host = (reach.get('manager') or {}).get('host')
     if root and found.has(root) and manager_host and any(p.get('host') == manager_host for p in probes):
-        found.get(root)['evidence'].extend(evidence)
+        found.get(root)['evidence'].extend(evidence + log_causes.pop('update_source_unreachable', []))
         return
     targets = sorted(set(p.get('target') for p in probes))
     found.add('update_source_unreachable', 'No update source of the agent answers from this host (%s): it cannot '

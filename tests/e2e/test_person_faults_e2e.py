@@ -11,7 +11,7 @@
   or log line tells why: critical;
 - ``clock_skew``: the host clock runs an hour ahead (libfaketime for the agent and every ssh session): a warning;
 - ``update_source_unreachable``: the host's firewall drops the relay port (4122): the probe of the relay given in
-  ``dsa_fleet_relays`` fails (the agent logs Agent event 9108 after its next heartbeat): a warning.
+  ``dsa_fleet_relays`` fails (the agent logs Agent event 9108 on its update checks): a warning.
 
 Checked: the diagnosis names exactly these causes, with their severity and evidence, on their hosts only (the
 healthy host stays healthy); dsa.fleet.remediate changes nothing on any host (nothing here is "fixed" by force),

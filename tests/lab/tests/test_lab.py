@@ -479,7 +479,8 @@ def test_update_source_unreachable(fleet):
     assert out(fleet, "t-ok", probe).strip() == "open"
     assert out(fleet, "t-relay", probe).strip() != "open"
     ssh(fleet, "t-relay", "/opt/ds_agent/dsa_control -m", check=True)
-    deadline = time.time() + 3 * fleet["heartbeat_interval"] + 15
+    # the agent checks its update source every 3rd scheduled heartbeat; a dropped connect waits 10 s
+    deadline = time.time() + 6 * fleet["heartbeat_interval"] + 30
     while not [l for l in log_lines(fleet, "t-relay") if "| AgentEvent 9108 |" in l]:
         assert time.time() < deadline, log_lines(fleet, "t-relay")[-5:]
         time.sleep(1)

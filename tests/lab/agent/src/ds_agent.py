@@ -63,6 +63,7 @@ LISTEN_PORT = int(os.environ.get("DSA_LISTEN_PORT", "4118"))
 # the agent's update source: a relay on Trend's relay port 4122; in the lab the relay is the manager's host
 # (the lab's topology: invention)
 RELAY_PORT = int(os.environ.get("DSA_RELAY_PORT", "4122"))
+UPDATE_EVERY = 3
 
 try:
     GENERATION = int(VERSION.split(".", 1)[0])
@@ -718,15 +719,22 @@ def update_check(st):
 
 
 def heartbeat_loop():
+    periodic = 0
+    scheduled = False
     while True:
         if STATE["activated"]:
             try:
-                if heartbeat(STATE)[0] == 200 and not os.path.exists(HEARTBEAT_HUNG):
+                ok = heartbeat(STATE)[0] == 200
+                # the update check runs on the agent's own schedule, every UPDATE_EVERY scheduled heartbeats (not
+                # after an activation's or a `-m` heartbeat): a fault made on the host just after its activation is
+                # in place before the first check (the schedule: invention)
+                periodic += 1 if scheduled else 0
+                if ok and scheduled and periodic % UPDATE_EVERY == 0 and not os.path.exists(HEARTBEAT_HUNG):
                     update_check(STATE)
             except Exception:
                 log("Error", 1, "heartbeat: %s" % traceback.format_exc().splitlines()[-1],
                     "dsa/Heartbeat.lua:300:(null)")
-        _hb_wakeup.wait(HB_INTERVAL)
+        scheduled = not _hb_wakeup.wait(HB_INTERVAL)
         _hb_wakeup.clear()
 
 

@@ -793,3 +793,9 @@ def test_a_relay_on_the_manager_host_fails_with_the_manager_path():
     findings, healthy = diagnose(agent(), r, logs())
     assert not healthy and [f['cause'] for f in findings] == ['dns_unresolvable']
     assert any('%s:4122' % host in e for e in findings[0]['evidence'])
+    # and so are the agent's own update events
+    update = dict(sig('agent_event_update_source', 'update_source_unreachable', severity='warning'),
+                  evidence={'kind': 'public', 'source': 'x'})
+    findings, healthy = diagnose(agent(), r, logs(update))
+    assert [f['cause'] for f in findings] == ['dns_unresolvable']
+    assert any('agent_event_update_source' in e for e in findings[0]['evidence'])
