@@ -261,14 +261,21 @@ class Package(object):
     def _opener(self, name):
         return lambda: self._open(name)
 
-    def _read_small(self, name):
+    def _read_bytes(self, name):
+        """The member's first MAX_MEMBER_BYTES + 1 bytes (one more tells it is bigger), or None when it cannot be
+        read (encrypted, a zip bomb, an error: each a warning)."""
         if not self._usable(name):
             return None
         try:
             with self._open(name) as handle:
-                data = handle.read(MAX_MEMBER_BYTES + 1)
+                return handle.read(MAX_MEMBER_BYTES + 1)
         except Exception as exc:  # pylint: disable=broad-except
             self.warnings.append('%s: cannot read %s (%s)' % (self.path, name, exc))
+            return None
+
+    def _read_small(self, name):
+        data = self._read_bytes(name)
+        if data is None:
             return None
         if len(data) > MAX_MEMBER_BYTES:
             self.warnings.append('%s: %s is bigger than %d bytes, not read' % (self.path, name, MAX_MEMBER_BYTES))
@@ -277,14 +284,9 @@ class Package(object):
 
     def _read_head(self, name):
         """``(text, cut)``: the member's first MAX_MEMBER_BYTES (a bigger one is cut there, with a warning), or
-        None when it cannot be read (encrypted, a zip bomb, an error: each a warning)."""
-        if not self._usable(name):
-            return None
-        try:
-            with self._open(name) as handle:
-                data = handle.read(MAX_MEMBER_BYTES + 1)
-        except Exception as exc:  # pylint: disable=broad-except
-            self.warnings.append('%s: cannot read %s (%s)' % (self.path, name, exc))
+        None when it cannot be read."""
+        data = self._read_bytes(name)
+        if data is None:
             return None
         cut = len(data) > MAX_MEMBER_BYTES
         if cut:
