@@ -94,7 +94,6 @@ LICENSE_MODE = 'licenseMode'
 ACCOUNT_FIELDS = (LICENSE_MODE, 'cloudOneAccountID', 'cloudOneAccountName')
 #: the longest account detail kept (a value of the API's own is short; a broken or hostile answer is cut)
 MAX_ACCOUNT_TEXT = 200
-#: Deep Security Manager's API has no license resource (E27): its license is in the console only
 #: A computer's communication direction (E29): the computer setting ``platformSettingAgentCommunicationsDirection``,
 #: a SettingValue ``{"value": "..."}`` inside ``computerSettings``.  ``computerSettings`` comes with a computers search
 #: asked with ``expand=computerSettings`` (Trend's "Performance tips": describe, list and search computers take the
@@ -112,6 +111,7 @@ COMMUNICATION_VALUES = {
 }
 #: the longest raw setting value kept for the report (a value of the API's own is short)
 MAX_SETTING_TEXT = 200
+#: Deep Security Manager's API has no license resource (E27): its license is in the console only
 NOT_ON_PREMISE = ('the license mode is not available on an on-premise manager: Deep Security Manager\'s API has no '
                   'license resource (its console shows the license under Administration > Licenses)')
 
