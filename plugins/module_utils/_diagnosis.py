@@ -165,7 +165,7 @@ def _epoch(stamp):
     return calendar.timegm(moment.timetuple()) - offset * 60
 
 
-def _last_session(agent):
+def last_session(agent):
     """Epoch of the agent's last successful session with the manager, or None."""
     status = (agent or {}).get('status') or {}
     try:
@@ -187,7 +187,7 @@ def _log_causes(logs, agent=None, history_before=None):
     signature's wording is public}`` (see _signatures.EVIDENCE_KINDS).
     """
     causes, history, strength = {}, {}, {}
-    session = _last_session(agent)
+    session = last_session(agent)
     rank = {CRITICAL: 0, WARNING: 1, INFO: 2}
     if history_before:
         session = max(session or 0, float(history_before))

@@ -569,15 +569,6 @@ def parse_host_events(text, cut=False):
     return timed + [e for e in events if not e['time']], len(rows), warnings
 
 
-def last_session(agent):
-    """Epoch seconds of the agent's last successful session with its manager (AgentStatus.xml), or None."""
-    try:
-        value = int(float(((agent or {}).get('status') or {}).get('lastAgentToManagerSession') or 0))
-    except (TypeError, ValueError):
-        return None
-    return (value // 1000 if value > 10 ** 11 else value) or None
-
-
 def _naive_epoch(iso):
     return calendar.timegm(datetime.datetime.strptime(iso, '%Y-%m-%dT%H:%M:%S').timetuple())
 

@@ -336,7 +336,7 @@ def main():
     for warning in warnings:
         module.warn(warning)
     agent, activation_known = _diagpkg.agent_facts(package)
-    manager_events, events_judged, event_warnings = _diagpkg.host_events(package, _diagpkg.last_session(agent))
+    manager_events, events_judged, event_warnings = _diagpkg.host_events(package, _diagnosis.last_session(agent))
     for warning in event_warnings:
         module.warn('%s: %s' % (params['path'], warning))
     judged = dict(agent)

@@ -350,7 +350,7 @@ def test_host_events_in_a_package_and_in_the_diagnosis(tmp_path):
     members = dict(REAL, **{'Manager/hostevents.csv': text, 'Manager/host1111.xml': 'SECRET'})
     with _diagpkg.Package(make_zip(tmp_path / 'p.zip', members)) as package:
         agent, _known = _diagpkg.agent_facts(package)
-        result, judged, warnings = _diagpkg.host_events(package, _diagpkg.last_session(agent))
+        result, judged, warnings = _diagpkg.host_events(package, _diagnosis.last_session(agent))
     assert warnings == [] and 'Manager/hostevents.csv' in package.read and 'Manager/host1111.xml' not in package.read
     assert result['source'] == 'Manager/hostevents.csv' and result['rows'] == 6 and result['complete'] is True
     assert result['events'][0]['event_id'] == 1112 and 'causes' not in result['events'][0]
