@@ -409,13 +409,7 @@ def merge_inputs(reports, kind, same, schema=SCHEMA_VERSION):
         if report.get('schema_version') != schema:
             raise AnsibleFilterError('merge: report %d has schema_version %r; this collection writes %r'
                                      % (index, report.get('schema_version'), schema))
-    settings = {}
-    for key in same:
-        values = sorted(set(to_text(r.get(key)) for r in reports))
-        if len(values) > 1:
-            raise AnsibleFilterError('merge: the reports disagree on %s (%s): they are not slices of one run'
-                                     % (key, ', '.join(values)))
-        settings[key] = reports[0].get(key)
+    settings = agreed(reports, same)
     seen = {}
     hosts = []
     for index, report in enumerate(reports, 1):
@@ -429,6 +423,19 @@ def merge_inputs(reports, kind, same, schema=SCHEMA_VERSION):
             seen[name] = index
             hosts.append(copy.deepcopy(host))
     return reports, settings, hosts
+
+
+def agreed(reports, keys):
+    """``{key: value}`` of the settings ``keys`` the (checked) reports share; an error naming the first that
+    differs."""
+    settings = {}
+    for key in keys:
+        values = sorted(set(to_text(r.get(key)) for r in reports))
+        if len(values) > 1:
+            raise AnsibleFilterError('merge: the reports disagree on %s (%s): they are not slices of one run'
+                                     % (key, ', '.join(values)))
+        settings[key] = reports[0].get(key)
+    return settings
 
 
 def report_kind(report):
@@ -446,17 +453,13 @@ def merge_fleet_reports(reports, generated_at=None, report_dir=None):
     runs): their hosts, with totals and causes counted again as fleet_report() counts them. It equals the
     report of one run over all those hosts but for ``generated_at`` (the latest of the inputs unless given)
     and ``report_dir``."""
+    reports, settings, hosts = merge_inputs(reports, 'fleet', ('manager_url',))
     # each host entry says its own communication mode, so slices may differ in theirs (hosts_communication);
     # reports whose hosts do not say it must agree on the report's
-    listed = reports if isinstance(reports, list) else [reports[k] for k in sorted(reports, key=to_text)] \
-        if isinstance(reports, dict) and 'hosts' not in reports else reports
-    per_host = isinstance(listed, list) and all(
-        isinstance(r, dict) and isinstance(r.get('hosts'), list) and hosts_communication(r['hosts']) is not None
-        for r in listed)
-    reports, settings, hosts = merge_inputs(reports, 'fleet', ('manager_url',) if per_host
-                                            else ('manager_url', 'communication'))
-    communication = hosts_communication(hosts, settings.get('communication')) if per_host \
-        else settings['communication']
+    if all(hosts_communication(r['hosts']) is not None for r in reports):
+        communication = hosts_communication(hosts)
+    else:
+        communication = agreed(reports, ('communication',))['communication']
     return redact(_assemble(hosts, communication, settings['manager_url'],
                             generated_at or latest(reports), report_dir))
 
