@@ -11,7 +11,12 @@
   or log line tells why: critical;
 - ``clock_skew``: the host clock runs an hour ahead (libfaketime for the agent and every ssh session): a warning;
 - ``update_source_unreachable``: the host's firewall drops the relay port (4122): the probe of the relay given in
-  ``dsa_fleet_relays`` fails (the agent logs Agent event 9108 on its update checks): a warning.
+  ``dsa_fleet_relays`` fails (the agent logs Agent event 9108 on its update checks): a warning;
+- ``amsp_install_failed``: the agent logged the public "Failed to install or upgrade AMSP" line when it started and
+  reports no anti-malware module; it heartbeats afterwards, which does not make the line history: a warning;
+- ``manager_cert_invalid``: the host reaches the manager through a forwarder that presents the manager's certificate
+  expired 3 hours ago; the agent rejects it and has not talked to its manager since: critical, seen by the TLS probe
+  (the fleet is diagnosed with ``dsa_fleet_tls: true``, so every other host also passes the TLS probe unharmed).
 
 Checked: the diagnosis names exactly these causes, with their severity and evidence, on their hosts only (the
 healthy host stays healthy); dsa.fleet.remediate changes nothing on any host (nothing here is "fixed" by force),
@@ -31,7 +36,10 @@ from test_rpm_e2e import report_hosts
 SPEC = {'heartbeat_interval': 10,
         'hosts': {'pf-ok': [], 'pf-pmoff': ['protection_module_offline'], 'pf-kernel': ['kernel_unsupported'],
                   'pf-stale': ['heartbeat_stale'], 'pf-clock': ['clock_skew'],
-                  'pf-relay': ['update_source_unreachable']}}
+                  'pf-relay': ['update_source_unreachable'], 'pf-cert': ['manager_cert_invalid'],
+                  'pf-amsp': ['amsp_install_failed']}}
+# the manager's certificate is only seen by the TLS probe
+TLS = ('-e', 'dsa_fleet_tls=true')
 # host -> (its status in the diagnosis, {cause: severity}, a text one of the finding's evidence holds)
 EXPECTED = {
     'dsafl-pf-ok': ('healthy', {}, None),
@@ -40,6 +48,8 @@ EXPECTED = {
     'dsafl-pf-stale': ('broken', {'heartbeat_stale': 'critical'}, 'AgentStatus.lastAgentToManagerSession'),
     'dsafl-pf-clock': ('healthy', {'clock_skew': 'warning'}, 'source controller'),
     'dsafl-pf-relay': ('healthy', {'update_source_unreachable': 'warning'}, 'tcp agents.workload.lab.example:4122 direct'),
+    'dsafl-pf-amsp': ('healthy', {'amsp_install_failed': 'warning'}, 'Failed to install or upgrade AMSP'),
+    'dsafl-pf-cert': ('broken', {'manager_cert_invalid': 'critical'}, 'direct: certificate expired'),
 }
 
 
@@ -50,7 +60,7 @@ def person_fleet(tmp_path_factory):
 
 
 def test_each_fault_is_named_on_its_host_and_nothing_is_touched(person_fleet, tmp_path):
-    hosts, _p = report_hosts('diagnose', tmp_path / 'diagnosis', 'report.json')
+    hosts, _p = report_hosts('diagnose', tmp_path / 'diagnosis', 'report.json', *TLS)
     for name, (status, causes, evidence) in sorted(EXPECTED.items()):
         host = hosts[name]
         assert dict((f['cause'], f['severity']) for f in host['findings']) == causes, (name, host['findings'])
@@ -58,14 +68,19 @@ def test_each_fault_is_named_on_its_host_and_nothing_is_touched(person_fleet, tm
         assert host['status'] == status, (name, host)
         for finding in host['findings']:
             assert any(evidence in e for e in finding['evidence']), (name, finding)
+    cert = hosts['dsafl-pf-cert']['findings'][0]
+    # the agent's own failures are the evidence of the root cause, not causes of their own
+    assert any('certificate verify failed' in e for e in cert['evidence']), cert
     kernel = hosts['dsafl-pf-kernel']['findings'][0]
     assert any('Component.AM.mode: driver-offline' in e for e in kernel['evidence']), kernel
 
-    report, p = report_hosts('remediate', tmp_path / 'remediation', 'remediation.json')
+    report, p = report_hosts('remediate', tmp_path / 'remediation', 'remediation.json', *TLS)
     counts = recap(p.stdout)
     assert all(counts[name]['changed'] == 0 for name in EXPECTED), counts
     assert report['dsafl-pf-ok']['outcome'] == 'healthy', report['dsafl-pf-ok']
-    for name in ('dsafl-pf-kernel', 'dsafl-pf-stale'):
+    for name in ('dsafl-pf-kernel', 'dsafl-pf-stale', 'dsafl-pf-cert'):
         assert report[name]['outcome'] == 'needs_person', report[name]
-    for name in ('dsafl-pf-pmoff', 'dsafl-pf-clock', 'dsafl-pf-relay'):
+    assert [m['cause'] for m in report['dsafl-pf-cert']['manual']] == ['manager_cert_invalid'], report['dsafl-pf-cert']
+    assert not [f for f in hosts['dsafl-pf-amsp']['findings'] if f.get('history')], hosts['dsafl-pf-amsp']
+    for name in ('dsafl-pf-pmoff', 'dsafl-pf-clock', 'dsafl-pf-relay', 'dsafl-pf-amsp'):
         assert report[name]['outcome'] != 'fixed', report[name]

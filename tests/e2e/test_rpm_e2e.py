@@ -54,9 +54,9 @@ def agent_info(host):
     return json.loads(p.stdout[p.stdout.index('{'):])
 
 
-def playbook(name, report_dir):
+def playbook(name, report_dir, *extra):
     cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', INVENTORY, os.path.join(ROOT, 'playbooks', name + '.yml'),
-           '-e', '@' + LAB_VARS, '-e', 'dsa_fleet_report_dir=%s' % report_dir]
+           '-e', '@' + LAB_VARS, '-e', 'dsa_fleet_report_dir=%s' % report_dir] + list(extra)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env(),
                        cwd=ROOT, timeout=1500, check=False)
     return p
@@ -74,9 +74,10 @@ def test_agent_info_reports_the_rpm_package(rpm_fleet):
     assert agent_info('d-corrupt')['package_format'] == 'deb'
 
 
-def report_hosts(name, report_dir, report_file):
-    """Run the playbook ``name`` (it must succeed); its report ``report_file``'s hosts by name."""
-    p = playbook(name, str(report_dir))
+def report_hosts(name, report_dir, report_file, *extra):
+    """Run the playbook ``name`` (it must succeed; ``extra``: more arguments); its report ``report_file``'s hosts by
+    name."""
+    p = playbook(name, str(report_dir), *extra)
     assert p.returncode == 0, p.stdout[-8000:]
     with open(str(report_dir / report_file)) as handle:
         return dict((h['name'], h) for h in json.load(handle)['hosts']), p

@@ -57,6 +57,7 @@ FAULTS = [
     "untrusted_peer", "self_protection_enabled", "proxy_auth_failed", "proxy_required", "manager_unreachable",
     "inbound_4118_blocked", "dns_unresolvable", "disk_full", "agent_service_down", "agent_corrupt",
     "protection_module_offline", "kernel_unsupported", "heartbeat_stale", "clock_skew", "update_source_unreachable",
+    "manager_cert_invalid", "amsp_install_failed",
 ]
 ALIASES = {"healthy": None}
 # heartbeat_stale: how long ago the hung agent's last successful session was (more than the stale bound of any
@@ -65,6 +66,11 @@ STALE_SESSION_AGE = 3 * 3600 + 600
 # clock_skew: how far the host clock runs ahead (libfaketime's relative form), and the library (image/build.sh)
 CLOCK_SKEW = "+1h"
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+# manager_cert_invalid: the host reaches the manager's names through a forwarder on this address (lib/tls_forward.py)
+# that presents the manager's certificate expired CERT_EXPIRED_AGO seconds ago (before that the agent heartbeated:
+# its last session is set STALE_SESSION_AGE back)
+CERT_FORWARDER = "127.0.0.2"
+CERT_EXPIRED_AGO = 3 * 3600
 NEEDS_AGENT = set(FAULTS) - {"agent_not_installed"}
 NOT_ACTIVATED = {"not_activated", "activation_refused", "subscription_expired", "agent_not_installed"}
 
@@ -396,7 +402,34 @@ def ensure_pki(manager_ip):
          "-days", "825", "-out", crt, "-extfile", ext])
     for p in (key,):
         os.chmod(p, 0o644)  # read by the manager container (root inside, same machine)
+    expired_certificate(d, ca_crt, ca_key, ext)
     return ca_crt
+
+
+def expired_certificate(d, ca_crt, ca_key, ext):
+    """The manager's certificate as it was before it expired, CERT_EXPIRED_AGO seconds ago (same names, same CA):
+    what the forwarder of the manager_cert_invalid fault presents. ``openssl ca``: ``openssl x509`` of OpenSSL 3.0
+    cannot date a certificate in the past."""
+    key, crt = os.path.join(d, "manager-expired.key"), os.path.join(d, "manager-expired.crt")
+    db = os.path.join(d, "expired-ca")
+    shutil.rmtree(db, ignore_errors=True)
+    os.makedirs(db)
+    open(os.path.join(db, "index.txt"), "w").close()
+    with open(os.path.join(db, "serial"), "w") as f:
+        f.write("%012X\n" % (int(time.time()) | 1 << 40))
+    conf = os.path.join(db, "ca.cnf")
+    with open(conf, "w") as f:
+        f.write("[ca]\ndefault_ca = lab\n[lab]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\n"
+                "default_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n"
+                "organizationName = optional\n" % (db, db, db))
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt + ".csr",
+         "-subj", "/CN=%s/O=Trend Micro Deep Security Manager (lab)" % MANAGER_NAME])
+    now = time.time()
+    start, end = (time.strftime("%Y%m%d%H%M%SZ", time.gmtime(t)) for t in (now - 825 * 86400, now - CERT_EXPIRED_AGO))
+    run(["openssl", "ca", "-batch", "-config", conf, "-cert", ca_crt, "-keyfile", ca_key, "-in", crt + ".csr",
+         "-out", crt, "-notext", "-extfile", ext, "-startdate", start, "-enddate", end])
+    shutil.rmtree(db, ignore_errors=True)
+    return crt, key
 
 
 # ---------------------------------------------------------------------------------------- network
@@ -538,17 +571,42 @@ def provision_script(name, faults, f):
         # heartbeats, and reports the driver offline in GetComponentInfo (a lab-only marker file, agent/src/ds_agent.py)
         lines.append("touch /etc/dsafl/fault-am-driver-offline")
     restart = []
+    # the agent stopped, its last successful session set STALE_SESSION_AGE back in its state (restarted below)
+    old_session = "systemctl stop ds_agent.service; python3 -c %s" % q(
+        "import json, time; p = '/etc/dsafl/ds_agent-sim.json'; s = json.load(open(p)); "
+        "s['last_session'] = int(time.time()) - %d; json.dump(s, open(p, 'w'))" % STALE_SESSION_AGE)
     if "kernel_unsupported" in faults:
         # the agent's driver cannot run on this kernel: on its next start the agent logs Agent event 1008 and its AM
         # driver stays offline (a lab-only marker, agent/src/ds_agent.py; a container cannot change its kernel)
         restart.append("touch /etc/dsafl/fault-kernel-unsupported")
+    if "amsp_install_failed" in faults:
+        # the anti-malware platform fails to install when the agent starts its modules: on its next start the agent
+        # logs E3b's line and GetComponentInfo has no AM lines (a lab-only marker, agent/src/ds_agent.py)
+        restart.append("touch /etc/dsafl/fault-amsp-install-failed")
     if "heartbeat_stale" in faults:
         # the agent's heartbeat thread hangs (a lab-only marker): no heartbeat leaves the host, and its last
         # successful session is the one before the hang, 3 hours ago (set in the agent's state while it is stopped)
         restart.append("touch /etc/dsafl/fault-heartbeat-hung")
-        restart.append("systemctl stop ds_agent.service; python3 -c %s" % q(
-            "import json, time; p = '/etc/dsafl/ds_agent-sim.json'; s = json.load(open(p)); "
-            "s['last_session'] = int(time.time()) - %d; json.dump(s, open(p, 'w'))" % STALE_SESSION_AGE))
+        restart.append(old_session)
+    if "manager_cert_invalid" in faults:
+        # the manager's names lead this host to a forwarder that presents the manager's certificate expired
+        # CERT_EXPIRED_AGO (lib/tls_forward.py, a lab-only unit); the activated agent checks the manager's certificate
+        # (agent/src/ds_agent.py) and fails from then on. Its last successful session was before the expiry.
+        ports = " ".join(str(p) for p in MANAGER_PORTS + (RELAY_PORT,))
+        restart += [
+            "cat > /etc/dsafl/tls-forward.py <<'EOF'\n%sEOF" % f["_tls_forward"],
+            "(umask 077; cat > /etc/dsafl/manager-expired.key <<'EOF'\n%sEOF\n)" % f["_expired_key"],
+            "cat > /etc/dsafl/manager-expired.crt <<'EOF'\n%sEOF" % f["_expired_pem"],
+            "printf '[Unit]\\nDescription=dsa.fleet lab: manager_cert_invalid forwarder\\n[Service]\\nExecStart="
+            "/usr/bin/python3 /etc/dsafl/tls-forward.py %s %s /etc/dsafl/manager-expired.crt "
+            "/etc/dsafl/manager-expired.key %s\\n[Install]\\nWantedBy=multi-user.target\\n' "
+            "> /etc/systemd/system/dsafl-tls-forward.service" % (CERT_FORWARDER, f["manager"]["ip"], ports),
+            "systemctl daemon-reload", "systemctl enable --now dsafl-tls-forward.service >/dev/null 2>&1",
+            "for i in $(seq 100); do (exec 3<>/dev/tcp/%s/%d) 2>/dev/null && break; sleep 0.1; done"
+            % (CERT_FORWARDER, RELAY_PORT),
+            "grep -v -e %s -e %s /etc/hosts > $W/hosts.new; echo %s >> $W/hosts.new; cat $W/hosts.new > /etc/hosts"
+            % (q(MANAGER_NAME), q(REGIONAL_NAME), q("%s %s %s" % (CERT_FORWARDER, MANAGER_NAME, REGIONAL_NAME))),
+            old_session]
     if "clock_skew" in faults:
         # the host clock runs CLOCK_SKEW ahead of the real one for the agent and for every ssh session (so for the
         # collection's modules): libfaketime preloaded through the agent's unit and sshd's SetEnv. A container
@@ -823,6 +881,11 @@ def cmd_up(args):
     }
     with open(ca) as fh:
         f["_ca_pem"] = fh.read()
+    for k, path in (("_expired_pem", os.path.join(STATE, "pki", "manager-expired.crt")),
+                    ("_expired_key", os.path.join(STATE, "pki", "manager-expired.key")),
+                    ("_tls_forward", os.path.join(LAB_DIR, "lib", "tls_forward.py"))):
+        with open(path) as fh:
+            f[k] = fh.read()
 
     # manager
     mdir = os.path.join(STATE, "manager")
@@ -906,7 +969,8 @@ def cmd_up(args):
     for name in names:
         noise = ("provisioned", "provisioning-started")
         f["hosts"][name]["provision_output"] = [l for l in outs[name].splitlines() if l and l not in noise]
-    del f["_ca_pem"]
+    for k in ("_ca_pem", "_expired_pem", "_expired_key", "_tls_forward"):
+        del f[k]
     del f["_debs"]
     f["timings"] = {"ingredients_s": round(t_ready - t0, 1), "containers_started_s": round(t_started - t_ready, 1),
                     "provisioned_s": round(t_prov - t_started, 1), "ssh_ready_s": round(t_ssh - t_prov, 1),

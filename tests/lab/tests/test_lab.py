@@ -4,6 +4,7 @@ evidence of tests/lab/EVIDENCE.md), and `lab down` leaves nothing behind.
 Needs root and podman (tests/lab/setup.sh installs it).  Brings up its own fleet, replacing a running lab.
 Run with `make test-lab`.
 """
+import calendar
 import json
 import os
 import re
@@ -58,6 +59,8 @@ SPEC = {
         "t-stale": ["heartbeat_stale"],
         "t-clock": ["clock_skew"],
         "t-relay": ["update_source_unreachable"],
+        "t-cert": ["manager_cert_invalid"],
+        "t-amsp": ["amsp_install_failed"],
         # agent generations, local time offsets and the cloud-style tenant (regional endpoint)
         "t-ok10": {"faults": [], "agent": 10},
         "t-cloud": {"faults": [], "tenant": 5, "utc_offset": "+0700"},
@@ -487,6 +490,49 @@ def test_update_source_unreachable(fleet):
     assert not [l for l in log_lines(fleet, "t-ok") if "AgentEvent 9108" in l]
     _lines, kv = status(fleet, "t-relay")
     assert kv["AgentStatus.agentCertHash"] != BOOTSTRAP
+
+
+def test_amsp_install_failed(fleet):
+    # E3b's line once, from the agent's start, in its thread; no AM lines in GetComponentInfo; activated, heartbeating
+    lines = [l for l in log_lines(fleet, "t-amsp") if "Failed to install or upgrade AMSP" in l]
+    assert len(lines) == 1 and LOG_LINE.match(lines[0]), lines
+    assert "[Error/1] | Failed to install or upgrade AMSP | Amsp/AmInterface.cpp:260:dsam_init |" in lines[0]
+    assert lines[0].endswith(":dsp.am.service"), lines[0]
+    assert not [l for l in log_lines(fleet, "t-ok") if "AMSP" in l]
+    comps = out(fleet, "t-amsp", "/opt/ds_agent/dsa_query -c GetComponentInfo").splitlines()
+    assert comps and not [l for l in comps if l.startswith("Component.AM.")], comps
+    _lines, kv = status(fleet, "t-amsp")
+    assert kv["AgentStatus.agentCertHash"] != BOOTSTRAP
+    assert int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"]) < 60
+
+
+def test_manager_cert_invalid(fleet):
+    # from this host the manager's names answer with the manager's certificate expired 3 h ago (the same names and
+    # CA), while every other host and the controller get the valid one; the activated agent rejects it: the
+    # SSLVerifyCallback warning of E31 with OpenSSL's error 10, a failed handshake, no session since before the expiry
+    def certificate(host):
+        cmd = ("echo | openssl s_client -connect agents.workload.lab.example:4120 2>/dev/null "
+               "| openssl x509 -noout -enddate -issuer")
+        return out(fleet, host, cmd)
+
+    def end(text):
+        return calendar.timegm(time.strptime(text.split("notAfter=")[1].splitlines()[0], "%b %d %H:%M:%S %Y GMT"))
+
+    bad, good = certificate("t-cert"), certificate("t-ok")
+    assert "dsa.fleet lab CA" in bad and "dsa.fleet lab CA" in good, (bad, good)
+    assert 2 * 3600 < time.time() - end(bad) < 4 * 3600, bad
+    assert end(good) > time.time() + 86400, good
+    assert out(fleet, "t-cert", "getent hosts agents.workload.lab.example").split()[0] == "127.0.0.2"
+    proc = ssh(fleet, "t-cert", "/opt/ds_agent/dsa_control -m")
+    assert proc.returncode != 0, proc.stdout
+    warnings = [l for l in log_lines(fleet, "t-cert") if "SSLVerifyCallback()" in l]
+    assert warnings and all(LOG_LINE.match(l) and "[Warning/2] | SSLVerifyCallback() - verify error 10: "
+                            "certificate has expired |" in l for l in warnings), warnings
+    assert [l for l in log_lines(fleet, "t-cert") if "BIO_do_handshake() failed - certificate verify failed" in l]
+    assert not [l for l in log_lines(fleet, "t-ok") if "SSLVerifyCallback" in l]
+    _lines, kv = status(fleet, "t-cert")
+    age = int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"])
+    assert 3 * 3600 <= age < 4 * 3600 and kv["AgentStatus.agentCertHash"] != BOOTSTRAP, age
 
 
 # ------------------------------------------------------------------------- generations, regional endpoint

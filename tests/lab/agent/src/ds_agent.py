@@ -49,6 +49,14 @@ KERNEL_UNSUPPORTED = "/etc/dsafl/fault-kernel-unsupported"
 # heartbeat_stale: the agent's heartbeat thread hangs: no heartbeat leaves the agent, nothing is logged, and the
 # last successful session stays where it was
 HEARTBEAT_HUNG = "/etc/dsafl/fault-heartbeat-hung"
+# amsp_install_failed: the anti-malware platform fails to install when the agent starts its modules: the agent logs
+# E3b's line once at start, and GetComponentInfo has no AM lines (what a real agent prints there is not public)
+AMSP_FAILED = "/etc/dsafl/fault-amsp-install-failed"
+# the CA the activated agent checks the manager's certificate against: E21 (mutual authentication after
+# activation, "the agent validates that the certificates come from the same certificate authority (which is the
+# Deep Security Manager)"). The lab's manager certificate is signed by the lab CA, which provisioning writes here
+# (the agent's own copy of its manager's CA: invention of place)
+MANAGER_CA = "/etc/dsafl/lab-ca.crt"
 DB = os.path.join(CORE, "ds_agent.db")
 SOCK = os.path.join(CORE, "ds_agent.sock")
 LOG = os.path.join(DIAG, "ds_agent.log")
@@ -225,7 +233,7 @@ def manager_call(url, path, payload, st, timeout=None):
                 socket.getaddrinfo(phost, pport, type=socket.SOCK_STREAM)
             except socket.gaierror as e:
                 raise ManagerError("resolve", "unable to resolve proxy hostname '%s': %s" % (phost, e.strerror))
-            conn = http.client.HTTPSConnection(phost, pport, timeout=timeout, context=_client_ctx())
+            conn = http.client.HTTPSConnection(phost, pport, timeout=timeout, context=_client_ctx(st))
             headers = {}
             if proxy.get("user"):
                 cred = "%s:%s" % (proxy["user"], proxy.get("password", ""))
@@ -236,13 +244,18 @@ def manager_call(url, path, payload, st, timeout=None):
                 socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except socket.gaierror as e:
                 raise ManagerError("resolve", "unable to resolve hostname '%s': %s" % (host, e.strerror))
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_client_ctx())
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_client_ctx(st))
         body = json.dumps(payload).encode()
         try:
             conn.request("POST", path, body=body, headers={"Content-Type": "application/json",
                                                            "User-Agent": "ds_agent/" + VERSION})
             resp = conn.getresponse()
         except ssl.SSLError as e:
+            if isinstance(e, ssl.SSLCertVerificationError):
+                # E31: the agent's warning form, with OpenSSL's verify error number and text (10 "certificate has
+                # expired" for the manager_cert_invalid fault)
+                log("Warning", 2, "SSLVerifyCallback() - verify error %d: %s" % (e.verify_code, e.verify_message),
+                    "dsa/SSLContext.cpp:412:DsaCore::SSLVerifyCallback")
             raise ManagerError("handshake", "CHTTPClient::ConnectSSL(%s:%d) - BIO_do_handshake() failed - %s."
                                % (host, port, _ssl_reason(e)))
         except OSError as e:
@@ -287,13 +300,20 @@ def _ssl_reason(e):
     return str(r).lower().replace("_", " ")
 
 
-def _client_ctx():
-    # No manager CA is pinned unless the user adds one (Trend Micro, "Protect the agent", Trend Vision One help,
-    # republished in eriktechwriter/ai-docs-poc docs/protect-agent.md: "[Warning/2] | SSLVerifyCallback() - verify
-    # error 20: unable to get local issuer certificate" ... "Pinning a trusted certificate is optional").
+def _client_ctx(st):
+    """Before activation no manager CA is pinned unless the user adds one (E31: "Pinning a trusted certificate is
+    optional"): any certificate is taken. Once activated, the manager's certificate must come from the manager's CA
+    and be valid now (E21, E22: certificates that "have become invalid" make agents go offline); the names in it
+    are not checked (agents reach on-premise managers by address: E23)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    with _state_lock:
+        activated = bool(st.get("activated"))
+    if activated and os.path.exists(MANAGER_CA):
+        ctx.load_verify_locations(cafile=MANAGER_CA)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 
@@ -560,7 +580,9 @@ def query(st, cmd):
         # E12: "Component.AM.mode: on"; the other components' lines follow its form (invention)
         comps = [("AM", "on"), ("WRS", "off"), ("FW", "off"), ("DPI", "off"), ("IM", "off"), ("LI", "off"),
                  ("AC", "off")]
-        if am_driver_offline():
+        if os.path.exists(AMSP_FAILED):
+            comps = comps[1:]
+        elif am_driver_offline():
             # the AM driver offline: "Component.AM.driverOffline: true" and "Component.AM.mode: driver-offline"
             # (E28: a public health script's test of real output, tests/realworld case 47)
             comps[0] = ("AM", "driver-offline")
@@ -753,6 +775,12 @@ def main():
     if os.path.exists(KERNEL_UNSUPPORTED):
         # E5: Agent event 1008 "Kernel Unsupported", in the AgentEvent form of E1; the driver stays offline
         agent_event(1008)
+    if os.path.exists(AMSP_FAILED):
+        # E3b, a 20.x line verbatim but for the Linux source path and this process's ids; its thread is E3b's
+        am = threading.Thread(target=log, name="dsp.am.service",
+                              args=("Error", 1, "Failed to install or upgrade AMSP", "Amsp/AmInterface.cpp:260:dsam_init"))
+        am.start()
+        am.join()
     if not os.path.exists(CONFIG):
         save_state(STATE)
     SERVER_CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
