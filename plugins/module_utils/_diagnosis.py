@@ -60,8 +60,9 @@ NETWORK_SYMPTOMS = ('heartbeat_failing', 'tls_handshake_failed', 'manager_unreac
                     'proxy_auth_failed')
 # Log causes that are about activation; history once the agent is activated and heartbeating.
 ACTIVATION_LOG_CAUSES = ('activation_refused', 'subscription_expired', 'reset_required', 'not_activated')
-# Log causes about the agent's kernel driver: current while a module reports its driver offline.
-DRIVER_LOG_CAUSES = ('kernel_unsupported',)
+# Log causes about a protection module that the agent logs when it starts its modules, which a later session with
+# the manager does not cure: cause -> the module whose working state ends them (None: the drivers of every module).
+MODULE_LOG_CAUSES = {'kernel_unsupported': None, 'amsp_install_failed': 'AM'}
 # Manager refusals that make a fresh activation pointless.
 REFUSALS = ('activation_refused', 'subscription_expired')
 
@@ -598,16 +599,24 @@ def _component_findings(agent, found):
                   'not working.' % (', '.join(modules), ', '.join(modules)), [text for dummy, text in offline])
 
 
-def _driver_history(agent, found, log_causes, log_history, history_before=None):
-    """The agent's events about its kernel driver (``kernel_unsupported``) logged before its last successful
-    session are not over because the agent talks to its manager again (a session loads no driver): they are
-    history only when the agent reports its modules' drivers working now (GetComponentInfo read, none offline).
-    While a driver is offline, or where the driver state is unknown (a diagnostic package, a CLI that did not
-    answer), they stay current. After a fix (``history_before``) they are history like any other line."""
-    if history_before or ((agent or {}).get('components') and not found.has('protection_module_offline')):
+def _module_history(agent, found, log_causes, log_history, history_before=None):
+    """The agent's lines about its modules (MODULE_LOG_CAUSES) logged before its last successful session are not
+    over because the agent talks to its manager again: a session loads no driver and installs no platform. They are
+    history only when the agent reports the module working now: for ``kernel_unsupported`` GetComponentInfo read
+    with no driver offline, for ``amsp_install_failed`` ``Component.AM.mode: on``. While a driver is offline, the
+    module is absent, or its state is unknown (a diagnostic package, a CLI that did not answer), they stay current.
+    After a fix (``history_before``) they are history like any other line."""
+    if history_before:
         return
-    for cause in DRIVER_LOG_CAUSES:
-        if cause in log_history:
+    components = (agent or {}).get('components') or {}
+    for cause, module in sorted(MODULE_LOG_CAUSES.items()):
+        if cause not in log_history:
+            continue
+        if module is None:
+            working = bool(components) and not found.has('protection_module_offline')
+        else:
+            working = str(components.get('%s.mode' % module, '')).strip().lower() == 'on'
+        if not working:
             log_causes.setdefault(cause, []).extend(log_history.pop(cause))
 
 
@@ -778,7 +787,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     if agent_ok:
         _stale_findings(agent, communication, heartbeat_interval, found, history_before)
         _component_findings(agent, found)
-        _driver_history(agent, found, log_causes, log_history, history_before)
+        _module_history(agent, found, log_causes, log_history, history_before)
     clock_offset = _clock_findings(controller_time, host_time, max_clock_skew, found, reachability)
     cert_root = _cert_findings(agent, reachability, communication, found, bound, clock_offset)
     if root is None and cert_root is not None:

@@ -34,10 +34,12 @@ LAB = os.path.join(ROOT, 'tests', 'lab', 'lab')
 SPEC = os.path.join(ROOT, 'tests', 'lab', 'specs', 'diag-package.yml')
 STATE = os.path.join(ROOT, 'tests', 'lab', '.state')
 BIN = os.path.dirname(os.path.abspath(sys.executable))
-HOSTS = ('ok', 'f-unreach', 'f-refused', 'f-untrusted', 'f-notact', 'f-diskfull', 'f-kernel', 'f-stale')
+HOSTS = ('ok', 'f-unreach', 'f-refused', 'f-untrusted', 'f-notact', 'f-diskfull', 'f-kernel', 'f-stale', 'f-amsp')
 # The log's view of a network problem (_diagnosis.NETWORK_SYMPTOMS).
 # Causes a package shows as the host does: they must be found, so the comparison cannot pass on two empty sets.
 SHOWN = {'f-kernel': 'kernel_unsupported', 'f-stale': 'heartbeat_stale'}
+# warnings both must show as current (not history): the AMSP line the agent logged when it started
+WARNED = {'f-amsp': 'amsp_install_failed'}
 NETWORK_SYMPTOMS = {'heartbeat_failing', 'tls_handshake_failed', 'manager_unreachable', 'dns_unresolvable',
                     'proxy_auth_failed'}
 
@@ -127,5 +129,9 @@ def test_package_gives_the_host_causes_but_what_it_cannot_tell(fleet, host, tmp_
     assert live == packaged, (host, sorted(critical(health)), sorted(critical(package)), sorted(unknown))
     if host in SHOWN:
         assert SHOWN[host] in live, (host, health['findings'])
+    for result in (health, package):
+        current = set(f['cause'] for f in result['findings'] if f['severity'] == 'warning' and not f.get('history'))
+        assert (WARNED[host] in current) if host in WARNED else not current & set(WARNED.values()), (
+            host, result['findings'])
     if health['healthy']:
         assert package['healthy'], (host, package['findings'])

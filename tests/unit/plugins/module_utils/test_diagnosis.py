@@ -587,6 +587,27 @@ def test_an_old_kernel_unsupported_line_is_current_while_the_driver_is_offline()
         ('kernel_unsupported', 'warning', True), ('protection_module_offline', 'warning', None)]
 
 
+@pytest.mark.parametrize('components,history', [
+    (HEALTHY_COMPONENTS, True),                                          # the agent reports AM on: over
+    (dict((k, v) for k, v in HEALTHY_COMPONENTS.items() if not k.startswith('AM.')), None),   # AM absent
+    ({}, None),                                                          # unknown (no GetComponentInfo)
+    (dict(HEALTHY_COMPONENTS, **{'AM.mode': 'off'}), None),
+])
+def test_an_old_amsp_line_is_current_until_the_agent_reports_anti_malware_on(components, history):
+    # The AMSP platform fails when the agent starts its modules (``dsam_init`` in the public line); the agent
+    # heartbeats afterwards, and a session installs no platform.
+    old = dict(sig('amsp_install_failed', 'amsp_install_failed', severity='warning'),
+               evidence={'kind': 'public', 'source': 'intellicket'})
+    old['last_seen'] = '2026-11-26T11:00:00.000000+00:00'
+    later = agent(status={'lastAgentToManagerSession': '1795690860'}, components=components)
+    findings, healthy = diagnose(later, reach(), logs(old))
+    assert healthy and [(f['cause'], f['severity'], f.get('history')) for f in findings] == [
+        ('amsp_install_failed', 'warning', history)]
+    # after a fix the old line is history whatever the modules say
+    findings, healthy = diagnose(later, reach(), logs(old), history_before=1795690900)
+    assert [(f['cause'], f.get('history')) for f in findings] == [('amsp_install_failed', True)]
+
+
 @pytest.mark.parametrize('since_fix,severity', [(60, 'warning'), (2100, 'warning'), (2101, 'critical'),
                                                 (-60, 'critical')])
 def test_a_stale_session_just_after_a_fix_waits_for_the_next_heartbeat(since_fix, severity):
