@@ -180,7 +180,7 @@ def load_spec(path):
 
 def seeded_spec(n, seed):
     """A seeded mix: about one host in three healthy, the others carry one fault each, every fault
-    appearing before any repeats (so 16+ hosts cover the whole catalogue)."""
+    appearing before any repeats (so 33+ hosts cover the whole catalogue of 22)."""
     rnd = random.Random(seed)
     cycle = FAULTS[:]
     rnd.shuffle(cycle)
