@@ -16,7 +16,9 @@
   reports no anti-malware module; it heartbeats afterwards, which does not make the line history: a warning;
 - ``manager_cert_invalid``: the host reaches the manager through a forwarder that presents the manager's certificate
   expired 3 hours ago; the agent rejects it and has not talked to its manager since: critical, seen by the TLS probe
-  (the fleet is diagnosed with ``dsa_fleet_tls: true``, so every other host also passes the TLS probe unharmed).
+  (the fleet is diagnosed with ``dsa_fleet_tls: true``, so every other host also passes the TLS probe unharmed);
+- ``tls_intercepted``: the host's manager is a Trend cloud name that, on that host only, a forwarder answers with a
+  certificate from the lab's TLS-inspection CA; the agent, activated through it, rejects it since: critical.
 
 Checked: the diagnosis names exactly these causes, with their severity and evidence, on their hosts only (the
 healthy host stays healthy); dsa.fleet.remediate changes nothing on any host (nothing here is "fixed" by force),
@@ -37,7 +39,7 @@ SPEC = {'heartbeat_interval': 10,
         'hosts': {'pf-ok': [], 'pf-pmoff': ['protection_module_offline'], 'pf-kernel': ['kernel_unsupported'],
                   'pf-stale': ['heartbeat_stale'], 'pf-clock': ['clock_skew'],
                   'pf-relay': ['update_source_unreachable'], 'pf-cert': ['manager_cert_invalid'],
-                  'pf-amsp': ['amsp_install_failed']}}
+                  'pf-amsp': ['amsp_install_failed'], 'pf-intercept': ['tls_intercepted']}}
 # the manager's certificate is only seen by the TLS probe
 TLS = ('-e', 'dsa_fleet_tls=true')
 # host -> (its status in the diagnosis, {cause: severity}, a text one of the finding's evidence holds)
@@ -49,6 +51,7 @@ EXPECTED = {
     'dsafl-pf-clock': ('healthy', {'clock_skew': 'warning'}, 'source controller'),
     'dsafl-pf-relay': ('healthy', {'update_source_unreachable': 'warning'}, 'tcp agents.workload.lab.example:4122 direct'),
     'dsafl-pf-amsp': ('healthy', {'amsp_install_failed': 'warning'}, 'Failed to install or upgrade AMSP'),
+    'dsafl-pf-intercept': ('broken', {'tls_intercepted': 'critical'}, 'direct: certificate untrusted_issuer'),
     'dsafl-pf-cert': ('broken', {'manager_cert_invalid': 'critical'}, 'direct: certificate expired'),
 }
 
@@ -68,9 +71,11 @@ def test_each_fault_is_named_on_its_host_and_nothing_is_touched(person_fleet, tm
         assert host['status'] == status, (name, host)
         for finding in host['findings']:
             assert any(evidence in e for e in finding['evidence']), (name, finding)
-    cert = hosts['dsafl-pf-cert']['findings'][0]
     # the agent's own failures are the evidence of the root cause, not causes of their own
-    assert any('certificate verify failed' in e for e in cert['evidence']), cert
+    for name in ('dsafl-pf-cert', 'dsafl-pf-intercept'):
+        finding = hosts[name]['findings'][0]
+        assert any('certificate verify failed' in e for e in finding['evidence']), finding
+    assert 'dsa.fleet lab TLS inspection CA' in hosts['dsafl-pf-intercept']['findings'][0]['message']
     kernel = hosts['dsafl-pf-kernel']['findings'][0]
     assert any('Component.AM.mode: driver-offline' in e for e in kernel['evidence']), kernel
 
@@ -78,9 +83,10 @@ def test_each_fault_is_named_on_its_host_and_nothing_is_touched(person_fleet, tm
     counts = recap(p.stdout)
     assert all(counts[name]['changed'] == 0 for name in EXPECTED), counts
     assert report['dsafl-pf-ok']['outcome'] == 'healthy', report['dsafl-pf-ok']
-    for name in ('dsafl-pf-kernel', 'dsafl-pf-stale', 'dsafl-pf-cert'):
+    for name in ('dsafl-pf-kernel', 'dsafl-pf-stale', 'dsafl-pf-cert', 'dsafl-pf-intercept'):
         assert report[name]['outcome'] == 'needs_person', report[name]
     assert [m['cause'] for m in report['dsafl-pf-cert']['manual']] == ['manager_cert_invalid'], report['dsafl-pf-cert']
+    assert [m['cause'] for m in report['dsafl-pf-intercept']['manual']] == ['tls_intercepted'], report['dsafl-pf-intercept']
     assert not [f for f in hosts['dsafl-pf-amsp']['findings'] if f.get('history')], hosts['dsafl-pf-amsp']
     for name in ('dsafl-pf-pmoff', 'dsafl-pf-clock', 'dsafl-pf-relay', 'dsafl-pf-amsp'):
         assert report[name]['outcome'] != 'fixed', report[name]

@@ -57,7 +57,7 @@ FAULTS = [
     "untrusted_peer", "self_protection_enabled", "proxy_auth_failed", "proxy_required", "manager_unreachable",
     "inbound_4118_blocked", "dns_unresolvable", "disk_full", "agent_service_down", "agent_corrupt",
     "protection_module_offline", "kernel_unsupported", "heartbeat_stale", "clock_skew", "update_source_unreachable",
-    "manager_cert_invalid", "amsp_install_failed",
+    "manager_cert_invalid", "amsp_install_failed", "tls_intercepted",
 ]
 ALIASES = {"healthy": None}
 # heartbeat_stale: how long ago the hung agent's last successful session was (more than the stale bound of any
@@ -71,6 +71,12 @@ LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 # its last session is set STALE_SESSION_AGE back)
 CERT_FORWARDER = "127.0.0.2"
 CERT_EXPIRED_AGO = 3 * 3600
+# tls_intercepted: the host's manager is a Trend cloud name (E3's Workload Security endpoint) that resolves, on that
+# host only, to a forwarder on this address re-signing the traffic with a TLS-inspection CA of the lab's; the
+# traffic goes to the lab's manager (nothing leaves the lab)
+CLOUD_NAME = "agents.workload.sg-1.cloudone.trendmicro.com"
+CLOUD_URL = "dsm://%s:443/" % CLOUD_NAME
+INTERCEPT_FORWARDER = "127.0.0.3"
 NEEDS_AGENT = set(FAULTS) - {"agent_not_installed"}
 NOT_ACTIVATED = {"not_activated", "activation_refused", "subscription_expired", "agent_not_installed"}
 
@@ -180,7 +186,7 @@ def load_spec(path):
 
 def seeded_spec(n, seed):
     """A seeded mix: about one host in three healthy, the others carry one fault each, every fault
-    appearing before any repeats (so 33+ hosts cover the whole catalogue of 22)."""
+    appearing before any repeats (so 35+ hosts cover the whole catalogue of 23)."""
     rnd = random.Random(seed)
     cycle = FAULTS[:]
     rnd.shuffle(cycle)
@@ -250,7 +256,11 @@ def normalise(hosts):
             fl.append(f)
         if "agent_not_installed" in fl and len(fl) > 1:
             sys.exit("lab: host %s: agent_not_installed cannot be combined with other faults" % name)
-        out[cname] = {"faults": sorted(set(fl), key=FAULTS.index), "opts": host_options(name, entry["opts"])}
+        opts = host_options(name, entry["opts"])
+        if "tls_intercepted" in fl and opts["tenant"] != 1:
+            sys.exit("lab: host %s: tls_intercepted needs tenant 1 (the cloud-style tenant moves its agents to the "
+                     "regional endpoint, past the interception)" % name)
+        out[cname] = {"faults": sorted(set(fl), key=FAULTS.index), "opts": opts}
     return out
 
 
@@ -403,7 +413,26 @@ def ensure_pki(manager_ip):
     for p in (key,):
         os.chmod(p, 0o644)  # read by the manager container (root inside, same machine)
     expired_certificate(d, ca_crt, ca_key, ext)
+    inspection_certificate(d)
     return ca_crt
+
+
+def inspection_certificate(d):
+    """What the forwarder of the tls_intercepted fault presents: a certificate for CLOUD_NAME from a TLS-inspection
+    CA of the lab's own (neither the lab CA nor a public one)."""
+    ca_key, ca_crt = os.path.join(d, "inspection-ca.key"), os.path.join(d, "inspection-ca.crt")
+    key, crt = os.path.join(d, "intercepted.key"), os.path.join(d, "intercepted.crt")
+    if not os.path.exists(ca_crt):
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout", ca_key,
+             "-out", ca_crt, "-subj", "/CN=dsa.fleet lab TLS inspection CA/O=dsa.fleet lab"])
+    ext = os.path.join(d, "intercepted.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n" % CLOUD_NAME)
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt + ".csr",
+         "-subj", "/CN=%s" % CLOUD_NAME])
+    run(["openssl", "x509", "-req", "-in", crt + ".csr", "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+         "-days", "30", "-out", crt, "-extfile", ext])
+    return crt, key
 
 
 def expired_certificate(d, ca_crt, ca_key, ext):
@@ -527,6 +556,11 @@ def provision_script(name, faults, f):
         lines.append("rm -f /etc/os-release; cat > /etc/os-release <<'EOF'\n%sEOF" % RPM_PLATFORMS[h["platform"]])
         lines.append("rpm -i /root/.dsafl-userland.rpm >$W/userland.log 2>&1 || { cat $W/userland.log; exit 1; }; "
                      "rm -f /root/.dsafl-userland.rpm")
+    if "tls_intercepted" in faults:
+        # the host's manager is CLOUD_NAME, which leads (on this host only) to a forwarder that re-signs the traffic
+        # with the lab's TLS-inspection CA: set up before the agent is activated through it
+        lines += forwarder(f, "intercept", INTERCEPT_FORWARDER, (CLOUD_NAME,), f["_intercept_pem"],
+                           f["_intercept_key"])
     if "agent_not_installed" not in faults:
         if h["agent_generation"] == DEFAULT_GENERATION:
             url = "https://%s:4119/software/agent/%s/x86_64/agent.%s?tenantID=%s" % (
@@ -543,7 +577,7 @@ def provision_script(name, faults, f):
             "for i in $(seq 100); do [ -S /var/opt/ds_agent/dsa_core/ds_agent.sock ] && break; sleep 0.1; done",
         ]
         act = "/opt/ds_agent/dsa_control -a %s tenantID:%%s token:%%s --max-dsm-retries 0 " \
-              "--dsm-retry-interval 1 > $W/activate.out 2>&1 || true" % MANAGER_URL
+              "--dsm-retry-interval 1 > $W/activate.out 2>&1 || true" % h["manager_url"]
         if "reset_required" in faults:
             lines.append(act % ("2", q(t["2"]["token"])))        # activated by/for another tenant
         elif "activation_refused" in faults:
@@ -590,23 +624,15 @@ def provision_script(name, faults, f):
         restart.append(old_session)
     if "manager_cert_invalid" in faults:
         # the manager's names lead this host to a forwarder that presents the manager's certificate expired
-        # CERT_EXPIRED_AGO (lib/tls_forward.py, a lab-only unit); the activated agent checks the manager's certificate
-        # (agent/src/ds_agent.py) and fails from then on. Its last successful session was before the expiry.
-        ports = " ".join(str(p) for p in MANAGER_PORTS + (RELAY_PORT,))
-        restart += [
-            "cat > /etc/dsafl/tls-forward.py <<'EOF'\n%sEOF" % f["_tls_forward"],
-            "(umask 077; cat > /etc/dsafl/manager-expired.key <<'EOF'\n%sEOF\n)" % f["_expired_key"],
-            "cat > /etc/dsafl/manager-expired.crt <<'EOF'\n%sEOF" % f["_expired_pem"],
-            "printf '[Unit]\\nDescription=dsa.fleet lab: manager_cert_invalid forwarder\\n[Service]\\nExecStart="
-            "/usr/bin/python3 /etc/dsafl/tls-forward.py %s %s /etc/dsafl/manager-expired.crt "
-            "/etc/dsafl/manager-expired.key %s\\n[Install]\\nWantedBy=multi-user.target\\n' "
-            "> /etc/systemd/system/dsafl-tls-forward.service" % (CERT_FORWARDER, f["manager"]["ip"], ports),
-            "systemctl daemon-reload", "systemctl enable --now dsafl-tls-forward.service >/dev/null 2>&1",
-            "for i in $(seq 100); do (exec 3<>/dev/tcp/%s/%d) 2>/dev/null && break; sleep 0.1; done"
-            % (CERT_FORWARDER, RELAY_PORT),
-            "grep -v -e %s -e %s /etc/hosts > $W/hosts.new; echo %s >> $W/hosts.new; cat $W/hosts.new > /etc/hosts"
-            % (q(MANAGER_NAME), q(REGIONAL_NAME), q("%s %s %s" % (CERT_FORWARDER, MANAGER_NAME, REGIONAL_NAME))),
-            old_session]
+        # CERT_EXPIRED_AGO; the activated agent checks the manager's certificate (agent/src/ds_agent.py) and fails
+        # from then on. Its last successful session was before the expiry.
+        restart += forwarder(f, "expired", CERT_FORWARDER, (MANAGER_NAME, REGIONAL_NAME), f["_expired_pem"],
+                             f["_expired_key"]) + [old_session]
+    if "tls_intercepted" in faults and "not_activated" not in faults:
+        # activated through the inspecting forwarder (before activation the agent takes any certificate); once
+        # activated it checks the manager's certificate against the manager's CA and fails from then on. Its last
+        # successful session is set before the interception began.
+        restart.append(old_session)
     if "clock_skew" in faults:
         # the host clock runs CLOCK_SKEW ahead of the real one for the agent and for every ssh session (so for the
         # collection's modules): libfaketime preloaded through the agent's unit and sshd's SetEnv. A container
@@ -641,6 +667,27 @@ def provision_script(name, faults, f):
     lines.append("rm -rf $W")
     lines.append("echo provisioned")
     return "\n".join(lines) + "\n"
+
+
+def forwarder(f, tag, address, names, cert, key):
+    """Shell lines (provisioning) that start a lab forwarder (lib/tls_forward.py, the unit dsafl-tls-forward-TAG) on
+    ``address`` with ``cert`` on the manager's ports and the relay port, relaying to the manager, and point
+    ``names`` at it in /etc/hosts (their other entries go)."""
+    q = shlex.quote
+    ports = " ".join(str(p) for p in MANAGER_PORTS + (RELAY_PORT,))
+    unit, d = "dsafl-tls-forward-%s" % tag, "/etc/dsafl"
+    grep = " ".join("-e %s" % q(n) for n in names)
+    return [
+        "cat > %s/tls-forward.py <<'EOF'\n%sEOF" % (d, f["_tls_forward"]),
+        "(umask 077; cat > %s/%s.key <<'EOF'\n%sEOF\n)" % (d, tag, key),
+        "cat > %s/%s.crt <<'EOF'\n%sEOF" % (d, tag, cert),
+        "printf '[Unit]\\nDescription=dsa.fleet lab: TLS forwarder (%s)\\n[Service]\\nExecStart=/usr/bin/python3 "
+        "%s/tls-forward.py %s %s %s/%s.crt %s/%s.key %s\\n[Install]\\nWantedBy=multi-user.target\\n' "
+        "> /etc/systemd/system/%s.service" % (tag, d, address, f["manager"]["ip"], d, tag, d, tag, ports, unit),
+        "systemctl daemon-reload", "systemctl enable --now %s.service >/dev/null 2>&1" % unit,
+        "for i in $(seq 100); do (exec 3<>/dev/tcp/%s/%d) 2>/dev/null && break; sleep 0.1; done" % (address, RELAY_PORT),
+        "grep -v %s /etc/hosts > $W/hosts.new; echo %s >> $W/hosts.new; cat $W/hosts.new > /etc/hosts"
+        % (grep, q("%s %s" % (address, " ".join(names))))]
 
 
 def start_host(name, ip, faults, image, f):
@@ -773,6 +820,8 @@ def write_inventory(f):
         L.append("          lab_utc_offset: %s" % yaml_scalar(h["utc_offset"]))
         L.append("          lab_pkg: %s" % yaml_scalar(h["pkg"]))
         L.append("          lab_platform: %s" % yaml_scalar(h["platform"]))
+        if h["manager_url"] != MANAGER_URL:
+            L.append("          lab_manager_url: %s" % yaml_scalar(h["manager_url"]))
         if h["pkg"] != "deb":
             L.append("          lab_package_url: %s" % yaml_scalar(h["package_url"]))
         if h.get("self_protection_password"):
@@ -883,6 +932,8 @@ def cmd_up(args):
         f["_ca_pem"] = fh.read()
     for k, path in (("_expired_pem", os.path.join(STATE, "pki", "manager-expired.crt")),
                     ("_expired_key", os.path.join(STATE, "pki", "manager-expired.key")),
+                    ("_intercept_pem", os.path.join(STATE, "pki", "intercepted.crt")),
+                    ("_intercept_key", os.path.join(STATE, "pki", "intercepted.key")),
                     ("_tls_forward", os.path.join(LAB_DIR, "lib", "tls_forward.py"))):
         with open(path) as fh:
             f[k] = fh.read()
@@ -935,6 +986,7 @@ def cmd_up(args):
         if "subscription_expired" in faults:
             tid = "3"
         f["hosts"][name] = {"ip": str(addrs[9 + i]), "faults": faults, "tenant_id": int(tid),
+                            "manager_url": CLOUD_URL if "tls_intercepted" in faults else MANAGER_URL,
                             "tenant_token": tenants[tid]["token"],
                             "activated_tenant_id": None if set(faults) & NOT_ACTIVATED
                             else (2 if "reset_required" in faults else int(tid)),
@@ -969,7 +1021,7 @@ def cmd_up(args):
     for name in names:
         noise = ("provisioned", "provisioning-started")
         f["hosts"][name]["provision_output"] = [l for l in outs[name].splitlines() if l and l not in noise]
-    for k in ("_ca_pem", "_expired_pem", "_expired_key", "_tls_forward"):
+    for k in ("_ca_pem", "_expired_pem", "_expired_key", "_intercept_pem", "_intercept_key", "_tls_forward"):
         del f[k]
     del f["_debs"]
     f["timings"] = {"ingredients_s": round(t_ready - t0, 1), "containers_started_s": round(t_started - t_ready, 1),

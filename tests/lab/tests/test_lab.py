@@ -15,6 +15,7 @@ import subprocess
 import time
 
 import pytest
+import yaml
 
 LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAB = os.path.join(LAB_DIR, "lab")
@@ -61,6 +62,7 @@ SPEC = {
         "t-relay": ["update_source_unreachable"],
         "t-cert": ["manager_cert_invalid"],
         "t-amsp": ["amsp_install_failed"],
+        "t-intercept": ["tls_intercepted"],
         # agent generations, local time offsets and the cloud-style tenant (regional endpoint)
         "t-ok10": {"faults": [], "agent": 10},
         "t-cloud": {"faults": [], "tenant": 5, "utc_offset": "+0700"},
@@ -506,23 +508,48 @@ def test_amsp_install_failed(fleet):
     assert int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"]) < 60
 
 
+MANAGER, CLOUD = "agents.workload.lab.example", "agents.workload.sg-1.cloudone.trendmicro.com"
+
+
+def certificate(fleet, host, name):
+    """The end date and issuer of the certificate ``name``:4120 presents to ``host``."""
+    cmd = "echo | openssl s_client -connect %s:4120 2>/dev/null | openssl x509 -noout -enddate -issuer" % name
+    return out(fleet, host, cmd)
+
+
+def test_tls_intercepted(fleet):
+    # the host's manager is a Trend cloud name that, on this host only, a forwarder answers with the lab's
+    # inspection CA; the agent was activated through it, then rejects it: E31's verify error 20, verbatim
+    assert "issuer=CN = dsa.fleet lab TLS inspection CA" in certificate(fleet, "t-intercept", CLOUD)
+    assert out(fleet, "t-ok", "getent hosts %s || echo none" % CLOUD).strip() == "none"
+    assert "dsa.fleet lab CA" in certificate(fleet, "t-intercept", MANAGER)    # the lab's own names untouched
+    proc = ssh(fleet, "t-intercept", "/opt/ds_agent/dsa_control -m")
+    assert proc.returncode != 0, proc.stdout
+    warnings = [l for l in log_lines(fleet, "t-intercept") if "SSLVerifyCallback()" in l]
+    assert warnings and all(LOG_LINE.match(l) and "[Warning/2] | SSLVerifyCallback() - verify error 20: unable to get "
+                            "local issuer certificate |" in l for l in warnings), warnings
+    _lines, kv = status(fleet, "t-intercept")
+    assert kv["AgentStatus.dsmUrl"] == "https://%s:443/" % CLOUD and kv["AgentStatus.agentCertHash"] != BOOTSTRAP
+    age = int(kv["AgentStatus.currentTime"]) - int(kv["AgentStatus.lastAgentToManagerSession"])
+    assert 3 * 3600 <= age < 4 * 3600, age
+    with open(fleet["inventory"]) as handle:
+        hosts = yaml.safe_load(handle)["all"]["children"]["lab_hosts"]["hosts"]
+    assert hosts["dsafl-t-intercept"]["lab_manager_url"] == "dsm://%s:443/" % CLOUD
+    assert "lab_manager_url" not in hosts["dsafl-t-ok"]
+
+
 def test_manager_cert_invalid(fleet):
     # from this host the manager's names answer with the manager's certificate expired 3 h ago (the same names and
     # CA), while every other host and the controller get the valid one; the activated agent rejects it: the
     # SSLVerifyCallback warning of E31 with OpenSSL's error 10, a failed handshake, no session since before the expiry
-    def certificate(host):
-        cmd = ("echo | openssl s_client -connect agents.workload.lab.example:4120 2>/dev/null "
-               "| openssl x509 -noout -enddate -issuer")
-        return out(fleet, host, cmd)
-
     def end(text):
         return calendar.timegm(time.strptime(text.split("notAfter=")[1].splitlines()[0], "%b %d %H:%M:%S %Y GMT"))
 
-    bad, good = certificate("t-cert"), certificate("t-ok")
+    bad, good = certificate(fleet, "t-cert", MANAGER), certificate(fleet, "t-ok", MANAGER)
     assert "dsa.fleet lab CA" in bad and "dsa.fleet lab CA" in good, (bad, good)
     assert 2 * 3600 < time.time() - end(bad) < 4 * 3600, bad
     assert end(good) > time.time() + 86400, good
-    assert out(fleet, "t-cert", "getent hosts agents.workload.lab.example").split()[0] == "127.0.0.2"
+    assert out(fleet, "t-cert", "getent hosts %s" % MANAGER).split()[0] == "127.0.0.2"
     proc = ssh(fleet, "t-cert", "/opt/ds_agent/dsa_control -m")
     assert proc.returncode != 0, proc.stdout
     warnings = [l for l in log_lines(fleet, "t-cert") if "SSLVerifyCallback()" in l]
