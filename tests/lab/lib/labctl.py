@@ -605,8 +605,9 @@ def provision_script(name, faults, f):
         # heartbeats, and reports the driver offline in GetComponentInfo (a lab-only marker file, agent/src/ds_agent.py)
         lines.append("touch /etc/dsafl/fault-am-driver-offline")
     restart = []
-    # the agent stopped, its last successful session set STALE_SESSION_AGE back in its state (restarted below)
-    old_session = "systemctl stop ds_agent.service; python3 -c %s" % q(
+    # the activated agent stopped, its last successful session set STALE_SESSION_AGE back in its state (restarted
+    # below); nothing for an agent that was never activated (its last session stays 0)
+    old_session = "" if faults & NOT_ACTIVATED else "systemctl stop ds_agent.service; python3 -c %s" % q(
         "import json, time; p = '/etc/dsafl/ds_agent-sim.json'; s = json.load(open(p)); "
         "s['last_session'] = int(time.time()) - %d; json.dump(s, open(p, 'w'))" % STALE_SESSION_AGE)
     if "kernel_unsupported" in faults:
@@ -628,7 +629,7 @@ def provision_script(name, faults, f):
         # from then on. Its last successful session was before the expiry.
         restart += forwarder(f, "expired", CERT_FORWARDER, (MANAGER_NAME, REGIONAL_NAME), f["_expired_pem"],
                              f["_expired_key"]) + [old_session]
-    if "tls_intercepted" in faults and "not_activated" not in faults:
+    if "tls_intercepted" in faults:
         # activated through the inspecting forwarder (before activation the agent takes any certificate); once
         # activated it checks the manager's certificate against the manager's CA and fails from then on. Its last
         # successful session is set before the interception began.
@@ -644,6 +645,7 @@ def provision_script(name, faults, f):
                     % env,
                     "sed -i '1i SetEnv %s' /etc/ssh/sshd_config" % env,
                     "systemctl daemon-reload", "systemctl reload ssh.service"]
+    restart = [line for line in restart if line]
     if restart:
         lines += restart + [
             "systemctl restart ds_agent.service",
