@@ -608,7 +608,8 @@ def _module_history(agent, found, log_causes, log_history, history_before=None):
     After a fix (``history_before``) they are history like any other line."""
     if history_before:
         return
-    components = (agent or {}).get('components') or {}
+    components = (agent or {}).get('components')
+    components = components if isinstance(components, dict) else {}
     for cause, module in sorted(MODULE_LOG_CAUSES.items()):
         if cause not in log_history:
             continue

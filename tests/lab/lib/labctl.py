@@ -396,43 +396,36 @@ def ensure_ssh_key():
 def ensure_pki(manager_ip):
     d = os.path.join(STATE, "pki")
     os.makedirs(d, exist_ok=True)
-    ca_key, ca_crt = os.path.join(d, "ca.key"), os.path.join(d, "ca.crt")
-    key, crt = os.path.join(d, "manager.key"), os.path.join(d, "manager.crt")
-    if not os.path.exists(ca_crt):
-        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout", ca_key,
-             "-out", ca_crt, "-subj", "/CN=dsa.fleet lab CA/O=dsa.fleet lab"])
-    ext = os.path.join(d, "manager.ext")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:%s,DNS:%s,DNS:%s-manager,IP:%s\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-                % (MANAGER_NAME, REGIONAL_NAME, PREFIX, manager_ip))
-    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt + ".csr",
-         "-subj", "/CN=%s/O=Trend Micro Deep Security Manager (lab)" % MANAGER_NAME])
-    run(["openssl", "x509", "-req", "-in", crt + ".csr", "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-         "-days", "825", "-out", crt, "-extfile", ext])
-    for p in (key,):
-        os.chmod(p, 0o644)  # read by the manager container (root inside, same machine)
-    expired_certificate(d, ca_crt, ca_key, ext)
-    inspection_certificate(d)
+    ext = ("subjectAltName=DNS:%s,DNS:%s,DNS:%s-manager,IP:%s\nbasicConstraints=CA:FALSE\n"
+           "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+           % (MANAGER_NAME, REGIONAL_NAME, PREFIX, manager_ip))
+    ca_crt, ca_key, _crt, key = certificate(d, "ca", "/CN=dsa.fleet lab CA/O=dsa.fleet lab", "manager",
+                                            "/CN=%s/O=Trend Micro Deep Security Manager (lab)" % MANAGER_NAME, ext, 825)
+    os.chmod(key, 0o644)  # read by the manager container (root inside, same machine)
+    expired_certificate(d, ca_crt, ca_key, os.path.join(d, "manager.ext"))
+    # what the forwarder of the tls_intercepted fault presents: a certificate for CLOUD_NAME from a TLS-inspection
+    # CA of the lab's own (neither the lab CA nor a public one)
+    certificate(d, "inspection-ca", "/CN=dsa.fleet lab TLS inspection CA/O=dsa.fleet lab", "intercepted",
+                "/CN=%s" % CLOUD_NAME, "subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+                % CLOUD_NAME, 30)
     return ca_crt
 
 
-def inspection_certificate(d):
-    """What the forwarder of the tls_intercepted fault presents: a certificate for CLOUD_NAME from a TLS-inspection
-    CA of the lab's own (neither the lab CA nor a public one)."""
-    ca_key, ca_crt = os.path.join(d, "inspection-ca.key"), os.path.join(d, "inspection-ca.crt")
-    key, crt = os.path.join(d, "intercepted.key"), os.path.join(d, "intercepted.crt")
+def certificate(d, ca, ca_subject, name, subject, ext, days):
+    """In ``d``: the CA ``ca`` (.crt, .key; made once, kept across ups) and a fresh certificate ``name`` (.crt, .key,
+    .ext: ``ext`` its extensions) for ``subject``, valid ``days`` from now, that it signs. Returns the four paths
+    (CA certificate, CA key, certificate, key)."""
+    ca_key, ca_crt = os.path.join(d, ca + ".key"), os.path.join(d, ca + ".crt")
+    key, crt, ext_file = (os.path.join(d, name + x) for x in (".key", ".crt", ".ext"))
     if not os.path.exists(ca_crt):
         run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout", ca_key,
-             "-out", ca_crt, "-subj", "/CN=dsa.fleet lab TLS inspection CA/O=dsa.fleet lab"])
-    ext = os.path.join(d, "intercepted.ext")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n" % CLOUD_NAME)
-    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt + ".csr",
-         "-subj", "/CN=%s" % CLOUD_NAME])
+             "-out", ca_crt, "-subj", ca_subject])
+    with open(ext_file, "w") as f:
+        f.write(ext)
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt + ".csr", "-subj", subject])
     run(["openssl", "x509", "-req", "-in", crt + ".csr", "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-         "-days", "30", "-out", crt, "-extfile", ext])
-    return crt, key
+         "-days", str(days), "-out", crt, "-extfile", ext_file])
+    return ca_crt, ca_key, crt, key
 
 
 def expired_certificate(d, ca_crt, ca_key, ext):
