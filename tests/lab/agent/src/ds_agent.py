@@ -253,7 +253,7 @@ def manager_call(url, path, payload, st, timeout=None):
         except ssl.SSLError as e:
             if isinstance(e, ssl.SSLCertVerificationError):
                 # E31: the agent's warning form, with OpenSSL's verify error number and text (10 "certificate has
-                # expired" for the manager_cert_invalid fault)
+                # expired": fault manager_cert_invalid; 20 "unable to get local issuer certificate": tls_intercepted)
                 log("Warning", 2, "SSLVerifyCallback() - verify error %d: %s" % (e.verify_code, e.verify_message),
                     "dsa/SSLContext.cpp:412:DsaCore::SSLVerifyCallback")
             raise ManagerError("handshake", "CHTTPClient::ConnectSSL(%s:%d) - BIO_do_handshake() failed - %s."
