@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """bench/fleet: ``ansible-playbook dsa.fleet.diagnose`` against a one-task ``ansible.builtin.ping`` playbook.
 
-On lab fleets of --sizes hosts (default 20 and 50, ``tests/lab/lab up --hosts N``: a seeded mix, one host in
-three healthy, the others one fault each), both playbooks run on the same inventory (group ``lab_hosts``),
+On lab fleets of --sizes hosts (default 20 and 50) of each of --fleets (default both, side by side in one run):
+``mix`` (``tests/lab/lab up --hosts N``: a seeded mix, one host in three healthy, the others one fault each) and
+``healthy`` (N hosts without a fault, ``lab up --spec``), both playbooks run on the same inventory (group ``lab_hosts``),
 forks, connection settings and become, in alternation, --rounds times; the figure is
 median(diagnose) / median(ping). Target: <= 1.3 at 50 hosts. Each connection mode is measured the same way:
 * ``pipelining on``  (the lab inventory's setting),
@@ -77,6 +78,13 @@ def lab_fleet():
     return facts.get('created'), hosts
 
 
+def fleet_kind():
+    """``healthy`` when no host of the lab fleet that is up carries a fault, else ``mix``."""
+    with open(FACTS) as handle:
+        hosts = json.load(handle).get('hosts', {})
+    return 'mix' if any(h.get('faults') for h in hosts.values()) else 'healthy'
+
+
 class Mitogen(object):
     """Mitogen from PyPI into bench/.work/mitogen (not the venv); .error says why it cannot be used."""
 
@@ -119,10 +127,10 @@ class FleetBench(object):
             self.ansible_playbook = shutil.which('ansible-playbook') or 'ansible-playbook'
 
     # ------------------------------------------------------------------------------------------- lab
-    def ensure_lab(self, size):
+    def ensure_lab(self, size, fleet):
         created, hosts = lab_fleet()
-        if created and len(hosts) == size:
-            self.report.add('Lab: using the fleet that is up (%d hosts, created %s).' % (size, created))
+        if created and len(hosts) == size and fleet_kind() == fleet:
+            self.report.add('Lab: using the fleet that is up (%d hosts, %s, created %s).' % (size, fleet, created))
             self.lab_created = created
             return
         if created and not self.brought_up and not self.args.take_over_lab:
@@ -130,16 +138,23 @@ class FleetBench(object):
                              '(make test-lab, Molecule). Rerun with --take-over-lab to replace it, or bring up '
                              '%d hosts yourself (tests/lab/lab up --hosts %d)' % (len(hosts), created, size,
                                                                                   size, size))
-        self.report.add('Lab: `tests/lab/lab up --hosts %d --seed %d` ...' % (size, self.args.seed))
+        if fleet == 'healthy':
+            os.makedirs(benchlib.WORK, exist_ok=True)
+            spec = os.path.join(benchlib.WORK, 'fleet-healthy-%d.json' % size)
+            with open(spec, 'w') as handle:
+                json.dump({'hosts': dict(('h%03d' % (i + 1), []) for i in range(size))}, handle)
+            up = ['up', '--spec', spec]
+        else:
+            up = ['up', '--hosts', str(size), '--seed', str(self.args.seed)]
+        self.report.add('Lab: `tests/lab/lab %s` ...' % ' '.join(up).replace(ROOT + os.sep, ''))
         start = time.monotonic()
         self.up_started = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
         self.up_size = size
-        proc = subprocess.run([LAB, 'up', '--hosts', str(size), '--seed', str(self.args.seed)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        proc = subprocess.run([LAB] + up, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                               check=False)
         self.brought_up = True
         if proc.returncode != 0:
-            raise BenchError('lab up --hosts %d failed:\n%s' % (size, proc.stdout[-3000:]))
+            raise BenchError('lab %s failed:\n%s' % (' '.join(up), proc.stdout[-3000:]))
         self.lab_created, hosts = lab_fleet()
         if len(hosts) != size:
             raise BenchError('lab up --hosts %d: %d hosts running' % (size, len(hosts)))
@@ -263,6 +278,7 @@ class FleetBench(object):
         modes = [m for m in modes if m in args.modes]
         rep.add(benchlib.table(['', ''], [
             ('sizes', ', '.join(str(s) for s in args.sizes)),
+            ('fleets', ', '.join(args.fleets) if args.inventory is None else 'the given inventory'),
             ('forks', str(args.forks)),
             ('group', args.group),
             ('modes', ', '.join(modes) + ('' if not self.mitogen or self.mitogen.error
@@ -275,16 +291,17 @@ class FleetBench(object):
         rep.add('')
         summary = []
         try:
-            for size in args.sizes:
+            for size, fleet in [(z, f) for z in args.sizes for f in args.fleets]:
                 inventory = args.inventory
                 if inventory is None:
-                    self.ensure_lab(size)
+                    self.ensure_lab(size, fleet)
                     inventory = INVENTORY
                     _created, hosts = lab_fleet()
                 else:
                     hosts = self.inventory_hosts(inventory)
+                    fleet = 'inventory'
                 rep.add('')
-                rep.add('## %d hosts' % len(hosts))
+                rep.add('## %d hosts, %s fleet' % (len(hosts), fleet))
                 rep.add('')
                 if args.inventory is None:
                     faults = {}
@@ -321,7 +338,7 @@ class FleetBench(object):
                     rows.append((mode, '%.2f s' % ping, '%.2f s' % diag, '**%.2fx**' % (diag / ping),
                                  '%.2fx' % paired,
                                  '%.2fx / %.2fx' % (ping / base, diag / base) if base else 'n/a'))
-                    summary.append((len(hosts), mode, diag / ping))
+                    summary.append((len(hosts), fleet, mode, diag / ping))
                     if args.per_host_probe:
                         per_host = benchlib.median([r['wall'] for r in results['diagnose-perhost / %s' % mode]])
                         pairs = zip(results['diagnose-perhost / %s' % mode], results['ping / %s' % mode])
@@ -343,11 +360,12 @@ class FleetBench(object):
         rep.add('## Targets')
         rep.add('')
         rows = []
-        for size, mode, ratio in summary:
+        for size, fleet, mode, ratio in summary:
             if mode == 'pipelining on':
                 verdict = 'met' if ratio <= TARGET_RATIO else '**missed** by %.0f%%' % (
                     (ratio / TARGET_RATIO - 1) * 100)
-                rows.append(('diagnose / ping <= %.1f at %d hosts' % (TARGET_RATIO, size), '%.2fx' % ratio,
+                rows.append(('diagnose / ping <= %.1f at %d hosts, %s fleet' % (TARGET_RATIO, size, fleet),
+                             '%.2fx' % ratio,
                              verdict if size >= 50 else verdict + ' (the target is set at 50 hosts)'))
         rows.append(('every playbook run succeeded', 'yes' if not self.failures else '%d problems' % len(self.failures),
                      'met' if not self.failures else '**FAILED**'))
@@ -407,6 +425,8 @@ def _span(start, end):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--sizes', type=lambda s: [int(x) for x in s.split(',')], default=[20, 50])
+    parser.add_argument('--fleets', type=lambda s: [x.strip() for x in s.split(',')], default=['mix', 'healthy'],
+                        help='which lab fleets of each size: mix (the seeded fault mix), healthy (no faults)')
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--forks', type=int, default=10)
     parser.add_argument('--seed', type=int, default=1)
@@ -425,8 +445,11 @@ def main():
                         help='one more ansible-playbook argument for both playbooks (repeat: --extra-arg=-e '
                              '--extra-arg=X=1)')
     args = parser.parse_args()
+    unknown = set(args.fleets) - set(['mix', 'healthy'])
+    if unknown or not args.fleets:
+        parser.error('--fleets: mix, healthy or both, not %s' % ', '.join(sorted(unknown)))
     if args.inventory:
-        args.sizes = [0]
+        args.sizes, args.fleets = [0], ['inventory']
     sys.exit(FleetBench(args).run())
 
 
