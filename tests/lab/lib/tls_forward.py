@@ -1,57 +1,82 @@
-"""The lab's manager_cert_invalid fault, on the host that carries it (a lab-only program: no real agent or Trend
-component has it; the collection never reads it).
+"""The lab's certificate faults (manager_cert_invalid, tls_intercepted), on the host that carries one (a lab-only
+program: no real agent or Trend component has it; the collection never reads it).
 
     python3 tls_forward.py LISTEN_ADDRESS MANAGER_ADDRESS CERT KEY PORT [PORT ...]
 
 The host's entries for the manager's names lead to LISTEN_ADDRESS (a loopback address), where this program answers
-on each PORT with CERT (the manager's certificate, expired: labctl.expired_certificate) and relays what a client
-that accepts it sends to MANAGER_ADDRESS:PORT over TLS of its own. A client that rejects the certificate ends its
-handshake, and the connection with it. Python 3 standard library only (the host's python3)."""
+on each PORT with CERT (labctl: the manager's certificate expired, or one of the lab's TLS-inspection CA) and relays
+what a client that accepts it sends to MANAGER_ADDRESS:PORT over TLS of its own. A client that rejects the
+certificate ends its handshake, and the connection with it. Python 3 standard library only (the host's python3)."""
 
+import select
 import socket
 import ssl
 import sys
 import threading
 
 HANDSHAKE_TIMEOUT = 10
+# a connection on which neither side sends anything for this long is closed
+IDLE_TIMEOUT = 120
 
 
-def pipe(src, dst):
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
+def relay(a, b):
+    """Both directions of one connection in one thread: an SSL connection must not be read in one thread while
+    another writes it (two threads made about one request in thirty stall or end early). The sockets are
+    non-blocking: a readable socket may carry a TLS record with no data for the other side (a session ticket).
+    Data already decrypted inside an SSL object (``pending()``) is read before waiting on the sockets. Ends at the
+    first end of stream, or when neither side sends anything for IDLE_TIMEOUT."""
+    peers = {a: b, b: a}
+    for sock in peers:
+        sock.setblocking(False)
+    while True:
+        ready = [s for s in peers if s.pending()] or select.select(list(peers), [], [], IDLE_TIMEOUT)[0]
+        if not ready:
+            return
+        for sock in ready:
             try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+                data = sock.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                continue
+            if not data:
+                return
+            send_all(peers[sock], data)
+
+
+def send_all(sock, data):
+    """Send ``data`` on the non-blocking ``sock``, waiting (at most IDLE_TIMEOUT each time) for what TLS needs."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view):]
+        except ssl.SSLWantReadError:
+            wait = ([sock], [])
+        except (ssl.SSLWantWriteError, BlockingIOError):
+            wait = ([], [sock])
+        else:
+            continue
+        if not any(select.select(wait[0], wait[1], [], IDLE_TIMEOUT)[:2]):
+            raise OSError("the peer takes nothing for %d s" % IDLE_TIMEOUT)
 
 
 def serve(conn, port, manager, server_ctx, client_ctx):
-    upstream = None
+    opened = [conn]
     try:
         conn.settimeout(HANDSHAKE_TIMEOUT)
         tls = server_ctx.wrap_socket(conn, server_side=True)
-        tls.settimeout(None)
+        opened.append(tls)
         upstream = client_ctx.wrap_socket(socket.create_connection((manager, port), timeout=HANDSHAKE_TIMEOUT))
+        opened.append(upstream)
+        tls.settimeout(None)
         upstream.settimeout(None)
+        relay(tls, upstream)
     except (OSError, ssl.SSLError):
-        for s in (conn, upstream):
-            if s is not None:
-                s.close()
-        return
-    back = threading.Thread(target=pipe, args=(upstream, tls), daemon=True)
-    back.start()
-    pipe(tls, upstream)
-    back.join()
-    tls.close()
-    upstream.close()
+        pass
+    finally:
+        for sock in reversed(opened):
+            try:
+                sock.close()
+            except OSError:
+                pass
 
 
 def accept(srv, port, manager, server_ctx, client_ctx):
