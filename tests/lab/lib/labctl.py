@@ -402,7 +402,7 @@ def ensure_pki(manager_ip):
     ca_crt, ca_key, _crt, key = certificate(d, "ca", "/CN=dsa.fleet lab CA/O=dsa.fleet lab", "manager",
                                             "/CN=%s/O=Trend Micro Deep Security Manager (lab)" % MANAGER_NAME, ext, 825)
     os.chmod(key, 0o644)  # read by the manager container (root inside, same machine)
-    expired_certificate(d, ca_crt, ca_key, os.path.join(d, "manager.ext"))
+    expired_certificate(d, ca_crt, ca_key, "manager")
     # what the forwarder of the tls_intercepted fault presents: a certificate for CLOUD_NAME from a TLS-inspection
     # CA of the lab's own (neither the lab CA nor a public one)
     certificate(d, "inspection-ca", "/CN=dsa.fleet lab TLS inspection CA/O=dsa.fleet lab", "intercepted",
@@ -428,11 +428,11 @@ def certificate(d, ca, ca_subject, name, subject, ext, days):
     return ca_crt, ca_key, crt, key
 
 
-def expired_certificate(d, ca_crt, ca_key, ext):
-    """The manager's certificate as it was before it expired, CERT_EXPIRED_AGO seconds ago (same names, same CA):
-    what the forwarder of the manager_cert_invalid fault presents. ``openssl ca``: ``openssl x509`` of OpenSSL 3.0
-    cannot date a certificate in the past."""
-    key, crt = os.path.join(d, "manager-expired.key"), os.path.join(d, "manager-expired.crt")
+def expired_certificate(d, ca_crt, ca_key, name):
+    """The certificate ``name`` (made by certificate(): its key, request and extensions) as it was before it expired,
+    CERT_EXPIRED_AGO seconds ago: what the forwarder of the manager_cert_invalid fault presents, with the manager's
+    key. ``openssl ca``: ``openssl x509`` of OpenSSL 3.0 cannot date a certificate in the past."""
+    crt = os.path.join(d, name + "-expired.crt")
     db = os.path.join(d, "expired-ca")
     shutil.rmtree(db, ignore_errors=True)
     os.makedirs(db)
@@ -444,14 +444,13 @@ def expired_certificate(d, ca_crt, ca_key, ext):
         f.write("[ca]\ndefault_ca = lab\n[lab]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\n"
                 "default_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n"
                 "organizationName = optional\n" % (db, db, db))
-    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt + ".csr",
-         "-subj", "/CN=%s/O=Trend Micro Deep Security Manager (lab)" % MANAGER_NAME])
     now = time.time()
     start, end = (time.strftime("%Y%m%d%H%M%SZ", time.gmtime(t)) for t in (now - 825 * 86400, now - CERT_EXPIRED_AGO))
-    run(["openssl", "ca", "-batch", "-config", conf, "-cert", ca_crt, "-keyfile", ca_key, "-in", crt + ".csr",
-         "-out", crt, "-notext", "-extfile", ext, "-startdate", start, "-enddate", end])
+    run(["openssl", "ca", "-batch", "-config", conf, "-cert", ca_crt, "-keyfile", ca_key,
+         "-in", os.path.join(d, name + ".crt.csr"), "-out", crt, "-notext", "-extfile", os.path.join(d, name + ".ext"),
+         "-startdate", start, "-enddate", end])
     shutil.rmtree(db, ignore_errors=True)
-    return crt, key
+    return crt
 
 
 # ---------------------------------------------------------------------------------------- network
@@ -926,7 +925,7 @@ def cmd_up(args):
     with open(ca) as fh:
         f["_ca_pem"] = fh.read()
     for k, path in (("_expired_pem", os.path.join(STATE, "pki", "manager-expired.crt")),
-                    ("_expired_key", os.path.join(STATE, "pki", "manager-expired.key")),
+                    ("_expired_key", os.path.join(STATE, "pki", "manager.key")),
                     ("_intercept_pem", os.path.join(STATE, "pki", "intercepted.crt")),
                     ("_intercept_key", os.path.join(STATE, "pki", "intercepted.key")),
                     ("_tls_forward", os.path.join(LAB_DIR, "lib", "tls_forward.py"))):
