@@ -7,17 +7,12 @@ beside)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import (
-    apply_inbound_probe, fleet_report, fleet_report_render,
-)
+from ansible_collections.dsa.fleet.plugins.plugin_utils import _deferred
 
 
 class FilterModule(object):
     """dsa.fleet report filters."""
 
     def filters(self):
-        return {
-            'fleet_report': fleet_report,
-            'fleet_report_render': fleet_report_render,
-            'apply_inbound_probe': apply_inbound_probe,
-        }
+        return _deferred.filters('ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report',
+                                 ('fleet_report', 'fleet_report_render', 'apply_inbound_probe'))

@@ -50,11 +50,13 @@ _value:
 '''
 
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.dsa.fleet.plugins.module_utils import _logscan, _signatures
 
 
 def log_settings_error(since, extra_signatures=None, paths=None):
     """'' when ``since``, ``extra_signatures`` and ``paths`` are valid, else the reason."""
+    # Imported here, not when Ansible loads this file (see plugin_utils/_deferred.py)
+    from ansible_collections.dsa.fleet.plugins.module_utils import _logscan, _signatures
+
     try:
         if since not in (None, ''):
             _logscan.parse_since(to_text(since))

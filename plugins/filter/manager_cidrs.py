@@ -15,16 +15,22 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six import string_types
-from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint
 
-try:
-    import netaddr
-    HAS_NETADDR = True
-except ImportError:  # pragma: no cover - reported when the filter is used
-    HAS_NETADDR = False
+
+def _netaddr(name=None):
+    """netaddr, imported on first use rather than when Ansible loads this file (see plugin_utils/_deferred.py).
+    When it is missing: None, or with ``name`` an AnsibleFilterError naming that variable."""
+    try:
+        import netaddr
+    except ImportError:  # pragma: no cover - netaddr is a requirement of the collection
+        if name is None:
+            return None
+        raise AnsibleFilterError('%s: the netaddr Python library is required on the controller' % name)
+    return netaddr
 
 
 def _network(item, name):
+    netaddr = _netaddr(name)
     if isinstance(item, bool) or not isinstance(item, string_types):
         raise AnsibleFilterError(
             '%s: every entry must be an address or CIDR string, got %s %r'
@@ -62,6 +68,7 @@ _MAPPED = ('::ffff:0:0/96', '::/96')
 
 def _coverage(merged):
     """{4: addresses, 6: addresses}, IPv4-mapped and IPv4-compatible IPv6 counted as IPv4."""
+    netaddr = _netaddr()
     counts = {4: 0, 6: 0}
     mapped = [netaddr.IPNetwork(m) for m in _MAPPED]
     for net in merged:
@@ -76,6 +83,7 @@ def _coverage(merged):
 
 def _mapped(net):
     """Whether an IPv6 network overlaps the IPv4-mapped or IPv4-compatible ranges."""
+    netaddr = _netaddr()
     return net.version == 6 and any(net in netaddr.IPNetwork(m) or netaddr.IPNetwork(m) in net for m in _MAPPED)
 
 
@@ -103,8 +111,7 @@ def manager_cidrs(value, allow_any=False, family=None, name='dsa_fleet_manager_c
     Refuses a string, an empty list, an invalid entry, host bits set, and, unless ``allow_any`` is true,
     any list whose union covers more than ``MAX_COVERAGE`` addresses of a family (see ``_refuse_broad``).
     """
-    if not HAS_NETADDR:
-        raise AnsibleFilterError('%s: the netaddr Python library is required on the controller' % name)
+    netaddr = _netaddr(name)
     if value is None:
         raise AnsibleFilterError('%s is not set: give the list of manager addresses/CIDRs allowed to reach the agent' % name)
     if isinstance(value, string_types):
@@ -135,8 +142,7 @@ _DNS_LABEL = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
 def host_address(value, name='dsa_fleet_manager_ip'):
     """One IPv4 or IPv6 address (no CIDR, no name, nothing else on the line), normalised; else
     AnsibleFilterError naming ``name``. For values written into files such as /etc/hosts."""
-    if not HAS_NETADDR:
-        raise AnsibleFilterError('%s: the netaddr Python library is required on the controller' % name)
+    netaddr = _netaddr(name)
     if isinstance(value, bool) or not isinstance(value, string_types):
         raise AnsibleFilterError('%s must be an IPv4 or IPv6 address, got %s %r' % (name, type(value).__name__, value))
     text = to_native(value)
@@ -160,7 +166,8 @@ def dns_name(value, name='dsa_fleet_manager_url'):
     labels = text.split('.')
     if len(text) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
         raise AnsibleFilterError('%s: the manager host %r is not a DNS name' % (name, value))
-    if HAS_NETADDR and netaddr.valid_ipv4(text, flags=netaddr.INET_PTON) or labels[-1].isdigit():
+    netaddr = _netaddr()
+    if netaddr is not None and netaddr.valid_ipv4(text, flags=netaddr.INET_PTON) or labels[-1].isdigit():
         raise AnsibleFilterError('%s: the manager host %r is an IP address: it needs no /etc/hosts entry'
                                  % (name, value))
     return text.lower()
@@ -188,7 +195,8 @@ def manager_ports(value, url=None, name='dsa_fleet_manager_ports'):
         ports.append(port)
     if not ports:
         if url:
-            # the collection's one URL parser (module_utils/_endpoint.py)
+            # the collection's one URL parser, imported here rather than when Ansible loads this file
+            from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint
             parsed = _endpoint.endpoint(to_native(url).strip())
             if not parsed['valid'] or parsed['kind'] != 'manager':
                 raise AnsibleFilterError('dsa_fleet_manager_url: %s' % (

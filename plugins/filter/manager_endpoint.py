@@ -81,11 +81,12 @@ _value:
 '''
 
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint
 
 
 def manager_endpoint(url, same_as=None):
     """``_endpoint.endpoint(url)``, plus ``same_manager`` when ``same_as`` is given."""
+    # imported here rather than when Ansible loads this file (plugin_utils/_deferred.py)
+    from ansible_collections.dsa.fleet.plugins.module_utils import _endpoint
     result = _endpoint.endpoint(to_text(url) if url is not None else None)
     if same_as is not None:
         result['same_manager'] = _endpoint.same_manager(url, to_text(same_as))

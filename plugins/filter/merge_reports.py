@@ -9,12 +9,13 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import merge_fleet_reports, report_kind
-from ansible_collections.dsa.fleet.plugins.plugin_utils._remediation_report import merge_remediation_reports
-
 
 def merge_reports(reports, generated_at=None, report_dir=None):
     """Merge fleet reports, or remediation reports (not both), into one."""
+    # Imported here, not when Ansible loads this file (see plugin_utils/_deferred.py)
+    from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import merge_fleet_reports, report_kind
+    from ansible_collections.dsa.fleet.plugins.plugin_utils._remediation_report import merge_remediation_reports
+
     listed = [reports[k] for k in sorted(reports)] if isinstance(reports, dict) and 'hosts' not in reports \
         else reports
     if not isinstance(listed, list) or not listed:

@@ -44,11 +44,12 @@ _value:
 '''
 
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.dsa.fleet.plugins.module_utils import _redact
 
 
 def redact(value, secrets=None):
     """``_redact.redact(value, secrets)``."""
+    # imported here rather than when Ansible loads this file (plugin_utils/_deferred.py)
+    from ansible_collections.dsa.fleet.plugins.module_utils import _redact
     if isinstance(secrets, str):
         secrets = [secrets]
     literal = [to_text(s) for s in (secrets or []) if s not in (None, '')]

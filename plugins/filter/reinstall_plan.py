@@ -82,7 +82,6 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.six.moves.urllib.parse import quote
 
-from ansible_collections.dsa.fleet.plugins.module_utils._endpoint import format_host_port, parse_manager_url
 
 PACKAGE_NAMES = {'deb': 'ds-agent', 'rpm': 'ds_agent'}
 # os-release ID -> the platform folder of the manager's download URL: prefix + (major | full) version. The folders
@@ -112,6 +111,8 @@ def _platform(agent, settings):
 
 def _manager_base(url):
     """https://HOST:PORT of the manager's package download (4119 for an on-premise 4120 manager)."""
+    # the collection's one URL parser, imported here rather than when Ansible loads this file (plugin_utils/_deferred.py)
+    from ansible_collections.dsa.fleet.plugins.module_utils._endpoint import format_host_port, parse_manager_url
     try:
         parsed = parse_manager_url(url)
     except (TypeError, ValueError):

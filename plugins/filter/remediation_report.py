@@ -7,16 +7,12 @@ beside)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.dsa.fleet.plugins.plugin_utils._remediation_report import (
-    remediation_report, remediation_report_render,
-)
+from ansible_collections.dsa.fleet.plugins.plugin_utils import _deferred
 
 
 class FilterModule(object):
     """dsa.fleet remediation report filters."""
 
     def filters(self):
-        return {
-            'remediation_report': remediation_report,
-            'remediation_report_render': remediation_report_render,
-        }
+        return _deferred.filters('ansible_collections.dsa.fleet.plugins.plugin_utils._remediation_report',
+                                 ('remediation_report', 'remediation_report_render'))
