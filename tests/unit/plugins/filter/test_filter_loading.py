@@ -86,3 +86,15 @@ def test_deferred_filters_give_what_the_code_gives():
     assert remediation['remediation_report_render'](report, 'markdown') == \
         _remediation_report.remediation_report_render(report, 'markdown')
     assert remediation['remediation_report_render'](report, 'markdown').count('\n') > 10
+
+
+def test_the_fleet_report_code_does_not_bring_the_http_client():
+    # the remediation rounds call dsa.fleet.fleet_report for each host, in a worker of its own: the report needs
+    # the manager's status groups from plugin_utils/_computers.py, not its HTTP client
+    env = dict(os.environ, PYTHONPATH=_collections_path())
+    code = ('import sys; from ansible_collections.dsa.fleet.plugins.plugin_utils import _fleet_report; '
+            'print(sorted(m for m in ("ansible.module_utils.urls",) if m in sys.modules))')
+    proc = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                          timeout=120, check=False, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '[]'
