@@ -12,7 +12,9 @@ median(diagnose) / median(ping). Target: <= 1.3 at 50 hosts. Each connection mod
 * ``pipelining off`` (``-e ansible_pipelining=false -e ansible_ssh_pipelining=false``: extra vars beat the
   inventory),
 * ``mitogen``        (mitogen's ``mitogen_linear`` strategy, pip-installed with --target into
-  bench/.work/mitogen, not into the venv; skipped with the reason when it does not install or work).
+  bench/.work/mitogen, not into the venv; skipped with the reason when it does not install or work),
+* ``strategy free``  (``ANSIBLE_STRATEGY=free``, pipelining on: each host moves to its next task without waiting
+  for the others; Ansible runs the diagnosis's run_once report steps once per host then, see bench/README.md).
 A warm-up run of each playbook per mode precedes the timed runs (ssh ControlPersist sockets, caches).
 After the timed runs, one more diagnose run with the ansible.posix.json callback tells where the time
 went: each host's health_info duration, with the host's faults, and each task's span.
@@ -204,6 +206,8 @@ class FleetBench(object):
         env['PATH'] = os.path.dirname(self.ansible_playbook) + os.pathsep + env.get('PATH', '')
         if mode == 'mitogen':
             env.update(self.mitogen.env())
+        if mode == 'strategy free':
+            env['ANSIBLE_STRATEGY'] = 'free'
         return argv, env
 
     def play(self, name, mode, inventory, hosts, warmup=False):
@@ -265,7 +269,7 @@ class FleetBench(object):
     # -------------------------------------------------------------------------------------------- main
     def run(self):
         rep, args = self.report, self.args
-        modes = ['pipelining on', 'pipelining off']
+        modes = ['pipelining on', 'pipelining off', 'strategy free']
         rep.add('## Set-up')
         rep.add('')
         self.mitogen = None
@@ -432,7 +436,8 @@ def main():
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--group', default='lab_hosts', help='inventory group to run on (default lab_hosts)')
     parser.add_argument('--modes', type=lambda s: [x.strip() for x in s.split(',')],
-                        default=['pipelining on', 'pipelining off', 'mitogen'])
+                        default=['pipelining on', 'pipelining off', 'strategy free', 'mitogen'],
+                        help='comma-separated: pipelining on, pipelining off, strategy free, mitogen (default all)')
     parser.add_argument('--inventory', help='run on this inventory instead of lab fleets (one size: its hosts)')
     parser.add_argument('--take-over-lab', action='store_true',
                         help='replace a lab fleet of another size that is up (it may be somebody else\'s)')
