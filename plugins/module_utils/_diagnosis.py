@@ -833,9 +833,11 @@ def apply_inbound_probe(findings, probe, communication='agent_initiated'):
     found = _Findings()
     for finding in findings or []:
         if finding.get('cause') in CAUSES:
-            found.add(finding['cause'], finding.get('message', ''), list(finding.get('evidence') or []),
-                      severity=finding.get('severity'), remediation=finding.get('remediation'),
-                      evidence_level=finding.get('evidence_level'))
+            added = found.add(finding['cause'], finding.get('message', ''), list(finding.get('evidence') or []),
+                              severity=finding.get('severity'), remediation=finding.get('remediation'),
+                              evidence_level=finding.get('evidence_level'))
+            if finding.get('history') is True:
+                added['history'] = True   # a warning from before the last fix or good session stays history
     _inbound_findings(None, probe, communication, found)
     result = found.as_list()
     return result, not any(f['severity'] == CRITICAL for f in result)

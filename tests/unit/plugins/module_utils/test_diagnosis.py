@@ -394,6 +394,22 @@ def test_log_lines_before_the_last_fix_are_history_shown_apart():
     assert causes_of(findings) == ['untrusted_peer'] and not healthy
 
 
+def test_history_stays_history_when_the_inbound_probe_is_folded_in():
+    # manager-initiated and bidirectional fleets fold the controller's probe of 4118 into each host's findings
+    # (the fleet report, each remediation round): a warning from before the last fix must stay history there
+    from ansible_collections.dsa.fleet.plugins.module_utils._diagnosis import apply_inbound_probe
+    untrusted = sig('untrusted_peer', 'untrusted_peer')
+    untrusted['last_seen'] = '2026-11-26T11:00:00.000000+00:00'
+    base, healthy = diagnose(agent(status={}, heartbeat_age=None), reach(), logs(untrusted), 'bidirectional',
+                             history_before=1795690860)
+    assert healthy and [f.get('history') for f in base] == [True]
+    for status, causes in (('ok', ['untrusted_peer']), ('timeout', ['inbound_4118_blocked', 'untrusted_peer'])):
+        folded, healthy = apply_inbound_probe(base, {'port': 4118, 'status': status, 'from': 'controller'},
+                                              'bidirectional')
+        assert [f['cause'] for f in folded] == causes and healthy is (status == 'ok')
+        assert [f.get('history') for f in folded if f['cause'] == 'untrusted_peer'] == [True]
+
+
 def test_unresolvable_name_does_not_matter_to_an_agent_behind_a_working_proxy():
     unresolved = reach()
     unresolved['dns'] = [{'host': unresolved['manager']['host'], 'resolved': False, 'addresses': [],
