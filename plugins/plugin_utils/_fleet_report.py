@@ -69,7 +69,9 @@ def apply_inbound_probe(result, probe, communication='agent_initiated'):
         raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
     if not isinstance(result, dict):
         raise AnsibleFilterError('apply_inbound_probe expects a health_info result (a dict)')
-    out = copy.deepcopy(result)
+    # A new result, not a deep copy: only the keys set below change, each to a new value. (Ansible gives filters a
+    # registered result as a lazy container; a deep copy of it cost ~0.5 s of controller CPU per host and call.)
+    out = dict(result)
     if not probe or not isinstance(probe, dict):
         return out
     probe = dict(probe)
