@@ -53,6 +53,7 @@ PING = os.path.join(HERE, 'ping.yml')
 MITOGEN_DIR = os.path.join(benchlib.WORK, 'mitogen')
 MITOGEN_REQ = 'mitogen'
 TARGET_RATIO = 1.3
+FLAT_WITHIN = 0.15
 RECAP_RE = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+'
                       r'skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)', re.M)
 
@@ -371,6 +372,7 @@ class FleetBench(object):
                 rows.append(('diagnose / ping <= %.1f at %d hosts, %s fleet' % (TARGET_RATIO, size, fleet),
                              '%.2fx' % ratio,
                              verdict if size >= 50 else verdict + ' (the target is set at 50 hosts)'))
+        rows.extend(flatness_rows(summary))
         rows.append(('every playbook run succeeded', 'yes' if not self.failures else '%d problems' % len(self.failures),
                      'met' if not self.failures else '**FAILED**'))
         rep.add(benchlib.table(['target', 'measured', 'verdict'], rows))
@@ -415,6 +417,24 @@ class FleetBench(object):
                 '--list']
         doc = json.loads(subprocess.run(argv, stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout)
         return sorted(doc.get(self.args.group, {}).get('hosts', []))
+
+
+def flatness_rows(summary, mode='pipelining on'):
+    """Targets rows: per fleet measured at two sizes or more, the ratio at each size against the ratio at the
+    smallest (issue 17: the per-host cost stays within FLAT_WITHIN from 20 to 200 hosts)."""
+    rows = []
+    for fleet in sorted(set(f for _s, f, m, _r in summary if m == mode)):
+        by_size = sorted((size, ratio) for size, f, m, ratio in summary if f == fleet and m == mode)
+        if len(by_size) < 2 or not by_size[0][1]:
+            continue
+        base = by_size[0][1]
+        changes = [(size, ratio / base - 1) for size, ratio in by_size[1:]]
+        worst = max(abs(change) for _size, change in changes)
+        rows.append(('diagnose / ping within %d%% of the %d-host figure up to %d hosts, %s fleet'
+                     % (FLAT_WITHIN * 100, by_size[0][0], by_size[-1][0], fleet),
+                     ', '.join('%d: %+.0f%%' % (size, change * 100) for size, change in changes),
+                     'met' if worst <= FLAT_WITHIN else '**missed** by %.0f points' % ((worst - FLAT_WITHIN) * 100)))
+    return rows
 
 
 def _span(start, end):
