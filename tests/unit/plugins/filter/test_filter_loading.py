@@ -52,13 +52,18 @@ def _collections_path():
     raise AssertionError('the collection is not on sys.path')
 
 
+def _run_fresh(code, env, *args):
+    """stdout of ``python -c code args`` in a fresh interpreter (nothing imported yet) with ``env``."""
+    proc = subprocess.run([sys.executable, '-c', code] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=env, timeout=120, check=False, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def _load_in_fresh_interpreter(name):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_collections_path(), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false')
     env.pop('PYTHONPATH', None)
-    proc = subprocess.run([sys.executable, '-c', _CHILD, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env, timeout=120, check=False, universal_newlines=True)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(_run_fresh(_CHILD, env, name).strip().splitlines()[-1])
 
 
 def test_loading_a_filter_loads_every_filter_file_but_no_heavy_code():
@@ -94,7 +99,4 @@ def test_the_fleet_report_code_does_not_bring_the_http_client():
     env = dict(os.environ, PYTHONPATH=_collections_path())
     code = ('import sys; from ansible_collections.dsa.fleet.plugins.plugin_utils import _fleet_report; '
             'print(sorted(m for m in ("ansible.module_utils.urls",) if m in sys.modules))')
-    proc = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                          timeout=120, check=False, universal_newlines=True)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == '[]'
+    assert _run_fresh(code, env).strip() == '[]'
