@@ -224,6 +224,13 @@ manager_url:
   returned: always
   type: str
   sample: dsm://agents.example.com:443/
+communication:
+  description:
+    - How the agent and the manager talk, as the diagnosis took it (O(communication)). Callers that need
+      each host's mode later (a fleet report, the inbound port probe) read it here.
+  returned: success
+  type: str
+  sample: agent_initiated
 '''
 
 import threading
@@ -374,6 +381,7 @@ def main():
         reachability=reachability,
         logs=logs,
         manager_url=manager_url,
+        communication=params['communication'],
     )
 
 

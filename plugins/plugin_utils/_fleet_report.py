@@ -213,19 +213,32 @@ PER_HOST = 'per_host'
 
 
 def _modes(communication):
-    """``(mode_of, label)``: each host's communication mode (a function of the host's name) and the report's
-    ``communication``.  ``communication`` is one mode for every host, or a dict host -> mode (a host missing from
-    it, or None, is agent_initiated); the label is the one mode all hosts share, else PER_HOST."""
-    if isinstance(communication, dict):
-        modes = dict((to_text(h), m or 'agent_initiated') for h, m in communication.items())
-        for host, mode in modes.items():
+    """``(mode_of, label)``: each host's communication mode and the report's ``communication``.
+
+    ``communication`` is one mode for every host; or a dict host -> mode; or None. ``mode_of(name, result)``
+    gives ``(mode, known)``: the mode given for the host, else the one its health_info result says it was
+    diagnosed with (its ``communication``), else agent_initiated with ``known`` false (an unreachable host, a
+    result without it). The label is the one mode given for every host, else None (made from the hosts whose
+    mode is known, see hosts_communication)."""
+    if communication is None or isinstance(communication, dict):
+        given = {}
+        for host, mode in (communication or {}).items():
+            if mode is None:
+                continue
             if mode not in COMMUNICATION_MODES:
                 raise AnsibleFilterError('communication of %s must be one of %s, got %r'
                                          % (host, ', '.join(COMMUNICATION_MODES), mode))
-        return (lambda name: modes.get(to_text(name), 'agent_initiated')), None
+            given[to_text(host)] = mode
+
+        def mode_of(name, result):
+            mode = given.get(to_text(name))
+            if mode is None and isinstance(result, dict) and result.get('communication') in COMMUNICATION_MODES:
+                mode = result['communication']
+            return (mode or 'agent_initiated'), mode is not None
+        return mode_of, None
     if communication not in COMMUNICATION_MODES:
         raise AnsibleFilterError('communication must be one of %s, got %r' % (', '.join(COMMUNICATION_MODES), communication))
-    return (lambda name: communication), communication
+    return (lambda name, result: (communication, True)), communication
 
 
 def hosts_communication(hosts, fallback=None):
@@ -364,7 +377,7 @@ def _assemble(hosts, communication, manager_url, generated_at, report_dir):
     return report
 
 
-def fleet_report(results, inbound=None, communication='agent_initiated', manager_url=None, generated_at=None,
+def fleet_report(results, inbound=None, communication=None, manager_url=None, generated_at=None,
                  report_dir=None, secrets=None, inbound_port=4118, inbound_from=None, manager=None):
     """Build the fleet report (docs/report.md) from ``{host: health_info result}``.
 
@@ -386,10 +399,16 @@ def fleet_report(results, inbound=None, communication='agent_initiated', manager
                                  % type(results).__name__)
     inbound = inbound if isinstance(inbound, dict) else {}
     manager = manager if isinstance(manager, dict) else {}
-    hosts = [_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), mode_of(name),
-                         manager.get(name))
-             for name, result in pairs if name]
-    report = _assemble(hosts, label or hosts_communication(hosts, 'agent_initiated'), manager_url,
+    hosts, known = [], []
+    for name, result in pairs:
+        if not name:
+            continue
+        mode, mode_known = mode_of(name, result)
+        hosts.append(_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), mode,
+                                 manager.get(name)))
+        if mode_known:
+            known.append(hosts[-1])
+    report = _assemble(hosts, label or hosts_communication(known, 'agent_initiated'), manager_url,
                        generated_at or _utc_now(), report_dir)
     return redact(report, secrets)
 

@@ -67,7 +67,7 @@ def health_result(agent=None, reach=None, logs=None, communication='agent_initia
     return {'changed': False, 'healthy': healthy, 'findings': findings,
             'causes': sorted(set(f['cause'] for f in findings if f['severity'] == 'critical')),
             'agent': agent, 'reachability': reach, 'logs': logs or {'signatures': [], 'causes': []},
-            'manager_url': MANAGER['url'],
+            'manager_url': MANAGER['url'], 'communication': communication,
             'invocation': {'module_args': {'manager_url': MANAGER['url'], 'proxy_password': 'PlantedPw13'}}}
 
 
@@ -440,6 +440,29 @@ def test_apply_inbound_probe_leaves_unreachable_hosts_alone():
 def test_normalize_wait_for_results(registered, expected):
     probe = fr.normalize_probe(registered, 4118, 'dsm1')
     assert probe['status'] == expected and probe['from'] == 'dsm1' and probe['port'] == 4118
+
+
+def test_each_host_mode_comes_from_its_own_result():
+    """Without a communication argument each host is taken with the mode its health_info result was
+    diagnosed with; an unreachable host has none and leaves the report's mode alone."""
+    fleet = {'a': health_result(communication='bidirectional'), 'b': health_result(communication='bidirectional'),
+             'c': {'unreachable': True, 'msg': 'gone'}}
+    inbound = {'a': {'changed': False, 'elapsed': 3, 'msg': 'Timeout when waiting for a:4118', 'failed': False}}
+    report = build(fleet, inbound=inbound)
+    hosts = dict((h['name'], h) for h in report['hosts'])
+    assert report['communication'] == 'bidirectional'
+    assert hosts['a']['communication'] == 'bidirectional' and hosts['a']['causes'] == ['inbound_4118_blocked']
+    assert hosts['c']['status'] == 'unreachable'
+    # a mode given for a host wins over its result's; a host missing from the dict keeps its result's
+    report = build(fleet, inbound=inbound, communication={'a': 'agent_initiated'})
+    hosts = dict((h['name'], h) for h in report['hosts'])
+    assert hosts['a']['communication'] == 'agent_initiated' and hosts['a']['causes'] == []
+    assert hosts['b']['communication'] == 'bidirectional' and report['communication'] == 'per_host'
+    # a result without a mode (an older collection's) is agent_initiated, as before
+    old = dict(health_result(communication='bidirectional'))
+    del old['communication']
+    report = build({'a': old}, inbound=inbound)
+    assert report['communication'] == 'agent_initiated' and report['hosts'][0]['causes'] == []
 
 
 def test_normalize_skipped_probe():
