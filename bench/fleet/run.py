@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -216,10 +217,15 @@ class FleetBench(object):
         # diagnose-perhost: the inbound port probed by one wait_for per host, as before dsa.fleet.inbound_probe
         extra = ('-e', 'dsa_fleet_inbound_probe_fleetwide=false') if name == 'diagnose-perhost' else ()
         argv, env = self.command(playbook, mode, inventory, extra)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                               env=env, cwd=ROOT, check=False)
         wall = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # the controller's CPU: ansible-playbook and what it waited for (its workers, the ssh clients); not the
+        # lab hosts' processes, nor the ssh ControlPersist masters (they outlive the run)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         recap = dict((m.group(1), [int(x) for x in m.groups()[1:]]) for m in RECAP_RE.finditer(proc.stdout))
         problems = []
         missing = sorted(set(hosts) - set(recap))
@@ -237,7 +243,9 @@ class FleetBench(object):
             message = '%s (%s)%s: %s; output in %s' % (
                 name, mode, ' warm-up' if warmup else '', '; '.join(problems[:6]), os.path.relpath(log, ROOT))
             (self.warnings if warmup else self.failures).append(message)
-        return {'wall': wall, 'ok': not problems, 'note': '' if not problems else 'PROBLEMS: ' + problems[0]}
+        note = 'controller CPU %.1f s' % cpu
+        return {'wall': wall, 'cpu': cpu, 'ok': not problems,
+                'note': note if not problems else 'PROBLEMS: ' + problems[0]}
 
     def profile(self, mode, inventory, hosts):
         """One diagnose run with the json callback: per-host health_info time and per-task spans."""
@@ -354,6 +362,20 @@ class FleetBench(object):
                 rep.add(benchlib.table(['mode', 'ping (median)', 'diagnose (median)', 'diagnose / ping',
                                         'median of per-round ratios', 'ping / diagnose vs ping with pipelining'],
                                        rows))
+                rep.add('')
+                rows = []
+                for mode in modes:
+                    ping = benchlib.median([r['cpu'] for r in results['ping / %s' % mode]])
+                    diag = benchlib.median([r['cpu'] for r in results['diagnose / %s' % mode]])
+                    rows.append((mode, '%.1f s' % ping, '%.1f s' % diag, '%.2fx' % (diag / ping if ping else 0),
+                                 '%.0f ms' % ((diag - ping) * 1000.0 / max(1, len(hosts)))))
+                rep.add('The controller\'s CPU (user + system of ansible-playbook and of the processes it waited for: its '
+                        'workers and ssh clients; not the lab hosts, whose CPU is this machine\'s too, nor the ssh '
+                        'ControlPersist masters). On a real fleet the hosts work on their own CPUs, and this is what '
+                        'decides how many hosts a controller diagnoses at a time:')
+                rep.add('')
+                rep.add(benchlib.table(['mode', 'ping (median)', 'diagnose (median)', 'diagnose / ping',
+                                        'diagnose minus ping, per host'], rows))
                 rep.add('')
                 self.add_profile(modes[0], inventory, hosts)
         except BenchError as exc:

@@ -99,7 +99,7 @@ def main():
         report.add('')
         rows = []
         for host in sorted(hosts, key=lambda h: -((h.get('timing') or {}).get('seconds') or 0)):
-            steps = ' | '.join(', '.join('%s %s' % kv for kv in sorted((r.get('seconds') or {}).items())) or '-'
+            steps = ' / '.join(', '.join('%s %s' % kv for kv in sorted((r.get('seconds') or {}).items())) or '-'
                                for r in host.get('rounds') or [])
             rows.append((host['name'], host['outcome'], (host.get('timing') or {}).get('seconds'),
                          len(host.get('rounds') or []), steps))

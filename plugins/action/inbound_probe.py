@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: dsa.fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""dsa.fleet.inbound_probe: the agents' inbound port probed from the controller, the whole fleet in one task."""
+"""dsa.fleet.inbound_probe: the agents' inbound port probed from the controller, the whole fleet in one task; or,
+delegated to another host, from that host with ansible.builtin.wait_for."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import concurrent.futures
+import math
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -17,6 +19,8 @@ from ansible_collections.dsa.fleet.plugins.plugin_utils._action import Controlle
 
 ARGS = {'hosts': None, 'port': 4118, 'timeout': 3, 'workers': 64}
 RETRY_DELAY = 0.5   # a refused connection is tried again until the timeout (the agent may be starting)
+#: delegate_to values that are the controller itself: the probes run here, in threads
+CONTROLLER_NAMES = frozenset(('localhost', '127.0.0.1', '::1'))
 
 
 def probe_inbound(address, port, timeout):
@@ -54,8 +58,20 @@ def probe_fleet(targets, port, timeout, workers):
     return out
 
 
+def from_wait_for(result, address, port):
+    """A probe (``{status, msg, ms, port, address}``) from a registered ``ansible.builtin.wait_for`` result (state
+    started), read as the fleet report reads one (``_fleet_report.normalize_probe``)."""
+    from ansible_collections.dsa.fleet.plugins.plugin_utils import _fleet_report  # the report code only when delegated
+    probe = _fleet_report.normalize_probe(result, port) or {'port': port, 'status': 'error', 'msg': 'the probe did not run'}
+    probe.pop('from', None)
+    elapsed = result.get('elapsed') if isinstance(result, dict) else None
+    probe.update(address=address, ms=int(elapsed * 1000) if isinstance(elapsed, (int, float)) else None)
+    return probe
+
+
 class ActionModule(ControllerAction):
-    """Probe the inbound port of many hosts from the controller at once (nothing changes anywhere)."""
+    """Probe the inbound port of many hosts from the controller at once (nothing changes anywhere); delegated
+    to another host, from that host, one ansible.builtin.wait_for per probed host."""
 
     ARGS = ARGS
 
@@ -90,5 +106,21 @@ class ActionModule(ControllerAction):
             except Exception:  # pylint: disable=broad-except
                 address = None  # a host variable that fails to template: probe the inventory name
             targets.append((name, to_text(address or name)))
-        result.update(changed=False, probes=probe_fleet(targets, args['port'], args['timeout'], args['workers']))
+        delegate = to_text(self._task.delegate_to or '')
+        if delegate and delegate not in CONTROLLER_NAMES:
+            probes = self._probe_from_delegate(targets, args['port'], args['timeout'], task_vars)
+        else:
+            probes = probe_fleet(targets, args['port'], args['timeout'], args['workers'])
+        result.update(changed=False, probes=probes)
         return result
+
+    def _probe_from_delegate(self, targets, port, timeout, task_vars):
+        """Each target probed from the host the task is delegated to, with ansible.builtin.wait_for there."""
+        probes = {}
+        for name, address in targets:
+            waited = self._execute_module(
+                module_name='ansible.builtin.wait_for', task_vars=task_vars,
+                module_args={'host': address, 'port': port, 'state': 'started',
+                             'timeout': max(1, int(math.ceil(timeout)))})
+            probes[name] = from_wait_for(waited, address, port)
+        return probes

@@ -15,12 +15,18 @@ description:
     in threads, and says per host whether it accepts connections. This is what the manager needs in
     manager-initiated and bidirectional communication.
   - One task for the whole fleet instead of one delegated task per host, so a fleet costs about one
-    O(timeout), not one per host. The C(dsa.fleet.diagnose) role uses it when the probe runs from the controller.
+    O(timeout), not one per host. The C(dsa.fleet.diagnose) role uses it so when the probe runs from the controller (and per host in
+    C(dsa.fleet.remediate)'s rounds, where each host moves on its own).
   - A refused connection is tried again every half second until O(timeout), as M(ansible.builtin.wait_for)
     does, so an agent that is just starting is not reported closed.
   - The probe only connects and closes. The agent logs such a connection; the diagnosis recognises the
     controller as the source of its own probes and never reports them.
-  - An action plugin that runs on the controller only; nothing is sent to, or changed on, any host.
+  - An action plugin that runs on the controller; nothing is changed anywhere, and without delegation nothing is
+    sent to any host.
+  - Delegated (C(delegate_to)) to a host other than C(localhost), it probes from that host instead, where the
+    manager may stand, with one M(ansible.builtin.wait_for) (state C(started)) per host in O(hosts), one after another,
+    each for up to O(timeout) rounded up to whole seconds; its outcome is read into the same C(probes). The
+    C(dsa.fleet.diagnose) role does that per host when the probe runs from another host.
 author:
   - dsa.fleet contributors (@dsa-fleet)
 options:
@@ -44,16 +50,27 @@ options:
         ceil(N / O(workers)) times O(timeout).
     type: int
     default: 64
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - Runs on the controller; delegated to another host, runs M(ansible.builtin.wait_for) there.
 extends_documentation_fragment:
   - dsa.fleet.attributes
   - dsa.fleet.attributes.info_module
-  - dsa.fleet.attributes.controller_action
   - dsa.fleet.attributes.platform_linux
 seealso:
   - module: ansible.builtin.wait_for
 '''
 
 EXAMPLES = r'''
+- name: Probe this host's inbound port from the manager's host (an inventory host)
+  dsa.fleet.inbound_probe:
+    hosts: ["{{ inventory_hostname }}"]
+  delegate_to: dsm01
+  register: inbound
+
 - name: Probe 4118 on every host of the play from the controller
   dsa.fleet.inbound_probe:
     hosts: "{{ ansible_play_hosts }}"

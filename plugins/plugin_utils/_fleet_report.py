@@ -298,6 +298,14 @@ def host_label(host):
     return name + ' ' + PACKAGE_MARKER if host.get('source') == 'package' else name
 
 
+def host_probe(value, name):
+    """One host's probe out of a registered ``dsa.fleet.inbound_probe`` result (``probes``: host -> probe);
+    any other value as it is."""
+    if isinstance(value, dict) and isinstance(value.get('probes'), dict) and 'status' not in value:
+        return value['probes'].get(to_text(name))
+    return value
+
+
 def normalize_probe(value, port=4118, source=None):
     """``{port, status, from[, msg]}`` from a probe dict or a registered ``ansible.builtin.wait_for`` result;
     None when there is no probe (skipped, absent). status: ok | closed | error (the probe could not run)."""
@@ -404,7 +412,8 @@ def fleet_report(results, inbound=None, communication=None, manager_url=None, ge
         if not name:
             continue
         mode, mode_known = mode_of(name, result)
-        hosts.append(_host_entry(name, result, normalize_probe(inbound.get(name), inbound_port, inbound_from), mode,
+        hosts.append(_host_entry(name, result, normalize_probe(host_probe(inbound.get(name), name), inbound_port,
+                                                               inbound_from), mode,
                                  manager.get(name)))
         if mode_known:
             known.append(hosts[-1])

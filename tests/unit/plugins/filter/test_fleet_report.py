@@ -465,6 +465,23 @@ def test_each_host_mode_comes_from_its_own_result():
     assert report['communication'] == 'agent_initiated' and report['hosts'][0]['causes'] == []
 
 
+def test_report_takes_a_hosts_probe_from_a_registered_inbound_probe_result():
+    """dsa.fleet.remediate registers one dsa.fleet.inbound_probe result per host (its probes: host -> probe):
+    the report takes that host's entry, and a skipped probe task is no probe."""
+    fleet = {'a': health_result(communication='bidirectional'), 'b': health_result(communication='bidirectional')}
+    registered = {'changed': False, 'failed': False, 'failed_when_result': False,
+                  'probes': {'a': {'status': 'closed', 'msg': 'timed out', 'port': 4118, 'address': '10.0.0.1',
+                                   'ms': 3001}}}
+    inbound = {'a': registered, 'b': {'changed': False, 'skipped': True, 'skip_reason': 'Conditional result was False'}}
+    report = build(fleet, inbound=inbound, inbound_from='localhost')
+    hosts = dict((h['name'], h) for h in report['hosts'])
+    assert hosts['a']['causes'] == ['inbound_4118_blocked']
+    assert hosts['a']['inbound_probe'] == {'port': 4118, 'status': 'closed', 'from': 'localhost', 'msg': 'timed out'}
+    assert hosts['b']['status'] == 'healthy' and hosts['b']['inbound_probe'] is None
+    # another host's registered result holds no probe of this one
+    assert fr.host_probe(registered, 'b') is None and fr.host_probe(None, 'a') is None
+
+
 def test_normalize_skipped_probe():
     assert fr.normalize_probe({'skipped': True, 'changed': False}, 4118, 'x') is None
     assert fr.normalize_probe(None) is None
