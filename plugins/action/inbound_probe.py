@@ -11,6 +11,7 @@ import concurrent.futures
 import math
 import time
 
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 
@@ -19,8 +20,6 @@ from ansible_collections.dsa.fleet.plugins.plugin_utils._action import Controlle
 
 ARGS = {'hosts': None, 'port': 4118, 'timeout': 3, 'workers': 64}
 RETRY_DELAY = 0.5   # a refused connection is tried again until the timeout (the agent may be starting)
-#: delegate_to values that are the controller itself: the probes run here, in threads
-CONTROLLER_NAMES = frozenset(('localhost', '127.0.0.1', '::1'))
 
 
 def probe_inbound(address, port, timeout):
@@ -107,7 +106,8 @@ class ActionModule(ControllerAction):
                 address = None  # a host variable that fails to template: probe the inventory name
             targets.append((name, to_text(address or name)))
         delegate = to_text(self._task.delegate_to or '')
-        if delegate and delegate not in CONTROLLER_NAMES:
+        # delegated to the controller itself (Ansible's own names for it): the probes run here, in threads
+        if delegate and delegate not in C.LOCALHOST:
             probes = self._probe_from_delegate(targets, args['port'], args['timeout'], task_vars)
         else:
             probes = probe_fleet(targets, args['port'], args['timeout'], args['workers'])

@@ -3,6 +3,7 @@
 `run_module(name, args, check=False)` runs `ansible localhost -m dsa.fleet.<name>` with the
 json stdout callback and returns the module's result dict (plus `_rc`, `_stdout`, `_stderr`).
 The collection is found through ANSIBLE_COLLECTIONS_PATH=.collections (set up by hack/setup.sh).
+`run_playbook(playbook, inventory)` (fixture `ansible_playbook`) runs a playbook the same way and returns its json output.
 `running_service`: a process whose command name is ds_agent (the agent's service, as a process scan sees it).
 """
 import json
@@ -63,9 +64,24 @@ def run_module(name, args=None, check=False, diff=False, verbosity=0, timeout=12
     return result
 
 
+def run_playbook(playbook, inventory, timeout=120):
+    """Run ``ansible-playbook`` on ``playbook`` with the json callback; its parsed output (rc 0 asserted)."""
+    bindir = os.path.dirname(sys.executable)
+    proc = subprocess.run([os.path.join(bindir, 'ansible-playbook'), '-i', inventory, playbook], env=_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)
+
+
 @pytest.fixture
 def ansible_module():
     return run_module
+
+
+@pytest.fixture
+def ansible_playbook():
+    return run_playbook
 
 
 @pytest.fixture

@@ -9,13 +9,10 @@ __metaclass__ = type
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 import pytest
-
-from conftest import _env  # pylint: disable=import-error
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'unit', 'plugins', 'module_utils'))
 from loopback_servers import BlackHole, Listener  # noqa: E402 pylint: disable=wrong-import-position
@@ -89,20 +86,16 @@ def test_bad_arguments_are_refused_with_a_message(ansible_module, args, words):
     assert 'Traceback' not in result['_stdout'] + result['_stderr']
 
 
-def _play(tmp_path, inventory, tasks):
-    """Run a one-play playbook on localhost with the json callback; the play's tasks' results for localhost."""
+def _play(run_playbook, tmp_path, inventory, tasks):
+    """Run a one-play playbook on localhost; the play's tasks' results for localhost."""
     playbook = tmp_path / 'play.yml'
     playbook.write_text(json.dumps([{'name': 'probe', 'hosts': 'localhost', 'gather_facts': False,
                                      'tasks': tasks}]))
-    bindir = os.path.dirname(sys.executable)
-    proc = subprocess.run([os.path.join(bindir, 'ansible-playbook'), '-i', inventory, str(playbook)], env=_env(),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120,
-                          check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return [t['hosts']['localhost'] for t in json.loads(proc.stdout)['plays'][0]['tasks']]
+    doc = run_playbook(str(playbook), inventory)
+    return [t['hosts']['localhost'] for t in doc['plays'][0]['tasks']]
 
 
-def test_delegated_to_another_host_it_probes_from_there_with_wait_for(tmp_path, listener):
+def test_delegated_to_another_host_it_probes_from_there_with_wait_for(ansible_playbook, tmp_path, listener):
     """Delegated to a host other than localhost, each host is probed by ansible.builtin.wait_for run on the
     delegate (here an inventory host with a local connection, so the module really runs); delegated to
     localhost, the probe stays in the controller's process. The same probes come back either way."""
@@ -110,8 +103,8 @@ def test_delegated_to_another_host_it_probes_from_there_with_wait_for(tmp_path, 
         'open1 ansible_host=127.0.0.1', 'refused1 ansible_host=127.0.0.2',
         'dsm1 ansible_connection=local ansible_python_interpreter=%s' % sys.executable])
     task = {'dsa.fleet.inbound_probe': {'hosts': ['open1', 'refused1'], 'port': listener, 'timeout': 1}}
-    remote, local = _play(tmp_path, inventory, [dict(task, delegate_to='dsm1'),
-                                                dict(task, delegate_to='localhost')])
+    remote, local = _play(ansible_playbook, tmp_path, inventory,
+                          [dict(task, delegate_to='dsm1'), dict(task, delegate_to='localhost')])
     for result in (remote, local):
         assert result['changed'] is False and set(result['probes']) == {'open1', 'refused1'}
         assert result['probes']['open1']['status'] == 'ok' and result['probes']['open1']['port'] == listener
