@@ -523,12 +523,13 @@ def _collapse_log_only_network(found):
         return
 
 
-def _stale_findings(agent, communication, interval, found, history_before=None):
+def _stale_findings(agent, communication, interval, found):
     """heartbeat_stale: an activated agent whose last successful session with the manager is older than
     ``bound`` seconds (AgentStatus.currentTime - lastAgentToManagerSession, both the agent's own clock, so a
     wrong host clock does not change it). Not for manager-initiated communication: there the manager opens
-    the sessions and the agent's own heartbeat tells nothing. A fix made less than ``bound`` seconds ago
-    (``history_before``, e.g. remediate's) leaves the agent time for its next heartbeat: a warning until then."""
+    the sessions and the agent's own heartbeat tells nothing. A fix made just before (``history_before``) changes
+    nothing here: a fix does not make the session fresh, a heartbeat does (dsa.fleet.remediate asks the agent for
+    one after its fixes, so a session still this old after them is the host's problem)."""
     if communication == 'manager_initiated' or not (agent or {}).get('activated'):
         return
     age, bound = agent.get('heartbeat_age'), stale_after(interval)
@@ -539,24 +540,7 @@ def _stale_findings(agent, communication, interval, found, history_before=None):
         'manager counts it offline.' % (_duration(age), _duration(interval))
     evidence = ['AgentStatus.currentTime - AgentStatus.lastAgentToManagerSession = %d s, more than %d s (%d heartbeat '
                 'intervals of %d s + %d s)' % (age, bound, STALE_HEARTBEATS, interval, STALE_SLACK_SECONDS)]
-    now = _agent_now(agent)
-    since_fix = now - float(history_before) if history_before and now else None
-    if since_fix is not None and 0 <= since_fix <= bound:
-        found.add('heartbeat_stale', message[:-1] + ', but the last fix was %s ago: its next heartbeat is due.'
-                  % _duration(since_fix), evidence, severity=WARNING)
-        return
     found.add('heartbeat_stale', message, evidence)
-
-
-def _agent_now(agent):
-    """AgentStatus.currentTime in epoch seconds (milliseconds accepted), or None."""
-    try:
-        value = float(((agent or {}).get('status') or {}).get('currentTime') or 0)
-    except (TypeError, ValueError):
-        return None
-    if value > 10 ** 11:
-        value /= 1000.0
-    return value if 0 < value < float('inf') else None
 
 
 def _fold_stale(found):
@@ -599,15 +583,14 @@ def _component_findings(agent, found):
                   'not working.' % (', '.join(modules), ', '.join(modules)), [text for dummy, text in offline])
 
 
-def _module_history(agent, found, log_causes, log_history, history_before=None):
+def _module_history(agent, found, log_causes, log_history):
     """The agent's lines about its modules (MODULE_LOG_CAUSES) logged before its last successful session are not
     over because the agent talks to its manager again: a session loads no driver and installs no platform. They are
     history only when the agent reports the module working now: for ``kernel_unsupported`` GetComponentInfo read
     with no driver offline, for ``amsp_install_failed`` ``Component.AM.mode: on``. While a driver is offline, the
     module is absent, or its state is unknown (a diagnostic package, a CLI that did not answer), they stay current.
-    After a fix (``history_before``) they are history like any other line."""
-    if history_before:
-        return
+    A fix (``history_before``) changes nothing here either: starting the service or activating the agent loads no
+    driver; only the agent's own report of the module says it works again."""
     components = (agent or {}).get('components')
     components = components if isinstance(components, dict) else {}
     for cause, module in sorted(MODULE_LOG_CAUSES.items()):
@@ -629,6 +612,22 @@ def _manager_clock(reach):
         if isinstance(offset, (int, float)) and not isinstance(offset, bool) and abs(offset) < 10 ** 10:
             return float(offset), probe
     return None, None
+
+
+def _on_host_clock(moment, controller_time, host_time, max_skew):
+    """``moment`` (epoch seconds read on the controller, e.g. remediate's last fix) on the host's clock, which
+    stamps the log lines it is compared with: moved by the clock skew when the two clocks differ by more than
+    ``max_skew`` (less is the time between the two readings, not a skew)."""
+    if not moment:
+        return moment
+    try:
+        skew = float(host_time) - float(controller_time)
+    except (TypeError, ValueError):
+        return moment
+    max_skew = max_skew or DEFAULT_MAX_CLOCK_SKEW
+    if abs(skew) > max_skew and abs(skew) < float('inf'):
+        return float(moment) + skew
+    return moment
 
 
 def _clock_findings(controller_time, host_time, max_skew, found, reach=None):
@@ -759,7 +758,8 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
     COMMUNICATION_MODES; inbound_probe: ``{port, status, from}`` of a TCP probe to the agent's
     inbound port made from where the manager stands (e.g. the controller), or None;
     manager_url / tenant_id: the manager and tenant the agent should be activated with, when known;
-    history_before: epoch seconds (e.g. the last fix): log lines before it are history, shown apart;
+    history_before: epoch seconds (e.g. the last fix, read on the controller: moved onto the host's clock when
+    controller_time and host_time show them skewed): log lines before it are history, shown apart;
     heartbeat_interval: the agent's heartbeat interval in seconds (None: Trend's 600), the session is stale
     after ``stale_after(heartbeat_interval)``; controller_time / host_time: epoch seconds read on the
     controller and on the host for the same moment (both or no clock check against the controller; the manager's
@@ -775,6 +775,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
             manager_url = reachability['manager'].get('url')
         _elsewhere_findings(agent, manager_url, tenant_id, found)
     _disk_findings(agent, found)
+    history_before = _on_host_clock(history_before, controller_time, host_time, max_clock_skew)
     log_causes, log_history, log_strength = _log_causes(logs, agent, history_before)
     root = _network_findings(agent, reachability, log_causes, found, bound)
     _relay_findings(reachability, root, log_causes, found)
@@ -786,9 +787,9 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
             log_history.pop(cause, None)
     network_known = bool(reachability and reachability.get('manager'))
     if agent_ok:
-        _stale_findings(agent, communication, heartbeat_interval, found, history_before)
+        _stale_findings(agent, communication, heartbeat_interval, found)
         _component_findings(agent, found)
-        _module_history(agent, found, log_causes, log_history, history_before)
+        _module_history(agent, found, log_causes, log_history)
     clock_offset = _clock_findings(controller_time, host_time, max_clock_skew, found, reachability)
     cert_root = _cert_findings(agent, reachability, communication, found, bound, clock_offset)
     if root is None and cert_root is not None:

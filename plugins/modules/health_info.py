@@ -67,6 +67,10 @@ options:
       - Seconds since the epoch (for example the time of the last fix). Log signatures last seen before it are
         history - reported apart, as warnings with C(history=true) - like those older than the agent's last
         successful session with the manager.
+      - It is read on the controller's clock. When O(controller_time) shows the host's clock off by more than
+        O(max_clock_skew), it is moved onto the host's clock, which stamps the log lines.
+      - It does not make an old session with the manager (C(heartbeat_stale)) or a module the agent reports offline
+        less of a problem; only a heartbeat or the agent's own report does.
     type: float
   heartbeat_interval:
     description:

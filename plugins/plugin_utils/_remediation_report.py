@@ -81,9 +81,9 @@ def _state(host):
     critical = [_ident(f.get('cause')) for f in findings if f.get('severity', 'critical') == 'critical']
     if status == 'broken' and not findings:
         critical = list(causes)   # a hand-made report without findings: every cause counts
-    # Warnings from log lines older than the last fix or the agent's last good session: history, shown apart.
-    history = [_ident(f.get('cause')) for f in findings if f.get('history') or 'before the last fix' in
-               to_text(f.get('message') or '') or 'last successful session' in to_text(f.get('message') or '')]
+    # Warnings from log lines older than the last fix or the agent's last good session (the diagnosis marks them
+    # history=true): history, shown apart.
+    history = [_ident(f.get('cause')) for f in findings if f.get('history') is True]
     causes = [c for c in causes if c not in history or c in critical]
     return {'status': status, 'causes': causes, 'critical': critical, 'history': history,
             'error': to_text(host['error']) if host.get('error') else None}

@@ -290,6 +290,21 @@ def test_outcome_rules_one_by_one():
     assert by_name(missing)['other']['before']['status'] == 'failed'
 
 
+def test_history_is_what_the_diagnosis_marks_history_never_a_wording():
+    # A warning whose message speaks of the agent's last successful session is not history for that: only the
+    # diagnosis's history flag makes it so (a heartbeat_stale warning was once hidden that way, the host "fixed").
+    before = fr.fleet_report({'h': result('agent_service_down')})
+    stale = result()
+    stale['findings'] = [{'cause': 'heartbeat_stale', 'severity': 'warning', 'remediation': 'manual',
+                          'message': "The agent's last successful session with its manager was 3.2 h ago.",
+                          'evidence': ['AgentStatus.currentTime - AgentStatus.lastAgentToManagerSession = 11555 s']},
+                         {'cause': 'proxy_auth_failed', 'severity': 'warning', 'remediation': 'manual', 'history': True,
+                          'message': 'The agent log shows that the proxy refuses the credentials, before the last fix.',
+                          'evidence': ['log: 2x proxy_407']}]
+    host = rr.remediation_report(before, fr.fleet_report({'h': stale}), {'h': plan(['service'])})['hosts'][0]
+    assert host['after']['causes'] == ['heartbeat_stale'] and host['history'] == ['proxy_auth_failed'], host
+
+
 def test_plans_are_optional_and_tolerant():
     before = fr.fleet_report({'a': result('not_activated'), 'b': result()})
     report = rr.remediation_report(before, None, None)

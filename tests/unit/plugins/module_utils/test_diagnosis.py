@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import time
 
 import pytest
 
@@ -597,10 +598,16 @@ def test_an_old_kernel_unsupported_line_is_current_while_the_driver_is_offline()
     assert [(f['cause'], f['severity'], f.get('history')) for f in findings] == [('kernel_unsupported', 'critical', None)]
     # the offline module is the unsupported kernel's doing: its evidence, not a finding of its own
     assert 'Component.AM.mode: driver-offline' in findings[0]['evidence']
-    # after a fix (remediate's re-diagnosis) the old line is history again, the driver offline its own warning
+    # after a fix (remediate's re-diagnosis: a service start, an activation) the driver is still offline: the
+    # same verdict as without the fix, not a "fixed" host
     findings, healthy = diagnose(later, reach(), logs(old), history_before=1795690900)
-    assert healthy and sorted((f['cause'], f['severity'], f.get('history')) for f in findings) == [
-        ('kernel_unsupported', 'warning', True), ('protection_module_offline', 'warning', None)]
+    assert not healthy
+    assert [(f['cause'], f['severity'], f.get('history')) for f in findings] == [('kernel_unsupported', 'critical', None)]
+    # once the agent reports its modules working, the line is history, with or without a fix
+    for fixed_at in (None, 1795690900):
+        findings, healthy = diagnose(agent(status={'lastAgentToManagerSession': '1795690860'},
+                                           components=HEALTHY_COMPONENTS), reach(), logs(old), history_before=fixed_at)
+        assert healthy and [(f['cause'], f.get('history')) for f in findings] == [('kernel_unsupported', True)]
 
 
 @pytest.mark.parametrize('components,history', [
@@ -619,23 +626,37 @@ def test_an_old_amsp_line_is_current_until_the_agent_reports_anti_malware_on(com
     findings, healthy = diagnose(later, reach(), logs(old))
     assert healthy and [(f['cause'], f['severity'], f.get('history')) for f in findings] == [
         ('amsp_install_failed', 'warning', history)]
-    # after a fix the old line is history whatever the modules say
+    # a fix (an activation, a service start) installs no platform either: the same verdict after it
     findings, healthy = diagnose(later, reach(), logs(old), history_before=1795690900)
-    assert [(f['cause'], f.get('history')) for f in findings] == [('amsp_install_failed', True)]
+    assert healthy and [(f['cause'], f['severity'], f.get('history')) for f in findings] == [
+        ('amsp_install_failed', 'warning', history)]
 
 
-@pytest.mark.parametrize('since_fix,severity', [(60, 'warning'), (2100, 'warning'), (2101, 'critical'),
-                                                (-60, 'critical')])
-def test_a_stale_session_just_after_a_fix_waits_for_the_next_heartbeat(since_fix, severity):
-    # remediate opened the path (history_before: the fix) less than the stale bound ago: the agent's next
-    # heartbeat is still due, so the old session is a warning; later it is the host's problem again.
+@pytest.mark.parametrize('since_fix', [None, 60, 2100, 2101, -60])
+def test_a_stale_session_stays_stale_after_a_fix(since_fix):
+    # A fix does not make the session fresh, a heartbeat does: remediate asks the agent for one after its fixes,
+    # so a session still hours old after them (a hung heartbeat thread, a handshake that keeps failing) is the
+    # host's problem, whenever the fix was (before: a "next heartbeat is due" warning made such a host "fixed").
     now = 1795690860
     stale = agent(heartbeat_age=7200, status={'currentTime': str(now), 'lastAgentToManagerSession': str(now - 7200)})
-    findings, healthy = diagnose(stale, reach(), logs(), history_before=now - since_fix)
-    assert [(f['cause'], f['severity']) for f in findings] == [('heartbeat_stale', severity)]
-    assert healthy is (severity == 'warning')
-    if severity == 'warning':
-        assert 'its next heartbeat is due' in findings[0]['message']
+    findings, healthy = diagnose(stale, reach(), logs(), history_before=None if since_fix is None else now - since_fix)
+    assert [(f['cause'], f['severity'], f.get('history')) for f in findings] == [('heartbeat_stale', 'critical', None)]
+    assert healthy is False
+
+
+@pytest.mark.parametrize('skew', [3600, -3600, 30, 0])
+def test_the_last_fix_is_compared_with_log_lines_on_the_hosts_clock(skew):
+    # The fix time is read on the controller, the lines are stamped by the host. On a host clock an hour off, a
+    # line written 100 s before the fix is history and one written 100 s after it is current, as on a right clock.
+    fixed_at = 1795690000.0
+    stamp = '%Y-%m-%dT%H:%M:%S.000000+00:00'
+    for offset, history in ((-100, True), (100, None)):
+        line = sig('agent_event_4012', 'heartbeat_failing')
+        line['last_seen'] = time.strftime(stamp, time.gmtime(fixed_at + offset + skew))
+        findings, dummy = diagnose(agent(), reach(), logs(line), history_before=fixed_at,
+                                   controller_time=fixed_at + 200, host_time=fixed_at + 200 + skew)
+        assert [(f['cause'], f.get('history')) for f in findings if f['cause'] == 'heartbeat_failing'] == [
+            ('heartbeat_failing', history)], (skew, offset, findings)
 
 
 # --------------------------------------------------------------------------------------------
