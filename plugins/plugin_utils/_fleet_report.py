@@ -674,6 +674,8 @@ _TABLE_JS = r"""
   config.filters.forEach(function (f) { f.el = document.getElementById(f.id); state[f.key] = ''; });
 
   function readHash() {
+    // what the hash does not name is unset (a link, or Back, to the page without a filter shows every row)
+    Object.keys(state).forEach(function (k) { state[k] = k === 'dir' ? 'asc' : ''; });
     window.location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
       if (!kv) { return; }
       var i = kv.indexOf('=');
@@ -741,17 +743,50 @@ _TABLE_JS = r"""
   }
   // A <tbody> is skipped by the browser while off screen (content-visibility: auto) and takes the height given
   // here meanwhile: its shown rows times config.rowPx; one with no row shown is hidden.
-  function fitBodies() {
+  // The browser decides what is off screen from the last frame: a <tbody> that was on screen while few rows
+  // showed would be laid out with all its rows when they come back (clearing a filter), though they push it far
+  // below the window. So each <tbody> that the new heights put more than a window away from the one in view
+  // (view: the window's top and bottom on the page, read before any write; null when no row changes) is skipped
+  // outright (content-visibility: hidden) until two frames later (or 300 ms, where frames are throttled), when the
+  // browser judges it again.
+  var parked = [];
+  function unpark() {
+    parked.forEach(function (body) { body.style.contentVisibility = ''; });
+    parked = [];
+  }
+  function fitBodies(view) {
     if (!config.chunk) { return; }
+    var y = view ? view.top : 0;
+    var park = [];
     bodies.forEach(function (body, k) {
       var part = order.slice(k * config.chunk, (k + 1) * config.chunk);
       var shown = part.filter(function (item) { return item.shown; }).length;
       var size = '0px ' + (shown * config.rowPx) + 'px';
       if (body.hidden !== (shown === 0)) { body.hidden = shown === 0; }
       if (body.dsaSize !== size) { body.dsaSize = size; body.style.containIntrinsicSize = size; }
+      var height = shown * config.rowPx;
+      if (view && shown > 0 && (y + height < view.from || y > view.to)) { park.push(body); }
+      y += height;
     });
+    if (park.length && window.requestAnimationFrame) {
+      unpark();
+      park.forEach(function (body) { body.style.contentVisibility = 'hidden'; });
+      parked = park;
+      var mine = function () { if (parked === park) { unpark(); } };   // not a later keystroke's
+      window.requestAnimationFrame(function () { window.requestAnimationFrame(mine); });
+      window.setTimeout(mine, 300);   // where frames are throttled (a hidden tab, a headless browser)
+    }
+  }
+  // Where the rows start on the page and the stretch of it worth laying out (the window and one more window
+  // on each side), read while the layout is still clean.
+  function viewOf() {
+    if (!config.chunk || !bodies.length) { return null; }
+    var scroll = window.pageYOffset || 0, high = window.innerHeight || 0;
+    var top = table.getBoundingClientRect().top + scroll + (table.tHead ? table.tHead.offsetHeight : 0);
+    return {top: top, from: scroll - high, to: scroll + 2 * high};
   }
   function apply() {
+    var view = viewOf();
     var needle = state.q.trim().toLowerCase();
     var shown = 0;
     var changes = [];
@@ -773,7 +808,7 @@ _TABLE_JS = r"""
       lastOrder = order;
       sortRows(col);
     }
-    fitBodies();
+    fitBodies(changes.length ? view : null);
     count.textContent = shown + ' of ' + rows.length + ' hosts shown';
     table.setAttribute('data-shown', String(shown));
     q.value = state.q;

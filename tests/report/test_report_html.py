@@ -29,8 +29,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 if os.path.join(ROOT, '.collections') not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, '.collections'))
 
-from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import fleet_report_render
-from ansible_collections.dsa.fleet.tests.unit.plugins.filter.test_fleet_report import PLANTED, TOTALS_LINE, build
+from ansible_collections.dsa.fleet.plugins.plugin_utils._fleet_report import fleet_report, fleet_report_render
+from ansible_collections.dsa.fleet.tests.unit.plugins.filter.test_fleet_report import PLANTED, TOTALS_LINE, build, \
+    health_result
 
 FLEET_SIZE = TOTALS_LINE.split()[0]   # the synthetic fleet: one host per cause and a few more
 
@@ -178,3 +179,84 @@ def test_screenshot(page):
     filtered = os.path.join(OUTPUT, 'report-filtered.png')
     chromium(page['url'] + '#status=broken&sort=name', '--screenshot=%s' % filtered)
     assert os.path.getsize(filtered) > 20000
+
+
+# Types a filter that hides every row into the filter box, then clears it, and reports: right
+# after the clearing, how many <tbody> the script set aside (content-visibility: hidden: far below the window once
+# every row is back, so the browser must not lay them out in that frame); three frames later, how many still are
+# (none may be: the browser judges them again) and how many rows the user can see; then the same through links
+# (the hash with a filter, then without).
+CLEAR_PROBE = r'''<script>
+window.addEventListener('load', function () {
+  function parked() {
+    return Array.prototype.filter.call(document.querySelectorAll('#hosts tbody'), function (body) {
+      return body.style.contentVisibility === 'hidden';
+    }).length;
+  }
+  function seen() {
+    return Array.prototype.filter.call(document.querySelectorAll('#hosts tbody tr'), function (row) {
+      return row.getClientRects().length > 0 && row.checkVisibility();
+    }).length;
+  }
+  function report(out) {
+    var pre = document.createElement('pre');
+    pre.id = 'dsa-clear';
+    pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }
+  function type(text) {
+    var box = document.getElementById('q');
+    box.value = text;
+    box.dispatchEvent(new Event('input'));
+  }
+  var out = {};
+  type('no-such-host');
+  out.filtered = seen();
+  type('');
+  out.parked = parked();
+  // then, polling (at most 5 s): the page sets its groups back two frames on
+  function once(cond, fn) {
+    var tries = 0;
+    (function poll() {
+      if (cond() || tries > 50) { fn(); } else { tries += 1; setTimeout(poll, 100); }
+    }());
+  }
+  function unparked() { return parked() === 0; }
+  once(unparked, function () {
+    out.parkedLater = parked();
+    out.seenLater = seen();
+    // a link with a filter, then back to the page without one: every row again
+    window.location.hash = '#q=no-such-host';
+    once(function () { return seen() === 0; }, function () {
+      out.seenLinked = seen();
+      window.location.hash = '';
+      once(function () { return unparked() && document.getElementById('hosts').getAttribute('data-shown') !== '0'; },
+           function () { out.seenUnlinked = seen(); report(out); });
+    });
+  });
+});
+</script>'''
+
+
+def test_clearing_a_filter_sets_far_row_groups_aside_for_one_frame_only():
+    """400 hosts (8 groups of 50 rows): after a filter that hid every row is cleared, the groups that the rows
+    push far below the window are set aside for the frame of the keystroke (what keeps clearing a 10,000-host
+    filter fast, bench/report), and are back two frames later, every row there to see. A hash without a filter
+    shows every row again."""
+    size = 400
+    report = fleet_report(dict(('host-%04d' % i, health_result()) for i in range(size)))
+    path = os.path.join(OUTPUT, 'report-clear.html')
+    if not os.path.isdir(OUTPUT):
+        os.makedirs(OUTPUT)
+    with open(path, 'w') as handle:
+        handle.write(fleet_report_render(report, 'html').replace('</body>', CLEAR_PROBE + '</body>'))
+    dom, console = chromium('file://' + path, '--virtual-time-budget=10000', '--dump-dom')
+    assert console == []
+    match = re.search(r'<pre id="dsa-clear">(.*?)</pre>', dom, re.S)
+    assert match, dom[-500:]
+    out = json.loads(html.unescape(match.group(1)))
+    assert out['filtered'] == 0, out
+    assert out['parked'] >= 5, out          # the groups from the third on are far below the 1900-px window
+    assert out['parkedLater'] == 0 and out['seenLater'] == size, out
+    # the hash is the filter's whole state: without a filter in it, no row stays filtered out
+    assert out['seenLinked'] == 0 and out['seenUnlinked'] == size, out
