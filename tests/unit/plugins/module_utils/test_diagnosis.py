@@ -644,6 +644,21 @@ def test_a_stale_session_stays_stale_after_a_fix(since_fix):
     assert healthy is False
 
 
+@pytest.mark.parametrize('controller_time,host_time', [
+    (None, None), (1795690200.0, None), (None, 1795690200.0), ('soon', 1795690200.0), (1795690200.0, 'later'),
+    (float('nan'), 1795690200.0), (1795690200.0, float('inf')), (float('-inf'), 1795690200.0), ([], {}),
+])
+def test_a_clock_reading_that_is_no_number_leaves_the_last_fix_where_it_is(controller_time, host_time):
+    # A line written 100 s before the fix is history, a line 100 s after it current, whatever the clock readings.
+    fixed_at = 1795690000.0
+    for offset, history in ((-100, True), (100, None)):
+        line = sig('agent_event_4012', 'heartbeat_failing')
+        line['last_seen'] = time.strftime('%Y-%m-%dT%H:%M:%S.000000+00:00', time.gmtime(fixed_at + offset))
+        findings, dummy = diagnose(agent(), reach(), logs(line), history_before=fixed_at,
+                                   controller_time=controller_time, host_time=host_time)
+        assert [f.get('history') for f in findings if f['cause'] == 'heartbeat_failing'] == [history], findings
+
+
 @pytest.mark.parametrize('skew', [3600, -3600, 30, 0])
 def test_the_last_fix_is_compared_with_log_lines_on_the_hosts_clock(skew):
     # The fix time is read on the controller, the lines are stamped by the host. On a host clock an hour off, a
