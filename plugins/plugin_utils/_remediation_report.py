@@ -94,8 +94,12 @@ def _why(host, after):
     if host['outcome'] != 'still_broken':
         return None
     if host['failed']:
-        last = host['failed'][-1]
-        return '%s failed%s: %s' % (last['step'], ' (%s)' % last['cause'] if last.get('cause') else '', last['msg'])
+        # the steps of the last round in the order they ran: the first to fail is why the others did not run
+        first = host['failed'][0]
+        more = len(host['failed']) - 1
+        return '%s failed%s: %s%s' % (first['step'], ' (%s)' % first['cause'] if first.get('cause') else '',
+                                      first['msg'], ' (and %d more step%s)' % (more, '' if more == 1 else 's')
+                                      if more else '')
     left = [c for c in (after or {}).get('critical') or [] if c not in [m['cause'] for m in host['manual']]]
     rounds = len(host.get('rounds') or [])
     return 'still %s after %d round%s' % (', '.join(left) or 'broken', rounds, '' if rounds == 1 else 's')

@@ -278,6 +278,11 @@ def test_outcome_rules_one_by_one():
     report = rr.remediation_report(before, fr.fleet_report({'h': result('manager_unreachable')}),
                                    {'h': plan(['firewall'], fw, manual, failed=[{'step': 'firewall', 'msg': 'nft: no'}])})
     assert report['hosts'][0]['outcome'] == 'still_broken' and report['hosts'][0]['why'] == 'firewall failed: nft: no'
+    # a step that failed and the one that then could not run: why names the first, the root of it
+    both = rr.remediation_report(before, fr.fleet_report({'h': result('manager_unreachable')}), {'h': plan(
+        ['firewall', 'activate'], fw, failed=[{'step': 'firewall', 'msg': 'nft: no'},
+                                              {'step': 'activate', 'msg': 'not run: it needs firewall'}])})
+    assert both['hosts'][0]['why'] == 'firewall failed: nft: no (and 1 more step)', both['hosts'][0]
     assert outcome(result(), plan(['firewall'], fw, manual)) == 'fixed'
     assert outcome(UNREACHABLE, plan(['firewall'], fw, manual)) == 'unreachable'
     assert outcome(FAILED, plan(['firewall'], fw, manual)) == 'failed'
