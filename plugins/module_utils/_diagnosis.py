@@ -614,35 +614,32 @@ def _manager_clock(reach):
     return None, None
 
 
-def _on_host_clock(moment, controller_time, host_time, max_skew):
-    """``moment`` (epoch seconds read on the controller, e.g. remediate's last fix) on the host's clock, which
-    stamps the log lines it is compared with: moved by the clock skew when the two clocks differ by more than
-    ``max_skew`` (less is the time between the two readings, not a skew)."""
-    if not moment:
-        return moment
+def _controller_skew(controller_time, host_time):
+    """The host clock minus the controller's (both read for the same moment), seconds; None without a reading of
+    both, or when one is no number (NaN, an infinity, a string)."""
+    if controller_time is None or host_time is None:
+        return None
     try:
         skew = float(host_time) - float(controller_time)
     except (TypeError, ValueError):
+        return None
+    return skew if abs(skew) < float('inf') else None
+
+
+def _on_host_clock(moment, controller_skew, max_skew):
+    """``moment`` (epoch seconds read on the controller, e.g. remediate's last fix) on the host's clock, which
+    stamps the log lines it is compared with: moved by ``controller_skew`` when the two clocks differ by more than
+    ``max_skew`` (less is the time between the two readings, not a skew)."""
+    if not moment or controller_skew is None or abs(controller_skew) <= (max_skew or DEFAULT_MAX_CLOCK_SKEW):
         return moment
-    max_skew = max_skew or DEFAULT_MAX_CLOCK_SKEW
-    if abs(skew) > max_skew and abs(skew) < float('inf'):
-        return float(moment) + skew
-    return moment
+    return float(moment) + controller_skew
 
 
-def _clock_findings(controller_time, host_time, max_skew, found, reach=None):
-    """clock_skew: the host clock differs from the controller's, or from the manager's (its HTTP ``Date:``), by
-    more than ``max_skew`` seconds. Returns the host clock's offset from the best reference (the controller's,
-    else the manager's), or None when no clock was read."""
+def _clock_findings(controller_skew, controller_time, host_time, max_skew, found, reach=None):
+    """clock_skew: the host clock differs from the controller's (``controller_skew``, of ``controller_time`` and
+    ``host_time``), or from the manager's (its HTTP ``Date:``), by more than ``max_skew`` seconds. Returns the host
+    clock's offset from the best reference (the controller's, else the manager's), or None when no clock was read."""
     max_skew = max_skew or DEFAULT_MAX_CLOCK_SKEW
-    controller_skew = None
-    if controller_time is not None and host_time is not None:
-        try:
-            controller_skew = float(host_time) - float(controller_time)
-        except (TypeError, ValueError):
-            controller_skew = None
-        if controller_skew is not None and not abs(controller_skew) < float('inf'):
-            controller_skew = None   # NaN, an infinity: no clock reading
     manager_skew, probe = _manager_clock(reach)
     if controller_skew is not None and abs(controller_skew) > max_skew:
         found.add('clock_skew', 'The host clock is %s %s the controller\'s.' % (
@@ -775,7 +772,8 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
             manager_url = reachability['manager'].get('url')
         _elsewhere_findings(agent, manager_url, tenant_id, found)
     _disk_findings(agent, found)
-    history_before = _on_host_clock(history_before, controller_time, host_time, max_clock_skew)
+    controller_skew = _controller_skew(controller_time, host_time)
+    history_before = _on_host_clock(history_before, controller_skew, max_clock_skew)
     log_causes, log_history, log_strength = _log_causes(logs, agent, history_before)
     root = _network_findings(agent, reachability, log_causes, found, bound)
     _relay_findings(reachability, root, log_causes, found)
@@ -790,7 +788,7 @@ def diagnose(agent=None, reachability=None, logs=None, communication='agent_init
         _stale_findings(agent, communication, heartbeat_interval, found)
         _component_findings(agent, found)
         _module_history(agent, found, log_causes, log_history)
-    clock_offset = _clock_findings(controller_time, host_time, max_clock_skew, found, reachability)
+    clock_offset = _clock_findings(controller_skew, controller_time, host_time, max_clock_skew, found, reachability)
     cert_root = _cert_findings(agent, reachability, communication, found, bound, clock_offset)
     if root is None and cert_root is not None:
         root = cert_root
