@@ -78,6 +78,10 @@ CLOUD_NAME = "agents.workload.sg-1.cloudone.trendmicro.com"
 CLOUD_URL = "dsm://%s:443/" % CLOUD_NAME
 INTERCEPT_FORWARDER = "127.0.0.3"
 NEEDS_AGENT = set(FAULTS) - {"agent_not_installed"}
+# faults that lead the manager's names to a forwarder on the host itself, and faults that block the manager's
+# address: not combinable (see normalise)
+FORWARDED = ("manager_cert_invalid", "tls_intercepted")
+DIRECT_BLOCKED = ("manager_unreachable", "proxy_required", "proxy_auth_failed")
 NOT_ACTIVATED = {"not_activated", "activation_refused", "subscription_expired", "agent_not_installed"}
 
 # Tenants of the manager simulator.  Hosts belong to tenant 1 unless their spec (tenant: N) or a fault says
@@ -256,6 +260,13 @@ def normalise(hosts):
             fl.append(f)
         if "agent_not_installed" in fl and len(fl) > 1:
             sys.exit("lab: host %s: agent_not_installed cannot be combined with other faults" % name)
+        forwarded = [f for f in fl if f in FORWARDED]
+        blocked = [f for f in fl if f in DIRECT_BLOCKED]
+        if forwarded and blocked:
+            # the forwarder answers on the host itself, so a probe of the "manager" connects although the fault
+            # blocks the manager's address: the pair would show a working direct path no real host has
+            sys.exit("lab: host %s: %s cannot be combined with %s (its forwarder on the host would make the blocked "
+                     "direct path look open)" % (name, forwarded[0], blocked[0]))
         opts = host_options(name, entry["opts"])
         if "tls_intercepted" in fl and opts["tenant"] != 1:
             sys.exit("lab: host %s: tls_intercepted needs tenant 1 (the cloud-style tenant moves its agents to the "
