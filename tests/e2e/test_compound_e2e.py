@@ -106,6 +106,10 @@ def test_one_run_converges_each_host_on_its_own(fleet, tmp_path):
     after = dict((h['name'], h) for h in load(os.path.join(first_dir, 'after', 'report.json'))['hosts'])
     assert any('certificate verify failed' in e for f in after['dsafl-c-mcert-svc']['findings'] for e in f['evidence'])
     assert 'amsp_install_failed' in hosts['dsafl-c-amsp-notact']['after']['causes']
+    # On an rpm host too: the corrupt agent is reinstalled from the rpm; its blocked inbound port, which nothing
+    # listened on while the agent was down, is found and opened in a later round of the same run.
+    rpm_rounds = [r['steps'] for r in hosts['dsafl-c-rpm-corrupt-in']['rounds'] if r['steps']]
+    assert rpm_rounds[0][0] == 'reinstall' and rpm_rounds[-1] == ['firewall'], rpm_rounds
 
     # No host waits for another: the hosts with nothing to fix were done before the slowest step of the
     # run (a reinstall with its download, an activation) had even finished.
