@@ -61,11 +61,16 @@ class Failed(Exception):
     pass
 
 
+def remove_base_worktree(work):
+    """Remove the --base worktree (left over from an interrupted run too); nothing when there is none."""
+    subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', os.path.join(work, 'base')],
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+
+
 def base_worktree(rev, work):
     """The collection at ``rev`` in a worktree of its own, found first on its collections path."""
     path = os.path.join(work, 'base')
-    subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', path], stdout=subprocess.PIPE,
-                   stderr=subprocess.STDOUT, check=False)
+    remove_base_worktree(work)
     added = subprocess.run(['git', '-C', ROOT, 'worktree', 'add', '--detach', path, rev], check=False,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     if added.returncode != 0:
@@ -109,8 +114,9 @@ def main():
                     raise Failed('%s failed:\n%s' % (name, proc.stdout[-3000:]))
                 out[name] = wall
             last[variant] = os.path.join(work, 'remediate-' + tag, 'remediation.json')
+            times = out['remediate'] / out['diagnose']
             return {'wall': out['remediate'], 'diagnose': out['diagnose'],
-                    'note': 'remediate (diagnose %.1f s, %.2fx)' % (out['diagnose'], out['remediate'] / out['diagnose'])}
+                    'note': 'remediate (diagnose %.1f s, %.2fx)' % (out['diagnose'], times)}
 
         walls = benchlib.alternate(list(roots), args.rounds, run, log=report.add)
     except Failed as error:
@@ -119,8 +125,7 @@ def main():
     finally:
         subprocess.run([LAB, 'down'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
         if args.base:
-            subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', os.path.join(work, 'base')],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+            remove_base_worktree(work)
     report.add('')
     report.add('## Figures (spec %s, forks %d, %d fleet%s per variant)' % (
         os.path.relpath(args.spec, ROOT), args.forks, args.rounds, '' if args.rounds == 1 else 's'))
