@@ -112,6 +112,33 @@ options:
       - The agent's self-protection password (C(-p)), needed by reset and heartbeat when self-protection
         is on. Never logged or returned.
     type: str
+  session_max_age:
+    description:
+      - With O(state=heartbeat), after the heartbeat succeeded, read the agent's state (what
+        M(dsa.fleet.agent_info) reads) and require a recent session with its manager, that is an activated agent
+        whose C(heartbeat_age) is at most this many seconds plus the seconds since the module began (a session no
+        older than this when the heartbeat was asked for).
+      - The agent may take a moment to show the new session, so it is read again every O(wait_interval) seconds
+        for up to O(wait_timeout) seconds. The module fails, with RV(heartbeat_age) and RV(agent_state), when no
+        recent session shows by then; RV(cause) is null then (the next diagnosis tells why).
+      - Unset, the agent's state is not read after a heartbeat that succeeded.
+    type: int
+  wait_timeout:
+    description:
+      - With O(session_max_age), the most seconds to keep reading the agent's state after the first read.
+      - V(0) reads it once.
+    type: int
+    default: 0
+  wait_interval:
+    description: With O(session_max_age), the seconds between two reads of the agent's state (at least 1).
+    type: int
+    default: 3
+  green_is_recent:
+    description:
+      - With O(session_max_age), also count an activated agent whose state (C(AgentStatus.agentState)) is
+        C(green) as having a recent session, whatever C(heartbeat_age) says.
+    type: bool
+    default: false
   cli_timeout:
     description:
       - Seconds allowed for each C(dsa_control) run.
@@ -195,6 +222,14 @@ EXAMPLES = r'''
     state: heartbeat
   register: heartbeat
   become: true
+
+- name: Heartbeat now, then wait up to a minute until the agent shows a session at most 10 seconds old
+  dsa.fleet.agent_control:
+    state: heartbeat
+    session_max_age: 10
+    wait_timeout: 60
+    wait_interval: 5
+  become: true
 '''
 
 RETURN = r'''
@@ -263,9 +298,26 @@ heartbeat_age:
     - With O(state=heartbeat), when C(dsa_control -m) was refused with C(403 - Forbidden - untrusted peer.) while
       the agent's last session with its manager is under an hour old, its age in seconds; the manager still
       accepts the agent then (a forced heartbeat can be refused by the agent itself), so RV(cause) stays null.
-  returned: in that case
+    - With O(session_max_age), the age in seconds of the agent's last session with its manager at the last read;
+      null when the agent shows none.
+  returned: in those cases
   type: int
   sample: 401
+agent_state:
+  description: With O(session_max_age), the agent's state (C(AgentStatus.agentState)) at the last read.
+  returned: when O(state=heartbeat) and O(session_max_age) is set and the heartbeat succeeded
+  type: str
+  sample: green
+session_recent:
+  description: With O(session_max_age), whether the agent showed a recent session.
+  returned: when O(state=heartbeat) and O(session_max_age) is set and the heartbeat succeeded
+  type: bool
+  sample: true
+waited:
+  description: With O(session_max_age), the seconds spent reading the agent's state after the heartbeat.
+  returned: when O(state=heartbeat) and O(session_max_age) is set and the heartbeat succeeded
+  type: float
+  sample: 3.1
 activated:
   description: Whether the agent is activated after the run (predicted in check mode).
   returned: when O(state=activated) or O(state=reset)
@@ -291,6 +343,7 @@ diagnostic_package:
 import glob
 import os
 import re
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dsa.fleet.plugins.module_utils import (
@@ -347,6 +400,11 @@ def validate(module):
     for name in ('display_name', 'description'):
         if params[name] is not None and re.search(r'[\r\n\x00]', params[name]):
             module.fail_json(msg='%s must be a single line' % name)
+    for name, low in (('session_max_age', 0), ('wait_timeout', 0), ('wait_interval', 1)):
+        if params[name] is not None and params[name] < low:
+            module.fail_json(msg='%s must be %d or more; got %d' % (name, low, params[name]))
+    if params['session_max_age'] is not None and params['state'] != 'heartbeat':
+        module.fail_json(msg='session_max_age is only for state=heartbeat; got state=%s' % params['state'])
     if params['cli_timeout'] is not None and params['cli_timeout'] <= 0:
         module.fail_json(msg='%s must be greater than 0; got %d'
                          % (_argspec.given_name(module, 'cli_timeout'), params['cli_timeout']))
@@ -548,6 +606,7 @@ class AgentControl(_control.ControlRun):
         if self.module.check_mode:
             self.actions = ['heartbeat']
             self.exit(None, None, 'would send a heartbeat (not sent in check mode)')
+        started = time.time()
         try:
             self.control('heartbeat', _dsa_cli.heartbeat_args(password=self.params['self_protection_password']),
                          control_timeout(self.params))
@@ -567,7 +626,35 @@ class AgentControl(_control.ControlRun):
                               'refused locally); not reported as untrusted_peer' % (error, age), None,
                               heartbeat_age=age)
             self.control_failed('heartbeat (dsa_control -m)', error, manager_url)
-        self.exit(None, None, 'heartbeat succeeded')
+        if self.params['session_max_age'] is None:
+            self.exit(None, None, 'heartbeat succeeded')
+        self.wait_for_session(started)
+
+    def wait_for_session(self, started):
+        """Read the agent's state until it shows a recent session (session_max_age), within wait_timeout."""
+        params = self.params
+        first_read = time.time()
+        deadline = first_read + params['wait_timeout']
+        while True:
+            agent = _agent.gather_agent(self.run_command, params['agent_dir'], params['data_dir'], GATHER_TIMEOUT)
+            age = agent.get('heartbeat_age')
+            limit = params['session_max_age'] + (time.time() - started)
+            recent = bool(agent['activated']) and (
+                (age is not None and age <= limit)
+                or (params['green_is_recent'] and agent.get('agent_state') == 'green'))
+            if recent or time.time() + params['wait_interval'] > deadline:
+                break
+            time.sleep(params['wait_interval'])
+        shown = dict(heartbeat_age=age, agent_state=agent.get('agent_state'), session_recent=recent,
+                     waited=round(time.time() - first_read, 1))
+        if recent:
+            self.exit(None, None, 'heartbeat succeeded; the agent shows a session %s s old' % age, **shown)
+        cli = agent.get('cli') or {}
+        self.fail('the heartbeat succeeded, but after %d s the agent shows no session with its manager newer than '
+                  '%d s (activated=%s, agent_state=%s, heartbeat_age=%s)%s'
+                  % (shown['waited'], params['session_max_age'], agent['activated'], shown['agent_state'], age,
+                     '' if cli.get('ok', True) else "; the agent's CLI: %s (cause: %s)"
+                     % (cli.get('error'), cli.get('cause'))), None, **shown)
 
     def state_unprotected(self):
         self.require_dsa_control()
@@ -638,6 +725,10 @@ def main():
             force=dict(type='bool', default=False),
             reset_if_needed=dict(type='bool', default=False),
             self_protection_password=dict(type='str', no_log=True),
+            session_max_age=dict(type='int'),
+            wait_timeout=dict(type='int', default=0),
+            wait_interval=dict(type='int', default=3),
+            green_is_recent=dict(type='bool', default=False),
             cli_timeout=dict(type='int', aliases=['timeout']),
         ),
         required_if=[('state', 'activated', ['manager_url'])],

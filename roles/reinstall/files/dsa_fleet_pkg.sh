@@ -7,9 +7,20 @@
 #   pkginfo FILE                      name, version, arch of a package file as one JSON line
 #   repack FORMAT OUTDIR              rebuild the installed ds-agent .deb from its installed files (deb only),
 #                                     only when `dpkg --verify` finds every file intact; prints the file's path
+#   keep FORMAT OUTDIR [CACHED]       keep the installed package for rollback in OUTDIR (made, mode 0700): a copy
+#                                     of the cache's file CACHED when there is one, else repack's rebuild; prints
+#                                     "how: cache" or "how: rebuilt", then the kept file's path
 #   remove FORMAT PURGE FORCE_SCRIPTS remove ds-agent / ds_agent, coping with a half-installed package;
 #                                     FORCE_SCRIPTS=1 allows setting a failing prerm script aside (never when the
 #                                     agent refuses because of self-protection)
+#   backup DIR DATA_DIR KEEP          make the run's backup folder DIR (mode 0700), save DATA_DIR's diag/,
+#                                     dsa_core/ds_agent.config and dsa_fleet/ in DIR/ds_agent-data.tar.gz (once;
+#                                     what is missing is left out), then keep the newest KEEP run folders
+#                                     (YYYYMMDDTHHMMSSZ) beside DIR, DIR among them (0 keeps all)
+#   cache NEW DIR NAME EXT CACHENAME KEEP
+#                                     move the installed package file NEW to DIR/CACHENAME, then keep the newest
+#                                     KEEP files DIR/NAME_*.EXT (by mtime), CACHENAME among them
+# Each change is printed as one line (created:, saved:, removed:, kept:), which the role reads as "changed".
 set -u
 DEB=ds-agent
 RPM=ds_agent
@@ -96,6 +107,23 @@ repack() {
     echo "$file"
 }
 
+keep() {
+    out=${1%/}; cached=${2:-}
+    absolute OUTDIR "$out"
+    umask 077
+    mkdir -p "$out" || exit 4
+    if [ -n "$cached" ] && [ -f "$cached" ]; then
+        cp "$cached" "$out/" || exit 4
+        echo "how: cache"
+        echo "$out/$(basename "$cached")"
+        return 0
+    fi
+    [ -z "$cached" ] || echo "keep: no copy of the installed package in the package cache ($cached)" >&2
+    kept=$(repack "$out") || exit $?
+    echo "how: rebuilt"
+    echo "$kept"
+}
+
 remove() {
     purge=$1; force_scripts=$2
     f=$FMT
@@ -141,11 +169,80 @@ remove() {
     echo "result: no package format for this host (neither dpkg nor rpm)"; return 1
 }
 
+whole_number() {
+    case "$2" in ''|*[!0-9]*) echo "dsa_fleet_pkg.sh: $1 must be a whole number, got '$2'" >&2; exit 2 ;; esac
+}
+
+absolute() {
+    case "$2" in /*) ;; *) echo "dsa_fleet_pkg.sh: $1 must be an absolute path, got '$2'" >&2; exit 2 ;; esac
+}
+
+backup() {
+    dir=${1%/}; data=${2%/}; keep=$3
+    absolute DIR "$dir"; absolute DATA_DIR "$data"; whole_number KEEP "$keep"
+    umask 077
+    if [ ! -d "$dir" ]; then
+        mkdir -p "$dir" || exit 4
+        echo "created: $dir"
+    fi
+    chmod 0700 "$dir" || exit 4
+    tarball=$dir/ds_agent-data.tar.gz
+    if [ ! -e "$tarball" ]; then
+        rel=${data#/}
+        # --ignore-failed-read: what is missing (a never-activated agent has no diag/) is a warning, not a failure
+        if ! out=$(tar --ignore-failed-read -czf "$tarball" -C / "$rel/diag" "$rel/dsa_core/ds_agent.config" \
+                "$rel/dsa_fleet" 2>&1); then
+            printf '%s\n' "$out" >&2
+            rm -f "$tarball"; exit 4
+        fi
+        [ -z "$out" ] || printf '%s\n' "$out"
+        echo "saved: $tarball"
+    fi
+    [ "$keep" -gt 0 ] || return 0
+    parent=$(dirname "$dir"); this=$(basename "$dir")
+    # the folders are named by their UTC time, so the names sort by age (a glob expands sorted)
+    set -- "$parent"/[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z
+    n=0
+    for old in "$@"; do [ -d "$old" ] && n=$((n + 1)); done
+    drop=$((n - keep))
+    for old in "$@"; do
+        [ "$drop" -gt 0 ] || break
+        [ -d "$old" ] || continue
+        drop=$((drop - 1))
+        [ "$(basename "$old")" = "$this" ] && continue
+        rm -rf "$old" && echo "removed: $old"
+    done
+}
+
+cache() {
+    new=$1; dir=${2%/}; name=$3; ext=$4; cname=$5; keep=$6
+    absolute NEW "$new"; absolute DIR "$dir"; whole_number KEEP "$keep"
+    case "$cname" in ''|*/*) echo "dsa_fleet_pkg.sh: CACHENAME must be a file name, got '$cname'" >&2; exit 2 ;; esac
+    mv -f "$new" "$dir/$cname" || exit 4
+    echo "kept: $dir/$cname"
+    i=0
+    # newest first; the KEEP newest stay, and the package just installed in any case (the names are the
+    # role's own NAME_VERSION_ARCH.EXT, so ls can list them)
+    # shellcheck disable=SC2012
+    ls -1t "$dir" | while IFS= read -r f; do
+        case "$f" in "$name"_*."$ext") ;; *) continue ;; esac
+        [ -f "$dir/$f" ] || continue
+        i=$((i + 1))
+        [ "$i" -le "$keep" ] || [ "$f" = "$cname" ] && continue
+        rm -f "$dir/$f" && echo "removed: $dir/$f"
+    done
+}
+
 cmd=${1:-}; shift || true
 case "$cmd" in
     status) set_fmt "${1:-}"; status ;;
     pkginfo) pkginfo "$1" ;;
     repack) set_fmt "${1:-}"; repack "${2:-}" ;;
+    keep) set_fmt "${1:-}"; keep "${2:-}" "${3:-}" ;;
     remove) set_fmt "${1:-}"; remove "${2:-0}" "${3:-0}" ;;
-    *) echo "usage: $0 status FORMAT | pkginfo FILE | repack FORMAT OUTDIR | remove FORMAT PURGE FORCE_SCRIPTS" >&2; exit 2 ;;
+    backup) backup "${1:-}" "${2:-}" "${3:-}" ;;
+    cache) cache "${1:-}" "${2:-}" "${3:-}" "${4:-}" "${5:-}" "${6:-}" ;;
+    *) echo "usage: $0 status FORMAT | pkginfo FILE | repack FORMAT OUTDIR | keep FORMAT OUTDIR [CACHED]" \
+            "| remove FORMAT PURGE FORCE_SCRIPTS" \
+            "| backup DIR DATA_DIR KEEP | cache NEW DIR NAME EXT CACHENAME KEEP" >&2; exit 2 ;;
 esac
