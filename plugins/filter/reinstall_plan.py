@@ -11,9 +11,9 @@ name: reinstall_plan
 short_description: Decide what dsa.fleet.reinstall does on one host, and where the package comes from
 version_added: 0.2.0
 description:
-  - Reads the agent's state (M(dsa.fleet.agent_info)) and the package database's state (the role's
-    C(dsa_fleet_pkg.sh status)) and returns the steps of the C(dsa.fleet.reinstall) role, in order, with the
-    package source and a one-line summary.
+  - Reads the agent's state (M(dsa.fleet.agent_info)) and the package database's state (its
+    RV(dsa.fleet.agent_info#module:package_db)) and returns the steps of the C(dsa.fleet.reinstall) role, in
+    order, with the package source and a one-line summary.
   - The package comes from, in this order - a file on the controller (C(package_file)), a URL
     (C(package_url)), the manager's download URL. A download from the manager goes through the path the
     diagnosis proved - the download proxy when one is given, else the agent's proxy when the direct path to
@@ -29,7 +29,9 @@ options:
     type: dict
     required: true
   pkgdb:
-    description: The package database's state, C({pkg_format, state, status, version, arch}).
+    description:
+      - The package database's state, C({pkg_format, state, status, version, arch}), as
+        M(dsa.fleet.agent_info) returns it in its C(package_db).
     type: dict
     required: true
   settings:
@@ -48,7 +50,7 @@ options:
 EXAMPLES = r'''
 - name: Decide
   ansible.builtin.set_fact:
-    plan: "{{ agent | dsa.fleet.reinstall_plan(pkgdb, {'agent_state': 'present', 'manager_url': url}) }}"
+    plan: "{{ agent | dsa.fleet.reinstall_plan(agent.package_db, {'agent_state': 'present', 'manager_url': url}) }}"
 '''
 
 RETURN = r'''

@@ -38,6 +38,49 @@ def package_info(run_command, timeout=DEFAULT_TIMEOUT):
     return None
 
 
+def package_db(run_command, fmt, timeout=DEFAULT_TIMEOUT):
+    """The agent package's state in the database of ``fmt`` (``'deb'``, ``'rpm'`` or None), as the reinstall
+    role reads it before changing anything and after a failure: ``{pkg_format, state, status, version, arch}``.
+
+    ``state`` is ``installed``, ``absent``, ``config-files`` (deb: removed, its configuration files left) or
+    ``half-installed`` (deb: any other status, such as ``half-installed`` or ``unpacked``; rpm: more than one
+    version in the database); ``status`` is the database's own words. Only the database of ``fmt`` is asked.
+    """
+    info = {'pkg_format': fmt or 'none', 'state': 'absent', 'status': '', 'version': '', 'arch': ''}
+    if fmt == 'deb':
+        tool = _dsa_cli.find_program('dpkg-query')
+        if not tool:
+            return info
+        result = _dsa_cli.run(run_command, [tool, '-W', '-f', '${Status}|${Version}|${Architecture}\n',
+                                            _layout.DEB_PACKAGE], timeout)
+        line = (result.out.splitlines() or [''])[0] if result.rc == 0 else ''
+        if line:
+            status, _sep, rest = line.partition('|')
+            version, _sep, arch = rest.partition('|')
+            info.update(status=status, version=version, arch=arch)
+            if status.endswith(' ok installed'):
+                info['state'] = 'installed'
+            elif status.endswith(' not-installed'):
+                info['state'] = 'absent'
+            elif status.endswith(' config-files'):
+                info['state'] = 'config-files'
+            else:
+                info['state'] = 'half-installed'
+    elif fmt == 'rpm':
+        tool = _dsa_cli.find_program('rpm')
+        if not tool:
+            return info
+        result = _dsa_cli.run(run_command, [tool, '-q', '--qf', '%{VERSION}-%{RELEASE}|%{ARCH}\n',
+                                            _layout.RPM_PACKAGE], timeout)
+        lines = [line for line in result.out.splitlines() if line.strip()] if result.rc == 0 else []
+        if lines:
+            version, _sep, arch = lines[-1].partition('|')
+            info.update(state='installed', status='installed', version=version, arch=arch)
+            if len(lines) > 1:
+                info.update(state='half-installed', status='%d versions in the rpm database' % len(lines))
+    return info
+
+
 # os-release ID / ID_LIKE words of the distributions whose native package format is rpm or deb
 RPM_DISTRIBUTIONS = frozenset(('rhel', 'fedora', 'centos', 'rocky', 'almalinux', 'ol', 'amzn', 'suse', 'sles',
                                'opensuse', 'opensuse-leap', 'sle_hpc', 'cloudlinux', 'miraclelinux'))

@@ -122,6 +122,9 @@ options:
         for up to O(wait_timeout) seconds. The module fails, with RV(heartbeat_age) and RV(agent_state), when no
         recent session shows by then; RV(cause) is null then (the next diagnosis tells why).
       - Unset, the agent's state is not read after a heartbeat that succeeded.
+      - With O(state=activated), after the activation (or when the agent is already activated against this
+        manager), ask for that heartbeat and wait the same way, in the same run; not in check mode. A failure
+        of the heartbeat or of the wait fails the module after an activation it made (with C(changed=true)).
     type: int
   wait_timeout:
     description:
@@ -230,6 +233,14 @@ EXAMPLES = r'''
     wait_timeout: 60
     wait_interval: 5
   become: true
+
+- name: Activate, then ask for a heartbeat and wait up to 30 seconds for a session at most 60 seconds old
+  dsa.fleet.agent_control:
+    state: activated
+    manager_url: dsm://dsm.example.com:4120/
+    session_max_age: 60
+    wait_timeout: 30
+  become: true
 '''
 
 RETURN = r'''
@@ -295,9 +306,9 @@ timeout_evidence:
   sample: ["tcp 127.0.0.1:1 direct: refused after 0 ms - Connection refused"]
 heartbeat_age:
   description:
-    - With O(state=heartbeat), when C(dsa_control -m) was refused with C(403 - Forbidden - untrusted peer.) while
-      the agent's last session with its manager is under an hour old, its age in seconds; the manager still
-      accepts the agent then (a forced heartbeat can be refused by the agent itself), so RV(cause) stays null.
+    - When C(dsa_control -m) was refused with C(403 - Forbidden - untrusted peer.) while the agent's last
+      session with its manager is under an hour old, its age in seconds; the manager still accepts the agent
+      then (a forced heartbeat can be refused by the agent itself), so RV(cause) stays null.
     - With O(session_max_age), the age in seconds of the agent's last session with its manager at the last read;
       null when the agent shows none.
   returned: in those cases
@@ -305,17 +316,17 @@ heartbeat_age:
   sample: 401
 agent_state:
   description: With O(session_max_age), the agent's state (C(AgentStatus.agentState)) at the last read.
-  returned: when O(state=heartbeat) and O(session_max_age) is set and the heartbeat succeeded
+  returned: when O(session_max_age) is set and the heartbeat succeeded
   type: str
   sample: green
 session_recent:
   description: With O(session_max_age), whether the agent showed a recent session.
-  returned: when O(state=heartbeat) and O(session_max_age) is set and the heartbeat succeeded
+  returned: when O(session_max_age) is set and the heartbeat succeeded
   type: bool
   sample: true
 waited:
   description: With O(session_max_age), the seconds spent reading the agent's state after the heartbeat.
-  returned: when O(state=heartbeat) and O(session_max_age) is set and the heartbeat succeeded
+  returned: when O(session_max_age) is set and the heartbeat succeeded
   type: float
   sample: 3.1
 activated:
@@ -403,8 +414,9 @@ def validate(module):
     for name, low in (('session_max_age', 0), ('wait_timeout', 0), ('wait_interval', 1)):
         if params[name] is not None and params[name] < low:
             module.fail_json(msg='%s must be %d or more; got %d' % (name, low, params[name]))
-    if params['session_max_age'] is not None and params['state'] != 'heartbeat':
-        module.fail_json(msg='session_max_age is only for state=heartbeat; got state=%s' % params['state'])
+    if params['session_max_age'] is not None and params['state'] not in ('heartbeat', 'activated'):
+        module.fail_json(msg='session_max_age is only for state=heartbeat and state=activated; got state=%s'
+                         % params['state'])
     if params['cli_timeout'] is not None and params['cli_timeout'] <= 0:
         module.fail_json(msg='%s must be greater than 0; got %d'
                          % (_argspec.given_name(module, 'cli_timeout'), params['cli_timeout']))
@@ -533,7 +545,7 @@ class AgentControl(_control.ControlRun):
                                  'record of the last activation); use force=true to re-activate'
                                  % (before['manager_url'] or 'manager unknown', wanted_url,
                                     ' in tenant %s' % params['tenant_id'] if params['tenant_id'] else ''))
-            self.exit(before, before, 'already activated against %s' % wanted_url)
+            self.exit_with_session(before, before, 'already activated against %s' % wanted_url)
 
         plan = []
         if agent['activated']:
@@ -579,7 +591,17 @@ class AgentControl(_control.ControlRun):
         else:
             self.module.warn('dsa_control -a answered %s, but the agent does not report an activation yet'
                              % self.last['status_line'])
-        self.exit(before, self.view(agent), 'activated against %s' % wanted_url)
+        self.exit_with_session(before, self.view(agent), 'activated against %s' % wanted_url)
+
+    def exit_with_session(self, before, after, msg):
+        """Exit after state=activated; with session_max_age (not in check mode), first the heartbeat and the
+        wait for a recent session that state=heartbeat makes."""
+        if self.params['session_max_age'] is None or self.module.check_mode:
+            self.exit(before, after, msg)
+        started = time.time()
+        self.heartbeat()
+        session_msg, shown = self.wait_for_session(started)
+        self.exit(before, after, '%s; %s' % (msg, session_msg), **shown)
 
     def state_reset(self):
         agent = self.gather()
@@ -607,6 +629,14 @@ class AgentControl(_control.ControlRun):
             self.actions = ['heartbeat']
             self.exit(None, None, 'would send a heartbeat (not sent in check mode)')
         started = time.time()
+        self.heartbeat()
+        if self.params['session_max_age'] is None:
+            self.exit(None, None, 'heartbeat succeeded')
+        session_msg, shown = self.wait_for_session(started)
+        self.exit(None, None, 'heartbeat succeeded; %s' % session_msg, **shown)
+
+    def heartbeat(self):
+        """dsa_control -m; fails with the cause (and the age of the agent's last session when it tells more)."""
         try:
             self.control('heartbeat', _dsa_cli.heartbeat_args(password=self.params['self_protection_password']),
                          control_timeout(self.params))
@@ -626,12 +656,10 @@ class AgentControl(_control.ControlRun):
                               'refused locally); not reported as untrusted_peer' % (error, age), None,
                               heartbeat_age=age)
             self.control_failed('heartbeat (dsa_control -m)', error, manager_url)
-        if self.params['session_max_age'] is None:
-            self.exit(None, None, 'heartbeat succeeded')
-        self.wait_for_session(started)
 
     def wait_for_session(self, started):
-        """Read the agent's state until it shows a recent session (session_max_age), within wait_timeout."""
+        """Read the agent's state until it shows a recent session (session_max_age), within wait_timeout;
+        ``(message, fields to return)``, or a failure with those fields when no recent session shows."""
         params = self.params
         first_read = time.time()
         deadline = first_read + params['wait_timeout']
@@ -648,7 +676,7 @@ class AgentControl(_control.ControlRun):
         shown = dict(heartbeat_age=age, agent_state=agent.get('agent_state'), session_recent=recent,
                      waited=round(time.time() - first_read, 1))
         if recent:
-            self.exit(None, None, 'heartbeat succeeded; the agent shows a session %s s old' % age, **shown)
+            return 'the agent shows a session %s s old' % age, shown
         cli = agent.get('cli') or {}
         self.fail('the heartbeat succeeded, but after %d s the agent shows no session with its manager newer than '
                   '%d s (activated=%s, agent_state=%s, heartbeat_age=%s)%s'

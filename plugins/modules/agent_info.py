@@ -101,6 +101,35 @@ package_format:
   returned: always
   type: str
   sample: rpm
+package_db:
+  description:
+    - The agent package's state in the database of RV(package_format), also when it is not fully installed (what
+      the C(dsa.fleet.reinstall) role reads before it changes anything).
+  returned: always
+  type: dict
+  sample: {pkg_format: deb, state: half-installed, status: install reinstreq half-installed, version: 20.0.1-12510,
+           arch: amd64}
+  contains:
+    pkg_format:
+      description: The database asked (RV(package_format)); C(none) when there is none.
+      type: str
+      choices: [deb, rpm, none]
+    state:
+      description:
+        - C(installed); C(absent); C(config-files) (deb, removed with its configuration files left);
+          C(half-installed) (deb, any other status such as C(half-installed) or C(unpacked); rpm, more than one
+          version in the database).
+      type: str
+      choices: [installed, absent, config-files, half-installed]
+    status:
+      description: The database's own words (deb C(${Status}), such as C(install ok installed)); empty when absent.
+      type: str
+    version:
+      description: The package version (the newest one listed, for rpm); empty when absent.
+      type: str
+    arch:
+      description: The package architecture (C(amd64), C(x86_64) ...); empty when absent.
+      type: str
 version:
   description: Agent version from C(version.txt) under O(agent_dir), else the package version; null if unknown.
   returned: always
@@ -327,7 +356,7 @@ status:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dsa.fleet.plugins.module_utils import (
-    _agent, _argspec, _dsa_cli, _redact)
+    _agent, _argspec, _dsa_cli, _host, _redact)
 
 
 def main():
@@ -345,8 +374,9 @@ def main():
         module.fail_json(msg='%s must be greater than 0, got %d'
                          % (_argspec.given_name(module, 'cli_timeout'), params['cli_timeout']))
     try:
-        info = _agent.gather_agent(_dsa_cli.module_run_command(module), params['agent_dir'],
-                                   params['data_dir'], params['cli_timeout'])
+        run_command = _dsa_cli.module_run_command(module)
+        info = _agent.gather_agent(run_command, params['agent_dir'], params['data_dir'], params['cli_timeout'])
+        info['package_db'] = _host.package_db(run_command, info['package_format'], params['cli_timeout'])
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg="could not gather the agent facts: %s" % exc)
     module.exit_json(changed=False, **info)

@@ -1,8 +1,8 @@
 """The reinstall role's helper roles/reinstall/files/dsa_fleet_pkg.sh takes the package format from the role
-(agent_info's package_format) and never decides it again: on a host with both dpkg-query and rpm it asks only
-the database it is told to.  dpkg-query and rpm are stubs that answer like the real ones (their output forms:
-the formats the helper asks for) and log each call.
+(agent_info's package_format) and never decides it again.  dpkg-query and rpm are stubs that answer like the real
+ones (their output forms: the formats the helper asks for) and log each call.
 """
+import base64
 import json
 import os
 import re
@@ -37,31 +37,12 @@ def helper(env, *args):
                           universal_newlines=True, timeout=30, check=False)
 
 
-@pytest.mark.parametrize('fmt, tool, version, arch', [('rpm', 'rpm', '20.0.0-7303', 'x86_64'),
-                                                      ('deb', 'dpkg-query', '20.0.0.7303', 'amd64')])
-def test_status_asks_only_the_given_database(host, fmt, tool, version, arch):
-    env, log = host
-    p = helper(env, 'status', fmt)
-    assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout) == {'pkg_format': fmt, 'state': 'installed', 'status': 'install ok installed'
-                                    if fmt == 'deb' else 'installed', 'version': version, 'arch': arch}
-    calls = log.read_text().splitlines()
-    assert calls and set(calls) == {tool}, calls
-
-
-@pytest.mark.parametrize('args', [('status',), ('status', 'yum'), ('remove', '', '0', '0'), ('repack',)])
+@pytest.mark.parametrize('args', [('keep', 'yum', '/tmp/x'), ('remove', '', '0', '0'), ('repack',)])
 def test_a_missing_or_unknown_format_is_refused(host, args):
     env, log = host
     p = helper(env, *args)
     assert p.returncode == 2 and "FORMAT must be deb, rpm or none" in p.stderr, (p.stdout, p.stderr)
     assert not log.exists()                       # no database was asked
-
-
-def test_none_format_reports_absent(host):
-    env, log = host
-    p = helper(env, 'status', 'none')
-    assert p.returncode == 0 and json.loads(p.stdout)['state'] == 'absent'
-    assert not log.exists()
 
 
 def run_folders(root, *names):
@@ -107,6 +88,30 @@ def test_backup_keep_zero_keeps_every_folder(host, tmp_path):
     p = helper(env, 'backup', str(backups / '20260103T000000Z'), str(tmp_path / 'nodata'), '0')
     assert p.returncode == 0, p.stderr
     assert len(list(backups.iterdir())) == 3
+
+
+def test_backup_writes_the_record(host, tmp_path):
+    env, dummy = host
+    this = tmp_path / 'backups' / '20260103T000000Z'
+    record = {'host': "web'1 \"x\" $(id)", 'plan': ['download', 'install'], 'note': 'line\nbreak, é'}
+    text = json.dumps(record, indent=4, ensure_ascii=False)
+    encoded = base64.b64encode(text.encode('utf-8')).decode('ascii')
+    p = helper(env, 'backup', str(this), str(tmp_path / 'nodata'), '0', encoded)
+    assert p.returncode == 0, p.stderr
+    written = this / 'reinstall.json'
+    assert written.read_bytes() == text.encode('utf-8')
+    assert oct(written.stat().st_mode & 0o777) == '0o600'
+    assert 'saved: %s' % written in p.stdout.splitlines()
+    assert not (this / 'reinstall.json.tmp').exists()
+
+
+@pytest.mark.parametrize('record', ['not base64!', 'e30=; rm -rf /', 'abc'])
+def test_backup_refuses_a_record_that_is_not_base64(host, tmp_path, record):
+    env, dummy = host
+    this = tmp_path / 'backups' / '20260103T000000Z'
+    p = helper(env, 'backup', str(this), str(tmp_path / 'nodata'), '0', record)
+    assert p.returncode == 2 and 'RECORD' in p.stderr, (p.stdout, p.stderr)
+    assert not (this / 'reinstall.json').exists() and not (this / 'reinstall.json.tmp').exists()
 
 
 @pytest.mark.parametrize('args, word', [(('relative/dir', '/var/opt/ds_agent', '5'), 'DIR'),

@@ -3,7 +3,6 @@
 # dsa.fleet reinstall role helper (runs on the managed host, POSIX sh, no dependencies beyond dpkg/rpm).
 # FORMAT (deb, rpm or none) is the package format dsa.fleet.agent_info decided for this host (package_format):
 # this helper never decides it again.
-#   status FORMAT                     package state as one JSON line: format, state, status, version, arch
 #   pkginfo FILE                      name, version, arch of a package file as one JSON line
 #   repack FORMAT OUTDIR              rebuild the installed ds-agent .deb from its installed files (deb only),
 #                                     only when `dpkg --verify` finds every file intact; prints the file's path
@@ -13,10 +12,11 @@
 #   remove FORMAT PURGE FORCE_SCRIPTS remove ds-agent / ds_agent, coping with a half-installed package;
 #                                     FORCE_SCRIPTS=1 allows setting a failing prerm script aside (never when the
 #                                     agent refuses because of self-protection)
-#   backup DIR DATA_DIR KEEP          make the run's backup folder DIR (mode 0700), save DATA_DIR's diag/,
+#   backup DIR DATA_DIR KEEP [RECORD] make the run's backup folder DIR (mode 0700), save DATA_DIR's diag/,
 #                                     dsa_core/ds_agent.config and dsa_fleet/ in DIR/ds_agent-data.tar.gz (once;
-#                                     what is missing is left out), then keep the newest KEEP run folders
-#                                     (YYYYMMDDTHHMMSSZ) beside DIR, DIR among them (0 keeps all)
+#                                     what is missing is left out), write RECORD (base64, so that no quoting can
+#                                     break it) decoded to DIR/reinstall.json, then keep the newest KEEP run
+#                                     folders (YYYYMMDDTHHMMSSZ) beside DIR, DIR among them (0 keeps all)
 #   cache NEW DIR NAME EXT CACHENAME KEEP
 #                                     move the installed package file NEW to DIR/CACHENAME, then keep the newest
 #                                     KEEP files DIR/NAME_*.EXT (by mtime), CACHENAME among them
@@ -34,31 +34,6 @@ set_fmt() {
 }
 
 json_str() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr -d '\n\r')"; }
-
-status() {
-    f=$FMT; state=absent; raw=""; ver=""; arch=""
-    if [ "$f" = deb ]; then
-        out=$(dpkg-query -W -f '${Status}|${Version}|${Architecture}\n' "$DEB" 2>/dev/null | head -n1)
-        if [ -n "$out" ]; then
-            raw=${out%%|*}; rest=${out#*|}; ver=${rest%%|*}; arch=${rest#*|}
-            case "$raw" in
-                *" ok installed") state=installed ;;
-                *" not-installed") state=absent ;;
-                *" config-files") state=config-files ;;
-                *) state=half-installed ;;
-            esac
-        fi
-    elif [ "$f" = rpm ]; then
-        if out=$(rpm -q --qf '%{VERSION}-%{RELEASE}|%{ARCH}\n' "$RPM" 2>/dev/null) && [ -n "$out" ]; then
-            n=$(printf '%s\n' "$out" | wc -l)
-            out=$(printf '%s\n' "$out" | tail -n1)
-            ver=${out%%|*}; arch=${out#*|}; raw="installed"; state=installed
-            [ "$n" -gt 1 ] && { state=half-installed; raw="$n versions in the rpm database"; }
-        fi
-    fi
-    printf '{"pkg_format": %s, "state": %s, "status": %s, "version": %s, "arch": %s}\n' \
-        "$(json_str "$f")" "$(json_str "$state")" "$(json_str "$raw")" "$(json_str "$ver")" "$(json_str "$arch")"
-}
 
 pkginfo() {
     file=$1
@@ -178,8 +153,9 @@ absolute() {
 }
 
 backup() {
-    dir=${1%/}; data=${2%/}; keep=$3
+    dir=${1%/}; data=${2%/}; keep=$3; record=${4:-}
     absolute DIR "$dir"; absolute DATA_DIR "$data"; whole_number KEEP "$keep"
+    case "$record" in *[!A-Za-z0-9+/=]*) echo "dsa_fleet_pkg.sh: RECORD must be base64" >&2; exit 2 ;; esac
     umask 077
     if [ ! -d "$dir" ]; then
         mkdir -p "$dir" || exit 4
@@ -197,6 +173,12 @@ backup() {
         fi
         [ -z "$out" ] || printf '%s\n' "$out"
         echo "saved: $tarball"
+    fi
+    if [ -n "$record" ]; then
+        printf '%s' "$record" | base64 -d > "$dir/reinstall.json.tmp" 2>/dev/null \
+            || { rm -f "$dir/reinstall.json.tmp"; echo "dsa_fleet_pkg.sh: RECORD is not valid base64" >&2; exit 2; }
+        mv -f "$dir/reinstall.json.tmp" "$dir/reinstall.json" || exit 4
+        echo "saved: $dir/reinstall.json"
     fi
     [ "$keep" -gt 0 ] || return 0
     parent=$(dirname "$dir"); this=$(basename "$dir")
@@ -235,14 +217,13 @@ cache() {
 
 cmd=${1:-}; shift || true
 case "$cmd" in
-    status) set_fmt "${1:-}"; status ;;
     pkginfo) pkginfo "$1" ;;
     repack) set_fmt "${1:-}"; repack "${2:-}" ;;
     keep) set_fmt "${1:-}"; keep "${2:-}" "${3:-}" ;;
     remove) set_fmt "${1:-}"; remove "${2:-0}" "${3:-0}" ;;
-    backup) backup "${1:-}" "${2:-}" "${3:-}" ;;
+    backup) backup "${1:-}" "${2:-}" "${3:-}" "${4:-}" ;;
     cache) cache "${1:-}" "${2:-}" "${3:-}" "${4:-}" "${5:-}" "${6:-}" ;;
-    *) echo "usage: $0 status FORMAT | pkginfo FILE | repack FORMAT OUTDIR | keep FORMAT OUTDIR [CACHED]" \
+    *) echo "usage: $0 pkginfo FILE | repack FORMAT OUTDIR | keep FORMAT OUTDIR [CACHED]" \
             "| remove FORMAT PURGE FORCE_SCRIPTS" \
-            "| backup DIR DATA_DIR KEEP | cache NEW DIR NAME EXT CACHENAME KEEP" >&2; exit 2 ;;
+            "| backup DIR DATA_DIR KEEP [RECORD] | cache NEW DIR NAME EXT CACHENAME KEEP" >&2; exit 2 ;;
 esac

@@ -67,3 +67,52 @@ def test_package_format_reads_the_host(tmp_path, monkeypatch):
     assert _host.package_format({'name': 'ds-agent', 'version': '20.0.0.7303', 'format': 'deb'}) == 'deb'
     release.write_text('ID=debian\nVERSION_ID="12"\n')
     assert _host.package_format(None) == 'deb'
+
+
+# The agent package's state in one database (_host.package_db). The answers are dpkg-query's and rpm's own forms
+# for the formats asked: dpkg-query -W -f '${Status}|${Version}|${Architecture}\n' prints the three words of
+# ${Status} (want, error flag, state: dpkg-query(1), "Package status and selection state"), rpm -q --qf prints one
+# line per installed version and "package NAME is not installed" (exit 1) when there is none.
+@pytest.mark.parametrize('fmt, rc, out, expected', [
+    ('deb', 0, 'install ok installed|20.0.0.7303|amd64\n',
+     {'state': 'installed', 'status': 'install ok installed', 'version': '20.0.0.7303', 'arch': 'amd64'}),
+    ('deb', 0, 'hold ok installed|20.0.0.7303|amd64\n', {'state': 'installed', 'status': 'hold ok installed'}),
+    ('deb', 0, 'deinstall ok config-files|20.0.0.7303|amd64\n', {'state': 'config-files'}),
+    ('deb', 0, 'install reinstreq half-installed|20.0.0.7303|amd64\n',
+     {'state': 'half-installed', 'status': 'install reinstreq half-installed'}),
+    ('deb', 0, 'install ok unpacked|20.0.0.7303|amd64\n', {'state': 'half-installed'}),
+    ('deb', 0, 'install ok half-configured|20.0.0.7303|amd64\n', {'state': 'half-installed'}),
+    ('deb', 0, 'unknown ok not-installed||\n', {'state': 'absent', 'version': ''}),
+    ('deb', 1, 'dpkg-query: no packages found matching ds-agent\n', {'state': 'absent', 'status': ''}),
+    ('rpm', 0, '20.0.0-7303|x86_64\n',
+     {'state': 'installed', 'status': 'installed', 'version': '20.0.0-7303', 'arch': 'x86_64'}),
+    ('rpm', 0, '20.0.0-7303|x86_64\n20.0.1-21510|x86_64\n',
+     {'state': 'half-installed', 'status': '2 versions in the rpm database', 'version': '20.0.1-21510'}),
+    ('rpm', 1, 'package ds_agent is not installed\n', {'state': 'absent', 'version': ''}),
+])
+def test_package_db_reads_only_the_given_database(monkeypatch, fmt, rc, out, expected):
+    calls = []
+
+    def run_command(args):
+        calls.append(args)
+        return rc, out, ''
+
+    monkeypatch.setattr(_dsa_cli, 'find_program', lambda name, extra_dirs=(): '/usr/bin/' + name)
+    info = _host.package_db(run_command, fmt)
+    assert info['pkg_format'] == fmt
+    for key, value in expected.items():
+        assert info[key] == value, (key, info)
+    tool = {'deb': '/usr/bin/dpkg-query', 'rpm': '/usr/bin/rpm'}[fmt]
+    assert len(calls) == 1 and tool in calls[0], calls
+    assert calls[0][-1] == {'deb': _layout.DEB_PACKAGE, 'rpm': _layout.RPM_PACKAGE}[fmt]
+
+
+@pytest.mark.parametrize('fmt', [None, 'deb', 'rpm'])
+def test_package_db_without_a_database_asks_nothing(monkeypatch, fmt):
+    monkeypatch.setattr(_dsa_cli, 'find_program', lambda name, extra_dirs=(): None)
+
+    def run_command(args):
+        raise AssertionError('nothing may run: %r' % (args,))
+
+    assert _host.package_db(run_command, fmt) == {'pkg_format': fmt or 'none', 'state': 'absent', 'status': '',
+                                                  'version': '', 'arch': ''}
