@@ -38,6 +38,14 @@ def package_info(run_command, timeout=DEFAULT_TIMEOUT):
     return None
 
 
+# package_db: per format, the query program, its arguments and the package name; dpkg's status words
+_DB_QUERIES = {
+    'deb': ('dpkg-query', ['-W', '-f', '${Status}|${Version}|${Architecture}\n'], _layout.DEB_PACKAGE),
+    'rpm': ('rpm', ['-q', '--qf', '%{VERSION}-%{RELEASE}|%{ARCH}\n'], _layout.RPM_PACKAGE),
+}
+_DEB_STATES = ((' ok installed', 'installed'), (' not-installed', 'absent'), (' config-files', 'config-files'))
+
+
 def package_db(run_command, fmt, timeout=DEFAULT_TIMEOUT):
     """The agent package's state in the database of ``fmt`` (``'deb'``, ``'rpm'`` or None), as the reinstall
     role reads it before changing anything and after a failure: ``{pkg_format, state, status, version, arch}``.
@@ -47,37 +55,23 @@ def package_db(run_command, fmt, timeout=DEFAULT_TIMEOUT):
     version in the database); ``status`` is the database's own words. Only the database of ``fmt`` is asked.
     """
     info = {'pkg_format': fmt or 'none', 'state': 'absent', 'status': '', 'version': '', 'arch': ''}
+    query = _DB_QUERIES.get(fmt)
+    tool = _dsa_cli.find_program(query[0]) if query else None
+    if not tool:
+        return info
+    result = _dsa_cli.run(run_command, [tool] + query[1] + [query[2]], timeout)
+    lines = [line for line in result.out.splitlines() if line.strip()] if result.rc == 0 else []
+    if not lines:
+        return info
     if fmt == 'deb':
-        tool = _dsa_cli.find_program('dpkg-query')
-        if not tool:
-            return info
-        result = _dsa_cli.run(run_command, [tool, '-W', '-f', '${Status}|${Version}|${Architecture}\n',
-                                            _layout.DEB_PACKAGE], timeout)
-        line = (result.out.splitlines() or [''])[0] if result.rc == 0 else ''
-        if line:
-            status, _sep, rest = line.partition('|')
-            version, _sep, arch = rest.partition('|')
-            info.update(status=status, version=version, arch=arch)
-            if status.endswith(' ok installed'):
-                info['state'] = 'installed'
-            elif status.endswith(' not-installed'):
-                info['state'] = 'absent'
-            elif status.endswith(' config-files'):
-                info['state'] = 'config-files'
-            else:
-                info['state'] = 'half-installed'
-    elif fmt == 'rpm':
-        tool = _dsa_cli.find_program('rpm')
-        if not tool:
-            return info
-        result = _dsa_cli.run(run_command, [tool, '-q', '--qf', '%{VERSION}-%{RELEASE}|%{ARCH}\n',
-                                            _layout.RPM_PACKAGE], timeout)
-        lines = [line for line in result.out.splitlines() if line.strip()] if result.rc == 0 else []
-        if lines:
-            version, _sep, arch = lines[-1].partition('|')
-            info.update(state='installed', status='installed', version=version, arch=arch)
-            if len(lines) > 1:
-                info.update(state='half-installed', status='%d versions in the rpm database' % len(lines))
+        status, _sep, rest = lines[0].partition('|')
+        state = next((name for end, name in _DEB_STATES if status.endswith(end)), 'half-installed')
+    else:
+        rest, status, state = lines[-1], 'installed', 'installed'
+        if len(lines) > 1:
+            status, state = '%d versions in the rpm database' % len(lines), 'half-installed'
+    version, _sep, arch = rest.partition('|')
+    info.update(state=state, status=status, version=version, arch=arch)
     return info
 
 
