@@ -1069,7 +1069,8 @@ def teardown(purge=False, keep_before=False):
         else:
             done += restore_host()
     # state of this fleet (the cached image, package and podman storage stay unless --purge)
-    for p in ("manager", "proxy", "ssh", "pki"):
+    # controller-cache: the packages the reinstall role fetched on the controller for this fleet (hack/lab-vars.yml)
+    for p in ("manager", "proxy", "ssh", "pki", "controller-cache"):
         shutil.rmtree(os.path.join(STATE, p), ignore_errors=True)
     for p in (INVENTORY, COMPUTERS_INVENTORY, FACTS):
         if os.path.exists(p):
