@@ -598,8 +598,15 @@ class AgentControl(_control.ControlRun):
         wait for a recent session that state=heartbeat makes."""
         if self.params['session_max_age'] is None or self.module.check_mode:
             self.exit(before, after, msg)
+        self.heartbeat_and_exit(before, after, msg)
+
+    def heartbeat_and_exit(self, before, after, msg):
+        """dsa_control -m, then (with session_max_age) the wait for a recent session; exit with ``msg`` and
+        what the wait found, or fail."""
         started = time.time()
         self.heartbeat()
+        if self.params['session_max_age'] is None:
+            self.exit(before, after, msg)
         session_msg, shown = self.wait_for_session(started)
         self.exit(before, after, '%s; %s' % (msg, session_msg), **shown)
 
@@ -628,12 +635,7 @@ class AgentControl(_control.ControlRun):
         if self.module.check_mode:
             self.actions = ['heartbeat']
             self.exit(None, None, 'would send a heartbeat (not sent in check mode)')
-        started = time.time()
-        self.heartbeat()
-        if self.params['session_max_age'] is None:
-            self.exit(None, None, 'heartbeat succeeded')
-        session_msg, shown = self.wait_for_session(started)
-        self.exit(None, None, 'heartbeat succeeded; %s' % session_msg, **shown)
+        self.heartbeat_and_exit(None, None, 'heartbeat succeeded')
 
     def heartbeat(self):
         """dsa_control -m; fails with the cause (and the age of the agent's last session when it tells more)."""
