@@ -4,10 +4,14 @@
 #   1. the lab image and agent package (cached; both Molecule suites of lane B need them, and building them
 #      twice at once would collide)
 #   2. side by side:
-#        lane A  static checks and the tests that need no podman:  lint sanity galaxy-check pytest hostile
+#        lane A  static checks and the tests that need no podman, then the lab's own tests, the EE and the
+#                lab-using roles' scenarios, one lab at a time:  lint sanity galaxy-check pytest hostile
+#                test-lab test-ee test-molecule-activate-proxy
 #        lane B  the Molecule suites that run on podman networks of their own (--internal, no NAT, no
 #                firewall change on the machine) and never use the lab fleet:  firewall, reinstall
-#   3. then, one after the other (one lab per machine): test-lab test-e2e test-ee test-molecule-activate-proxy
+#      The lab shares its podman store with lane B's scenarios: it never touches their containers and networks,
+#      and while they run, its `down` leaves ip_forward and the firewall for the last `down` to put back.
+#   3. then the fleet end to end (test-e2e, its own labs), whose last `down` puts the machine back as it was.
 #
 # DSAFL_TEST_LANE_A, DSAFL_TEST_LANE_B and DSAFL_TEST_SERIAL replace the targets of a lane (to try the
 # script itself on a few quick targets).
@@ -49,11 +53,18 @@ rm -f "$LOGDIR"/lane-*.failed "$LOGDIR"/*.log
 image_ok=1
 stage lab-image lab-image || { failed+=(lab-image); image_ok=; }
 
+# the lab-using stages of lane A need the image too
+lab_a="test-lab test-ee test-molecule-activate-proxy"
+if [ -z "$image_ok" ]; then
+    # shellcheck disable=SC2206  # a list of make targets
+    failed+=($lab_a)
+    lab_a=
+fi
 # shellcheck disable=SC2086  # the lane variables are lists of make targets
-lane A ${DSAFL_TEST_LANE_A-lint sanity galaxy-check pytest hostile} 2>&1 | sed -u 's/^/[A] /' &
+lane A ${DSAFL_TEST_LANE_A-lint sanity galaxy-check pytest hostile $lab_a} 2>&1 | sed -u 's/^/[A] /' &
 pid_a=$!
 lane_b="${DSAFL_TEST_LANE_B-test-molecule-firewall test-molecule-reinstall}"
-serial="${DSAFL_TEST_SERIAL-test-lab test-e2e test-ee test-molecule-activate-proxy}"
+serial="${DSAFL_TEST_SERIAL-test-e2e}"
 if [ -z "$image_ok" ]; then
     echo ">> no lab image: not run: $lane_b $serial"
     # shellcheck disable=SC2206  # lists of make targets
