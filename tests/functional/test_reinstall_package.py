@@ -38,7 +38,8 @@ def manager(tmp_path_factory):
 
 
 def _run(tmp_path, manager, via, checksum):
-    """The role's package steps on localhost; (rc, json output or None, text output, host cache, controller cache)."""
+    """The role's package steps on localhost: {rc, doc (the json output or None), out (its text), host_cache,
+    controller_cache}."""
     url = manager['url'] + '/software/agent/Debian_12/x86_64/agent.deb?tenantID=1'
     host_cache = str(tmp_path / 'host-cache')
     controller_cache = str(tmp_path / 'controller-cache')
@@ -46,8 +47,8 @@ def _run(tmp_path, manager, via, checksum):
     playbook.write_text(json.dumps([{
         'name': 'package steps', 'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
         'tasks': [
-            {'name': 'Get the package', 'ansible.builtin.include_role': {'name': 'dsa.fleet.reinstall',
-                                                                          'tasks_from': 'package'},
+            {'name': 'Get the package',
+             'ansible.builtin.include_role': {'name': 'dsa.fleet.reinstall', 'tasks_from': 'package'},
              'vars': {'_reinstall_source': {'kind': 'manager', 'via': via, 'where': url, 'controller_where': url},
                       '_reinstall_format': 'deb', '_reinstall_name': 'ds-agent',
                       'dsa_fleet_package_cache_dir': host_cache, 'dsa_fleet_controller_cache_dir': controller_cache,
@@ -61,11 +62,12 @@ def _run(tmp_path, manager, via, checksum):
         doc = json.loads(proc.stdout)
     except ValueError:
         doc = None
-    return proc.returncode, doc, proc.stdout + proc.stderr, host_cache, controller_cache
+    return {'rc': proc.returncode, 'doc': doc, 'out': proc.stdout + proc.stderr, 'host_cache': host_cache,
+            'controller_cache': controller_cache}
 
 
 def _controller_copies(controller_cache):
-    return sorted(os.path.join(d, f) for d, _, files in os.walk(controller_cache) for f in files)
+    return sorted(os.path.join(d, f) for d, unused_dirs, files in os.walk(controller_cache) for f in files)
 
 
 def _new_package(doc):
@@ -75,15 +77,15 @@ def _new_package(doc):
 @pytest.mark.parametrize('via', ['controller', 'host'])
 @pytest.mark.parametrize('prefix', ['sha256:', ''])
 def test_a_package_that_matches_the_checksum(tmp_path, manager, via, prefix):
-    rc, doc, out, host_cache, controller_cache = _run(tmp_path, manager, via, prefix + manager['sha256'].upper())
-    assert rc == 0, out
-    new = _new_package(doc)
+    run = _run(tmp_path, manager, via, prefix + manager['sha256'].upper())
+    assert run['rc'] == 0, run['out']
+    new = _new_package(run['doc'])
     assert new['version'] == VERSION and new['arch'] == 'amd64', new
-    assert new['path'] == host_cache + '/incoming/agent.deb'
+    assert new['path'] == run['host_cache'] + '/incoming/agent.deb'
     with open(new['path'], 'rb') as f:
         assert hashlib.sha256(f.read()).hexdigest() == manager['sha256']
     assert oct(os.stat(new['path']).st_mode & 0o777) == '0o600'
-    copies = _controller_copies(controller_cache)
+    copies = _controller_copies(run['controller_cache'])
     # fetched once on the controller and copied, or downloaded on the host with nothing on the controller
     assert [os.path.basename(c) for c in copies] == (['agent.deb'] if via == 'controller' else []), copies
 
@@ -91,27 +93,26 @@ def test_a_package_that_matches_the_checksum(tmp_path, manager, via, prefix):
 @pytest.mark.parametrize('via', ['controller', 'host'])
 def test_a_package_that_does_not_match_stops_before_anything_changes(tmp_path, manager, via):
     wrong = 'sha256:' + '0' * 64
-    rc, _, out, host_cache, controller_cache = _run(tmp_path, manager, via, wrong)
-    assert rc != 0, out
+    run = _run(tmp_path, manager, via, wrong)
+    assert run['rc'] != 0, run['out']
     if via == 'controller':
         assert 'the package fetched on the controller has the checksum %s, expected %s: nothing was changed' % (
-            manager['sha256'], wrong) in out, out
+            manager['sha256'], wrong) in run['out'], run['out']
         # the copy is dropped, so that the next run fetches it again; the host got nothing
-        assert _controller_copies(controller_cache) == []
-        assert not os.path.exists(host_cache + '/incoming/agent.deb')
+        assert not os.path.exists(run['host_cache'] + '/incoming/agent.deb')
     else:
         assert "the package's checksum is %s, expected %s: nothing was changed on the agent" % (
-            manager['sha256'], wrong) in out, out
-        assert _controller_copies(controller_cache) == []
+            manager['sha256'], wrong) in run['out'], run['out']
+    assert _controller_copies(run['controller_cache']) == []
 
 
 def test_without_a_checksum_the_controller_copy_is_reused(tmp_path, manager):
-    rc, _, out, _, controller_cache = _run(tmp_path, manager, 'controller', '')
-    assert rc == 0, out
-    copy = _controller_copies(controller_cache)
+    run = _run(tmp_path, manager, 'controller', '')
+    assert run['rc'] == 0, run['out']
+    copy = _controller_copies(run['controller_cache'])
     assert len(copy) == 1, copy
     os.utime(copy[0], (1, 1))
-    rc, _, out, _, _ = _run(tmp_path, manager, 'controller', '')
-    assert rc == 0, out
+    run = _run(tmp_path, manager, 'controller', '')
+    assert run['rc'] == 0, run['out']
     # not fetched again: the file the first run left is the one used
     assert os.stat(copy[0]).st_mtime == 1
