@@ -233,7 +233,7 @@ def test_remediate_fixes_what_can_be_fixed(fleet, tmp_path):
     def reader():
         for line in proc.stdout:
             lines.append(line)
-            if 'TASK [dsa.fleet.remediate : Read the diagnosis, plan and decide, round 1' in line and not stopped:
+            if 'TASK [dsa.fleet.remediate : Read the diagnosis and plan, round 1' in line and not stopped:
                 stopped.append(subprocess.run(['podman', 'stop', '-t', '0', STOPPED_HOST], env=_lab_env(),
                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False))
     stopped = []
